@@ -1,0 +1,51 @@
+# The README's commands. `make demo` serves the viewer on demo data; `make test` runs every test.
+# Everything is installed and started by the targets themselves (see scripts/).
+SHELL := /bin/bash
+PYTHON ?= python3
+PG_VERSION ?= 15
+PG_PORT ?= 54329
+REDIS_PORT ?= 63799
+DEMO_POINTS ?= 50000
+VENV := .venv
+PY := $(VENV)/bin/python
+DATABASE_URL ?= postgis://postgres@127.0.0.1:$(PG_PORT)/groundmotion
+CELERY_BROKER_URL ?= redis://127.0.0.1:$(REDIS_PORT)/0
+export PG_VERSION PG_PORT REDIS_PORT DATABASE_URL CELERY_BROKER_URL
+
+.PHONY: setup demo test bench lint stop
+.DEFAULT_GOAL := demo
+
+setup: $(VENV)/.installed
+	scripts/install-debian-packages.sh
+	scripts/cluster.sh start
+	$(PY) manage.py migrate --noinput -v 0
+
+$(VENV)/.installed: requirements.txt
+	scripts/install-debian-packages.sh
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+demo: setup
+	scripts/cluster.sh start-redis
+	$(PY) manage.py make_demo --points $(DEMO_POINTS)
+	$(PY) manage.py collectstatic --noinput -v 0
+	$(VENV)/bin/celery -A config worker --loglevel=WARNING --concurrency=2 \
+		--detach --pidfile=var/run/celery.pid --logfile=var/log/celery.log
+	$(PY) manage.py runserver 127.0.0.1:8000
+
+test: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) -m pytest
+
+bench: setup
+	$(PY) -m bench
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+stop:
+	scripts/cluster.sh stop

@@ -1,0 +1,106 @@
+"""The only place where access is decided. Every view, tile, plot and export starts here.
+
+Rules (DESIGN.md):
+- draft datasets: curators only;
+- public: everyone; reduced: everyone sees aggregated cells, only signed-in users see points;
+- registered: signed-in users; restricted: members of the dataset's allowed groups;
+- masked areas hide their points from everyone without the view_masked permission.
+Curators are staff users with the change_dataset permission.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AnonymousUser, User
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.http import Http404
+
+from groundmotion.models import Dataset, MaskedArea, MeasurementPoint, Status, Visibility
+
+AnyUser = User | AnonymousUser
+
+
+def is_curator(user: AnyUser) -> bool:
+    return bool(user.is_active and user.is_staff and user.has_perm("groundmotion.change_dataset"))
+
+
+def sees_masked_points(user: AnyUser) -> bool:
+    return bool(user.is_active and user.has_perm("groundmotion.view_masked"))
+
+
+def visible_datasets(user: AnyUser) -> QuerySet[Dataset]:
+    """Datasets the user may know of (list, tiles of any kind)."""
+    datasets = Dataset.objects.all()
+    if is_curator(user):
+        return datasets
+    rule = Q(visibility__in=[Visibility.PUBLIC, Visibility.REDUCED])
+    if user.is_authenticated:
+        rule |= Q(visibility=Visibility.REGISTERED)
+        rule |= Q(visibility=Visibility.RESTRICTED, allowed_groups__in=user.groups.all())
+    return datasets.filter(rule, status=Status.PUBLISHED).distinct()
+
+
+def sees_points(user: AnyUser, dataset: Dataset) -> bool:
+    """Whether the user sees individual points (ids, series), not only aggregated cells.
+
+    The caller must already have found the dataset through visible_datasets.
+    """
+    return dataset.visibility != Visibility.REDUCED or user.is_authenticated
+
+
+def active_masks(dataset: Dataset) -> QuerySet[MaskedArea]:
+    return MaskedArea.objects.filter(active=True).filter(
+        Q(datasets__isnull=True) | Q(datasets=dataset)
+    )
+
+
+def visible_points(user: AnyUser, dataset: Dataset) -> QuerySet[MeasurementPoint]:
+    """The dataset's points the user may see, masked areas already excluded.
+
+    For aggregated cells of a reduced dataset use aggregatable_points instead: this one is
+    empty for anonymous users there.
+    """
+    if not sees_points(user, dataset):
+        return MeasurementPoint.objects.none()
+    return aggregatable_points(user, dataset)
+
+
+def aggregatable_points(user: AnyUser, dataset: Dataset) -> QuerySet[MeasurementPoint]:
+    """Points that may contribute to aggregated cells and averages: masked ones excluded."""
+    points = MeasurementPoint.objects.filter(dataset=dataset)
+    if sees_masked_points(user):
+        return points
+    masked = active_masks(dataset).filter(geom__intersects=OuterRef("geom"))
+    return points.filter(~Exists(masked))
+
+
+def get_dataset_for_user(user: AnyUser, slug: str) -> tuple[Dataset, bool]:
+    """(dataset, can_edit). 404 when the user may not see it, so its existence does not leak."""
+    try:
+        dataset = visible_datasets(user).get(slug=slug)
+    except Dataset.DoesNotExist:
+        raise Http404("No such dataset") from None
+    return dataset, is_curator(user)
+
+
+def point_for_user(user: AnyUser, point_id: int) -> tuple[MeasurementPoint, Dataset]:
+    """A point the user may see, with its dataset; 404 otherwise (never 403: no leak)."""
+    point = MeasurementPoint.objects.select_related("dataset").filter(pk=point_id).first()
+    if point is None:
+        raise Http404("No such point")
+    dataset = point.dataset
+    if not visible_datasets(user).filter(pk=dataset.pk).exists():
+        raise Http404("No such point")
+    if not visible_points(user, dataset).filter(pk=point.pk).exists():
+        raise Http404("No such point")
+    return point, dataset
+
+
+def describe(user: AnyUser) -> dict[str, Any]:
+    """What the templates need to show the login state."""
+    return {
+        "authenticated": bool(user.is_authenticated),
+        "username": user.get_username() if user.is_authenticated else "",
+        "curator": is_curator(user),
+    }

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+REQUIRED_SETTINGS = {
+    "POINT_ZOOM": int,
+    "TILE_STATEMENT_TIMEOUT_MS": int,
+    "BASEMAP_URL": str,
+}
+
+
+def validate_settings(config: dict) -> None:
+    """GROUNDMOTION settings are checked at start-up, not when a tile first needs them."""
+    for name, kind in REQUIRED_SETTINGS.items():
+        if not isinstance(config.get(name), kind):
+            raise ImproperlyConfigured(f"GROUNDMOTION['{name}'] must be a {kind.__name__}")
+    if not 0 <= config["POINT_ZOOM"] <= 22:
+        raise ImproperlyConfigured("GROUNDMOTION['POINT_ZOOM'] must be between 0 and 22")
+
+
+class GroundmotionConfig(AppConfig):
+    name = "groundmotion"
+    verbose_name = "Ground motion"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        validate_settings(settings.GROUNDMOTION)

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the service needs, only those missing. Safe to re-run.
+set -euo pipefail
+pg_version="${PG_VERSION:-15}"
+packages=(
+  "postgresql-${pg_version}" "postgresql-${pg_version}-postgis-3"
+  gdal-bin libgdal-dev redis-server chromium
+  python3 python3-venv python3-dev build-essential
+)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "Installing Debian packages: ${missing[*]}"
+sudo_cmd=()
+[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

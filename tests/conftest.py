@@ -1,0 +1,50 @@
+"""Test-only settings and the standard cast of users."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import AnonymousUser, Group, User
+
+from tests.factories import make_user
+
+
+@pytest.fixture(autouse=True)
+def test_settings(settings) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+
+@pytest.fixture
+def partners(db) -> Group:
+    return Group.objects.create(name="partners")
+
+
+@pytest.fixture
+def others(db) -> Group:
+    return Group.objects.create(name="others")
+
+
+@pytest.fixture
+def anonymous() -> AnonymousUser:
+    return AnonymousUser()
+
+
+@pytest.fixture
+def registered(db) -> User:
+    return make_user("registered")
+
+
+@pytest.fixture
+def member(partners) -> User:
+    return make_user("member", groups=[partners])
+
+
+@pytest.fixture
+def outsider(others) -> User:
+    return make_user("outsider", groups=[others])
+
+
+@pytest.fixture
+def curator(db) -> User:
+    return make_user("curator", curator=True)
