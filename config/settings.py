@@ -99,7 +99,10 @@ TEMPLATES = [
 
 DATABASES = {
     "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL", "postgis://postgres@127.0.0.1:54329/groundmotion"),
+        os.environ.get(
+            "DATABASE_URL",
+            f"postgis://postgres@127.0.0.1:{envint('PG_PORT', '54329')}/groundmotion",
+        ),
         conn_max_age=envint("DATABASE_CONN_MAX_AGE", "60"),
     )
 }
@@ -142,7 +145,9 @@ LOGOUT_REDIRECT_URL = "home"
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 
 # Celery: hard and soft time limits so a stuck job cannot hold a worker forever.
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:63799/0")
+CELERY_BROKER_URL = os.environ.get(
+    "CELERY_BROKER_URL", f"redis://127.0.0.1:{envint('REDIS_PORT', '63799')}/0"
+)
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", "false")
 CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", str(6 * 3600))
