@@ -170,6 +170,9 @@ SPECTACULAR_SETTINGS = {
         "east is positive eastwards and up positive upwards."
     ),
     "VERSION": "1.0.0",
+    # The docs page loads Swagger UI from static/vendor (npm swagger-ui-dist), never a CDN.
+    "SWAGGER_UI_DIST": "/static/vendor/swagger-ui-dist-5.35.0",
+    "SWAGGER_UI_FAVICON_HREF": "/static/vendor/swagger-ui-dist-5.35.0/favicon-32x32.png",
 }
 
 # The service's own settings, validated in groundmotion/apps.py at start-up.
@@ -190,6 +193,29 @@ LEAFLET_CONFIG = {
     "TILES": [],
     "NO_GLOBALS": True,
     "RESET_VIEW": False,
+    # Declared once; the map page loads them with {% leaflet_js plugins="..." %}.
+    "PLUGINS": {
+        "vectorgrid": {
+            "js": ["vendor/leaflet.vectorgrid-1.3.0/Leaflet.VectorGrid.bundled.min.js"],
+        },
+        "draw": {
+            "js": ["leaflet/draw/leaflet.draw.js"],
+            "css": ["leaflet/draw/leaflet.draw.css"],
+        },
+        "outlines": {"js": ["vendor/topojson-client-3.1.0/topojson-client.min.js"]},
+        "viewer": {
+            "js": [
+                "js/legend.js",
+                "js/series-chart.js",
+                "js/url-state.js",
+                "js/point-panel.js",
+                "js/draw-area.js",
+                "js/overlays.js",
+                "js/map.js",
+            ],
+            "css": ["css/map.css"],
+        },
+    },
 }
 
 LOGGING = {

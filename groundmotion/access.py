@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
+from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
@@ -104,3 +105,12 @@ def describe(user: AnyUser) -> dict[str, Any]:
         "username": user.get_username() if user.is_authenticated else "",
         "curator": is_curator(user),
     }
+
+
+def require_points(user: AnyUser, dataset: Dataset) -> None:
+    """403 when the user sees the dataset (cells) but not its points, series or plots.
+
+    The caller must already have found the dataset through visible_datasets.
+    """
+    if not sees_points(user, dataset):
+        raise PermissionDenied("This dataset is public at reduced resolution: sign in for points")

@@ -1,0 +1,186 @@
+"""Mapbox Vector Tiles built in PostGIS with ST_AsMVT: cells below the point zoom, points above.
+
+Every tile is one SQL statement whose access predicates come from groundmotion/access.py: the
+access queryset is compiled with query.sql_with_params() and wrapped in ST_AsMVT, so a tile can
+never show what the API would hide. Tiles are at most FEATURE_CAP features whatever the data:
+cell tiles by construction (64 x 64 cells), point tiles by a stride derived from the
+pre-aggregated counts (uniform thinning) plus a LIMIT as the hard guard.
+
+Optimization: velocities are rounded to 0.1 mm/yr and coherences to 0.01 in tiles (the API
+gives exact values), so MVT's value table deduplicates them and tiles shrink about threefold.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.gis.geos import Polygon
+from django.db import connection, transaction
+
+from groundmotion import access, cells
+from groundmotion.access import AnyUser
+from groundmotion.models import Dataset, Visibility
+
+MAX_ZOOM = 22
+TILE_EXTENT = 4096
+# Points within this many tile pixels outside the tile are kept, so symbols are not cut.
+TILE_BUFFER = 64
+FEATURE_CAP = 10_000
+# The stride aims below the cap so that the LIMIT guard almost never has to cut.
+STRIDE_TARGET = 8_000
+CONTENT_TYPE = "application/vnd.mapbox-vector-tile"
+
+
+@dataclass(frozen=True)
+class TileAddress:
+    zoom: int
+    x: int
+    y: int
+
+    def is_valid(self) -> bool:
+        return (
+            0 <= self.zoom <= MAX_ZOOM and 0 <= self.x < 2**self.zoom and 0 <= self.y < 2**self.zoom
+        )
+
+    def lonlat_envelope(self, buffer_pixels: int = TILE_BUFFER) -> Polygon:
+        """The tile's bounds plus a buffer, in WGS84 degrees (the points' own SRID).
+
+        Optimization: the query filters the stored 4326 column against this box, so the GiST
+        index is used; projecting every point to 3857 before filtering could not use it.
+        """
+        tiles = 2**self.zoom
+        margin = buffer_pixels / TILE_EXTENT
+        west = (self.x - margin) / tiles * 360.0 - 180.0
+        east = (self.x + 1 + margin) / tiles * 360.0 - 180.0
+        north = mercator_latitude((self.y - margin) / tiles)
+        south = mercator_latitude((self.y + 1 + margin) / tiles)
+        envelope = Polygon.from_bbox((west, south, east, north))
+        envelope.srid = 4326
+        return envelope
+
+
+def mercator_latitude(fraction_from_top: float) -> float:
+    """Latitude in degrees of a web-mercator row given as a fraction of the world from the top."""
+    fraction = min(max(fraction_from_top, 0.0), 1.0)
+    return math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * fraction))))
+
+
+@dataclass(frozen=True)
+class TileKind:
+    """What a user gets at a tile: points (and whether masked ones), or cells of a level."""
+
+    points: bool
+    masked: bool = False
+    level: int = 0
+
+    @property
+    def name(self) -> str:
+        if self.points:
+            return "points-masked" if self.masked else "points"
+        return f"cells-{self.level}"
+
+
+def tile_kind(user: AnyUser, dataset: Dataset, zoom: int) -> TileKind:
+    """The tile content the user may see at this zoom (the dataset is already visible)."""
+    sees_points = access.sees_points(user, dataset)
+    if sees_points and zoom >= settings.GROUNDMOTION["POINT_ZOOM"]:
+        return TileKind(points=True, masked=access.sees_masked_points(user))
+    if not sees_points and dataset.visibility == Visibility.REDUCED:
+        return TileKind(points=False, level=min(zoom, cells.reduced_level()))
+    return TileKind(points=False, level=min(zoom, cells.finest_level()))
+
+
+# Cells of level L seen from a tile of zoom z >= L: a level-L cell spans `scale` = 2^(z-L)
+# cells of zoom z. Geometry is built directly in tile pixels (no ST_AsMVTGeom, no projection):
+# centre in zoom-z cell units, minus the tile's first cell, times pixels per cell.
+# The lookup is an equality on the whole (dataset, zoom, tile_x, tile_y) index.
+CELL_TILE_SQL = f"""
+SELECT ST_AsMVT(features, 'cells', {TILE_EXTENT}, 'geom') FROM (
+    SELECT ST_Point(((cell_column + 0.5) * %(scale)s - %(first_column)s) * %(pixels)s,
+                    ((cell_row + 0.5) * %(scale)s - %(first_row)s) * %(pixels)s) AS geom,
+           count,
+           round((velocity_sum / NULLIF(velocity_count, 0))::numeric, 1)::real AS velocity,
+           round((coherence_sum / NULLIF(coherence_count, 0))::numeric, 2)::real AS coherence
+    FROM {cells.CELL_TABLE}
+    WHERE dataset_id = %(dataset)s AND zoom = %(level)s
+      AND tile_x = %(tile_x)s AND tile_y = %(tile_y)s
+      AND cell_column >= %(column_min)s AND cell_column < %(column_max)s
+      AND cell_row >= %(row_min)s AND cell_row < %(row_max)s
+) AS features
+"""
+
+
+def cell_window(address: TileAddress, level: int) -> dict[str, int | float]:
+    """Index ranges and pixel transform of the level-`level` cells inside a tile."""
+    shift = address.zoom - level
+    scale = 2**shift
+    per_tile = cells.CELLS_PER_TILE
+    return {
+        "level": level,
+        "scale": scale,
+        "tile_x": address.x >> shift,
+        "tile_y": address.y >> shift,
+        "first_column": address.x * per_tile,
+        "first_row": address.y * per_tile,
+        "pixels": TILE_EXTENT // per_tile,
+        "column_min": (address.x * per_tile) // scale,
+        "column_max": -(-((address.x + 1) * per_tile) // scale),
+        "row_min": (address.y * per_tile) // scale,
+        "row_max": -(-((address.y + 1) * per_tile) // scale),
+    }
+
+
+# Points: the access queryset (already bbox-filtered on the indexed 4326 column) is wrapped;
+# ST_AsMVTGeom clips to the tile plus buffer in 3857. mod(id, stride) thins dense tiles
+# uniformly; the stride comes from the finest cells, an InitPlan evaluated once per tile.
+POINT_TILE_SQL = f"""
+SELECT ST_AsMVT(features, 'points', {TILE_EXTENT}, 'geom', 'id') FROM (
+    SELECT p.id,
+           ST_AsMVTGeom(ST_Transform(p.geom, 3857), ST_TileEnvelope(%s, %s, %s),
+                        {TILE_EXTENT}, {TILE_BUFFER}, true) AS geom,
+           round(p.velocity::numeric, 1)::real AS velocity,
+           round(p.temporal_coherence::numeric, 2)::real AS coherence
+    FROM ({{points}}) AS p
+    WHERE mod(p.id, (
+        SELECT greatest(1, ceil(coalesce(sum(count), 0) / {STRIDE_TARGET}.0))::bigint
+        FROM {cells.CELL_TABLE}
+        WHERE dataset_id = %s AND zoom = %s AND tile_x = %s AND tile_y = %s
+          AND cell_column >= %s AND cell_column < %s AND cell_row >= %s AND cell_row < %s
+    )) = 0
+    LIMIT {FEATURE_CAP}
+) AS features
+"""
+
+
+def point_tile_query(user: AnyUser, dataset: Dataset, address: TileAddress) -> tuple[str, list]:
+    """The point tile's SQL and parameters, with the access rules compiled in."""
+    points = (
+        access.visible_points(user, dataset)
+        .filter(geom__bboverlaps=address.lonlat_envelope())
+        .values("id", "geom", "velocity", "temporal_coherence")
+    )
+    points_sql, points_params = points.query.sql_with_params()
+    level = cells.finest_level()
+    window = cell_window(address, min(level, address.zoom))
+    stride_params = [dataset.pk, window["level"], window["tile_x"], window["tile_y"]]
+    stride_params += [window[name] for name in ("column_min", "column_max", "row_min", "row_max")]
+    sql = POINT_TILE_SQL.replace("{points}", points_sql)
+    params = [address.zoom, address.x, address.y, *points_params, *stride_params]
+    return sql, params
+
+
+def render_tile(user: AnyUser, dataset: Dataset, address: TileAddress, kind: TileKind) -> bytes:
+    """The tile's MVT bytes (empty when nothing is there), under a statement timeout."""
+    if kind.points:
+        sql, params = point_tile_query(user, dataset, address)
+    else:
+        sql, params = CELL_TILE_SQL, {"dataset": dataset.pk, **cell_window(address, kind.level)}
+    timeout = int(settings.GROUNDMOTION["TILE_STATEMENT_TIMEOUT_MS"])
+    with transaction.atomic(), connection.cursor() as cursor:
+        # SET LOCAL: the timeout ends with this transaction and never leaks to other queries.
+        cursor.execute(f"SET LOCAL statement_timeout = {timeout}")
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return bytes(row[0]) if row and row[0] is not None else b""
