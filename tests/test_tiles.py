@@ -35,7 +35,9 @@ def grid_dataset(slug: str = "grid", **options) -> object:
 
 def points_in_tile(zoom: int, x: int, y: int) -> np.ndarray:
     """Which grid points fall in a tile, by the independent tile formula."""
-    return np.array([tile_of(lon, lat, zoom)[1:] == (x, y) for lon, lat in zip(LON, LAT)])
+    return np.array(
+        [tile_of(lon, lat, zoom)[1:] == (x, y) for lon, lat in zip(LON, LAT, strict=True)]
+    )
 
 
 @pytest.mark.django_db
