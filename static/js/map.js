@@ -2,6 +2,16 @@
 (function () {
   "use strict";
   var GM = (window.GroundMotion = window.GroundMotion || {});
+  // VectorGrid 1.3.0 calls L.DomEvent.fakeStop, removed in Leaflet 1.8 (VectorGrid issue #274).
+  if (!L.DomEvent.fakeStop) L.DomEvent.fakeStop = function () { return true; };
+  // Its point symbolizers have no latlng, which Leaflet 1.9's click handling asks markers for;
+  // without getLatLng Leaflet takes the click position instead.
+  var createLayer = L.VectorGrid.prototype._createLayer;
+  L.VectorGrid.prototype._createLayer = function () {
+    var layer = createLayer.apply(this, arguments);
+    if (layer && !layer._latlng) layer.getLatLng = null;
+    return layer;
+  };
 
   function datasetLayer(viewer, slug) {
     var url = viewer.config.tileUrl.replace("{slug}", slug);
@@ -44,6 +54,7 @@
     var viewer = { map: map, config: config, dataset: null, layer: null, selected: [], styled: {} };
     viewer.panel = new GM.Panel(document.getElementById("side-panel"));
     viewer.panel.onClose = function () { viewer.selected = []; viewer.saveState(); };
+    viewer.panel.onResize = function () { map.invalidateSize(); };
     viewer.legend = new GM.Legend(document.getElementById("legend"), function () {
       if (viewer.layer) viewer.layer.redraw();
     });

@@ -17,11 +17,13 @@
     this.body.innerHTML = html;
     this.chart.innerHTML = "";
     this.element.hidden = false;
+    if (this.onResize) this.onResize();
   };
 
   Panel.prototype.close = function () {
     this.element.hidden = true;
     if (this.onClose) this.onClose();
+    if (this.onResize) this.onResize();
   };
 
   function pointLinks(apiUrl, point) {
