@@ -181,6 +181,8 @@ GROUNDMOTION = {
     "POINT_ZOOM": envint("GROUNDMOTION_POINT_ZOOM", "13"),
     # Statement timeout for tile queries, milliseconds.
     "TILE_STATEMENT_TIMEOUT_MS": envint("GROUNDMOTION_TILE_TIMEOUT_MS", "5000"),
+    # Seconds a rendered tile stays in the server-side cache; 0 turns the cache off.
+    "TILE_CACHE_SECONDS": envint("GROUNDMOTION_TILE_CACHE_SECONDS", "3600"),
     # Base-map URL for when the viewer is online; empty means the offline outline map only.
     "BASEMAP_URL": os.environ.get("GROUNDMOTION_BASEMAP_URL", ""),
 }

@@ -7,6 +7,7 @@ from django.core.exceptions import ImproperlyConfigured
 REQUIRED_SETTINGS = {
     "POINT_ZOOM": int,
     "TILE_STATEMENT_TIMEOUT_MS": int,
+    "TILE_CACHE_SECONDS": int,
     "BASEMAP_URL": str,
 }
 

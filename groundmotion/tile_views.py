@@ -8,7 +8,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.http import require_safe
 
 from groundmotion import access, tiles
-from groundmotion.models import Status, Visibility
+from groundmotion.models import Dataset, Status, Visibility
 
 # Public tiles may sit in shared caches for a while; others only in the user's browser.
 PUBLIC_CACHE_CONTROL = "public, max-age=3600"
@@ -17,6 +17,21 @@ PRIVATE_CACHE_CONTROL = "private, max-age=600"
 
 def tile_cache_key(dataset_id: int, version: int, kind: str, address: tiles.TileAddress) -> str:
     return f"tile:{dataset_id}:{version}:{kind}:{address.zoom}:{address.x}:{address.y}"
+
+
+def cached_tile(
+    request: HttpRequest, dataset: Dataset, address: tiles.TileAddress, kind: tiles.TileKind
+) -> bytes:
+    """The tile from the server-side cache, rendered and stored on a miss."""
+    seconds = settings.GROUNDMOTION["TILE_CACHE_SECONDS"]
+    if seconds <= 0:
+        return tiles.render_tile(request.user, dataset, address, kind)
+    key = tile_cache_key(dataset.pk, dataset.version, kind.name, address)
+    body = cache.get(key)
+    if body is None:
+        body = tiles.render_tile(request.user, dataset, address, kind)
+        cache.set(key, body, seconds)
+    return body
 
 
 @require_safe
@@ -31,11 +46,7 @@ def tile(request: HttpRequest, slug: str, zoom: int, x: int, y: int) -> HttpResp
     if request.headers.get("If-None-Match") == etag:
         response = HttpResponse(status=304)
     else:
-        key = tile_cache_key(dataset.pk, dataset.version, kind.name, address)
-        body = cache.get(key)
-        if body is None:
-            body = tiles.render_tile(request.user, dataset, address, kind)
-            cache.set(key, body, settings.GROUNDMOTION.get("TILE_CACHE_SECONDS", 3600))
+        body = cached_tile(request, dataset, address, kind)
         response = HttpResponse(body, content_type=tiles.CONTENT_TYPE)
     response["ETag"] = etag
     public = dataset.status == Status.PUBLISHED and dataset.visibility == Visibility.PUBLIC

@@ -220,3 +220,14 @@ def test_empty_tiles_are_empty_200s(zoom: int) -> None:
     dataset = grid_dataset()
     status, layers, response = get_tile(client_for(), dataset.slug, *tile_of(150.0, -30.0, zoom))
     assert status == 200 and layers == {} and response.content == b""
+
+
+@pytest.mark.django_db
+def test_the_server_cache_can_be_turned_off(settings, django_assert_num_queries) -> None:
+    settings.GROUNDMOTION = {**settings.GROUNDMOTION, "TILE_CACHE_SECONDS": 0}
+    dataset = grid_dataset()
+    address = tile_of(*CENTRE, 14)
+    get_tile(client_for(), dataset.slug, *address)
+    # Lookup, then the tile transaction: savepoint, SET LOCAL, tile, release.
+    with django_assert_num_queries(5):
+        get_tile(client_for(), dataset.slug, *address)
