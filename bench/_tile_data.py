@@ -125,7 +125,11 @@ def store_tile_sql(url: str, tiles: dict[str, list]) -> None:
             address = tile_module.TileAddress(zoom, x, y)
             kind = tile_module.tile_kind(AnonymousUser(), datasets[slug], zoom)
             if kind.points:
-                sql, params = tile_module.point_tile_query(AnonymousUser(), datasets[slug], address)
+                with connection.cursor() as cursor:
+                    stride = tile_module.point_stride(cursor, datasets[slug], address)
+                sql, params = tile_module.point_tile_query(
+                    AnonymousUser(), datasets[slug], address, stride
+                )
             else:
                 sql = tile_module.CELL_TILE_SQL
                 params = {

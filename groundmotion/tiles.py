@@ -4,7 +4,7 @@ Every tile is one SQL statement whose access predicates come from groundmotion/a
 access queryset is compiled with query.sql_with_params() and wrapped in ST_AsMVT, so a tile can
 never show what the API would hide. Tiles are at most FEATURE_CAP features whatever the data:
 cell tiles by construction (64 x 64 cells), point tiles by a stride derived from the
-pre-aggregated counts (uniform thinning) plus a LIMIT as the hard guard.
+pre-aggregated counts (uniform thinning, served by partial indexes) plus a LIMIT as the guard.
 
 Optimization: velocities are rounded to 0.1 mm/yr and coherences to 0.01 in tiles (the API
 gives exact values), so MVT's value table deduplicates them and tiles shrink about threefold.
@@ -133,8 +133,10 @@ def cell_window(address: TileAddress, level: int) -> dict[str, int | float]:
 
 
 # Points: the access queryset (already bbox-filtered on the indexed 4326 column) is wrapped;
-# ST_AsMVTGeom clips to the tile plus buffer in 3857. mod(id, stride) thins dense tiles
-# uniformly; the stride comes from the finest cells, an InitPlan evaluated once per tile.
+# ST_AsMVTGeom clips to the tile plus buffer in 3857. Dense tiles are thinned with
+# mod(id, stride) = 0, the stride a power of 4 inlined as a literal: PostgreSQL pushes the
+# condition into the subquery and answers from the matching partial GiST index
+# (point_geom_stride_*, migration 0003), so a dense tile reads about 1/stride of its points.
 POINT_TILE_SQL = f"""
 SELECT ST_AsMVT(features, 'points', {TILE_EXTENT}, 'geom', 'id') FROM (
     SELECT p.id,
@@ -143,18 +145,39 @@ SELECT ST_AsMVT(features, 'points', {TILE_EXTENT}, 'geom', 'id') FROM (
            round(p.velocity::numeric, 1)::real AS velocity,
            round(p.temporal_coherence::numeric, 2)::real AS coherence
     FROM ({{points}}) AS p
-    WHERE mod(p.id, (
-        SELECT greatest(1, ceil(coalesce(sum(count), 0) / {STRIDE_TARGET}.0))::bigint
-        FROM {cells.CELL_TABLE}
-        WHERE dataset_id = %s AND zoom = %s AND tile_x = %s AND tile_y = %s
-          AND cell_column >= %s AND cell_column < %s AND cell_row >= %s AND cell_row < %s
-    )) = 0
+    WHERE {{thinning}}
     LIMIT {FEATURE_CAP}
 ) AS features
 """
+# The point count of a tile from the finest cells (one index lookup), for the stride.
+TILE_POINT_COUNT_SQL = f"""
+SELECT coalesce(sum(count), 0) FROM {cells.CELL_TABLE}
+WHERE dataset_id = %(dataset)s AND zoom = %(level)s AND tile_x = %(tile_x)s
+  AND tile_y = %(tile_y)s AND cell_column >= %(column_min)s AND cell_column < %(column_max)s
+  AND cell_row >= %(row_min)s AND cell_row < %(row_max)s
+"""
+# Each stride above 1 has its partial index; beyond the last, the LIMIT guard cuts.
+STRIDES = (1, 4, 16, 64, 256, 1024)
 
 
-def point_tile_query(user: AnyUser, dataset: Dataset, address: TileAddress) -> tuple[str, list]:
+def stride_for(point_count: int) -> int:
+    """The smallest stride that brings the tile to STRIDE_TARGET points or fewer."""
+    for stride in STRIDES:
+        if point_count <= STRIDE_TARGET * stride:
+            return stride
+    return STRIDES[-1]
+
+
+def point_stride(cursor: object, dataset: Dataset, address: TileAddress) -> int:
+    """The stride of a point tile, from the pre-aggregated counts of the finest cells."""
+    window = cell_window(address, min(cells.finest_level(), address.zoom))
+    cursor.execute(TILE_POINT_COUNT_SQL, {"dataset": dataset.pk, **window})
+    return stride_for(int(cursor.fetchone()[0]))
+
+
+def point_tile_query(
+    user: AnyUser, dataset: Dataset, address: TileAddress, stride: int
+) -> tuple[str, list]:
     """The point tile's SQL and parameters, with the access rules compiled in."""
     points = (
         access.visible_points(user, dataset)
@@ -162,25 +185,24 @@ def point_tile_query(user: AnyUser, dataset: Dataset, address: TileAddress) -> t
         .values("id", "geom", "velocity", "temporal_coherence")
     )
     points_sql, points_params = points.query.sql_with_params()
-    level = cells.finest_level()
-    window = cell_window(address, min(level, address.zoom))
-    stride_params = [dataset.pk, window["level"], window["tile_x"], window["tile_y"]]
-    stride_params += [window[name] for name in ("column_min", "column_max", "row_min", "row_max")]
-    sql = POINT_TILE_SQL.replace("{points}", points_sql)
-    params = [address.zoom, address.x, address.y, *points_params, *stride_params]
-    return sql, params
+    # A literal from STRIDES (never user input): the planner must see it to pick the index.
+    thinning = "true" if stride == 1 else f"mod(p.id, {int(stride)}) = 0"
+    sql = POINT_TILE_SQL.replace("{points}", points_sql).replace("{thinning}", thinning)
+    return sql, [address.zoom, address.x, address.y, *points_params]
 
 
 def render_tile(user: AnyUser, dataset: Dataset, address: TileAddress, kind: TileKind) -> bytes:
     """The tile's MVT bytes (empty when nothing is there), under a statement timeout."""
-    if kind.points:
-        sql, params = point_tile_query(user, dataset, address)
-    else:
-        sql, params = CELL_TILE_SQL, {"dataset": dataset.pk, **cell_window(address, kind.level)}
     timeout = int(settings.GROUNDMOTION["TILE_STATEMENT_TIMEOUT_MS"])
     with transaction.atomic(), connection.cursor() as cursor:
         # SET LOCAL: the timeout ends with this transaction and never leaks to other queries.
         cursor.execute(f"SET LOCAL statement_timeout = {timeout}")
+        if kind.points:
+            stride = point_stride(cursor, dataset, address)
+            sql, params = point_tile_query(user, dataset, address, stride)
+        else:
+            sql = CELL_TILE_SQL
+            params = {"dataset": dataset.pk, **cell_window(address, kind.level)}
         cursor.execute(sql, params)
         row = cursor.fetchone()
     return bytes(row[0]) if row and row[0] is not None else b""

@@ -70,11 +70,19 @@
 
   function fillDatasetSelect(viewer) {
     var select = document.getElementById("dataset-select");
+    var groups = {};
     viewer.config.datasets.forEach(function (dataset) {
+      // Grouped by product: L2a/L2b ascending or descending LOS, L3 east-west or up-down.
+      var label = dataset.level.toUpperCase() + " · " + (dataset.level === "l3" ? dataset.component : dataset.pass_direction + " LOS");
+      if (!groups[label]) {
+        groups[label] = document.createElement("optgroup");
+        groups[label].label = label;
+        select.appendChild(groups[label]);
+      }
       var option = document.createElement("option");
       option.value = dataset.slug;
       option.textContent = dataset.name + (dataset.status === "draft" ? " (draft)" : "") + (dataset.sees_points ? "" : " (cells only)");
-      select.appendChild(option);
+      groups[label].appendChild(option);
     });
     select.addEventListener("change", function () { viewer.showDataset(select.value); });
   }
