@@ -26,6 +26,8 @@ PORTS = {"ours": 18081, "cached": 18082, "T": 18083, "V": 18084}
 
 
 def measure_http(name: str, base: str, paths: dict[str, list[str]], seconds: int) -> list[dict]:
+    # Warm-up, not measured: worker start, database connections, PROJ set-up per connection.
+    servers.run_wrk(base, paths["high"], 16, 3)
     rows = []
     for tile_class, class_paths in paths.items():
         for connections in CONCURRENCY:
