@@ -50,6 +50,16 @@
     viewer.saveState();
   }
 
+  var HIGHLIGHT = { radius: 7, fill: true, fillColor: "#fff", fillOpacity: 0.7, stroke: true, color: "#000", weight: 2.5 };
+
+  function highlight(viewer, on) {
+    if (!viewer.layer) return;
+    viewer.selected.forEach(function (id) {
+      if (on) viewer.layer.setFeatureStyle(id, HIGHLIGHT);
+      else viewer.layer.resetFeatureStyle(id);
+    });
+  }
+
   function makeViewer(map, config) {
     var viewer = { map: map, config: config, dataset: null, layer: null, selected: [], styled: {} };
     viewer.panel = new GM.Panel(document.getElementById("side-panel"));
@@ -60,7 +70,9 @@
     });
     viewer.saveState = function () { GM.urlState.write(map, viewer.dataset, viewer.selected); };
     viewer.select = function (ids, add) {
+      highlight(viewer, false);
       viewer.selected = add ? viewer.selected.concat(ids.filter(function (id) { return viewer.selected.indexOf(id) < 0; })) : ids;
+      highlight(viewer, true);
       viewer.saveState();
       return GM.pointPanel.showPoints(viewer, viewer.selected);
     };
