@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.http import require_safe
 
@@ -46,7 +47,11 @@ def tile(request: HttpRequest, slug: str, zoom: int, x: int, y: int) -> HttpResp
     if request.headers.get("If-None-Match") == etag:
         response = HttpResponse(status=304)
     else:
-        body = cached_tile(request, dataset, address, kind)
+        try:
+            body = cached_tile(request, dataset, address, kind)
+        except OperationalError:
+            # The statement timeout fired: say so and let the client retry, never a 500.
+            return HttpResponse("Tile took too long", status=503, headers={"Retry-After": "5"})
         response = HttpResponse(body, content_type=tiles.CONTENT_TYPE)
     response["ETag"] = etag
     public = dataset.status == Status.PUBLISHED and dataset.visibility == Visibility.PUBLIC

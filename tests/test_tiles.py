@@ -258,3 +258,15 @@ def test_dense_tiles_are_read_through_a_partial_index() -> None:
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert stride > 1
     assert f"point_geom_stride_{stride}" in plan
+
+
+@pytest.mark.django_db
+def test_a_tile_over_its_statement_timeout_is_a_clean_503(settings) -> None:
+    settings.GROUNDMOTION = {**settings.GROUNDMOTION, "TILE_STATEMENT_TIMEOUT_MS": 1}
+    rng = np.random.default_rng(6)
+    count = 60_000
+    lon, lat = -1.05 + rng.uniform(0, 0.004, count), 43.70 + rng.uniform(0, 0.004, count)
+    dataset = make_dataset("slow", lon=lon, lat=lat)
+    status, _, response = get_tile(client_for(), dataset.slug, *tile_of(-1.048, 43.702, 16))
+    assert status == 503
+    assert response["Retry-After"] == "5"
