@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mapbox_vector_tile
 import numpy as np
 import pytest
 from django.contrib.auth.models import AnonymousUser
@@ -270,3 +271,26 @@ def test_a_tile_over_its_statement_timeout_is_a_clean_503(settings) -> None:
     status, _, response = get_tile(client_for(), dataset.slug, *tile_of(-1.048, 43.702, 16))
     assert status == 503
     assert response["Retry-After"] == "5"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("zoom", [13, 16, 19])
+def test_point_pixels_match_postgis_own_projection(zoom: int) -> None:
+    dataset = grid_dataset()
+    zoom, x, y = tile_of(LON[210], LAT[210], zoom)
+    response = client_for().get(f"/tiles/{dataset.slug}/{zoom}/{x}/{y}.pbf")
+    decoded = mapbox_vector_tile.decode(response.content, default_options={"y_coord_down": True})
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, ST_X(g), ST_Y(g) FROM (SELECT id, ST_AsMVTGeom(ST_Transform(geom, 3857),"
+            " ST_TileEnvelope(%s, %s, %s), 4096, 256, true) AS g"
+            " FROM groundmotion_measurementpoint WHERE dataset_id = %s) AS t WHERE g IS NOT NULL",
+            [zoom, x, y, dataset.pk],
+        )
+        expected = {row[0]: (row[1], row[2]) for row in cursor.fetchall()}
+    features = decoded["points"]["features"]
+    assert features
+    for feature in features:
+        column, row = feature["geometry"]["coordinates"]
+        assert abs(column - expected[feature["id"]][0]) <= 1
+        assert abs(row - expected[feature["id"]][1]) <= 1
