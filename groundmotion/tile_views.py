@@ -14,6 +14,7 @@ from groundmotion.models import Dataset, Status, Visibility
 # Public tiles may sit in shared caches for a while; others only in the user's browser.
 PUBLIC_CACHE_CONTROL = "public, max-age=3600"
 PRIVATE_CACHE_CONTROL = "private, max-age=600"
+DEFAULT_CACHE_SECONDS = 3600
 
 
 def tile_cache_key(dataset_id: int, version: int, kind: str, address: tiles.TileAddress) -> str:
@@ -24,7 +25,7 @@ def cached_tile(
     request: HttpRequest, dataset: Dataset, address: tiles.TileAddress, kind: tiles.TileKind
 ) -> bytes:
     """The tile from the server-side cache, rendered and stored on a miss."""
-    seconds = settings.GROUNDMOTION["TILE_CACHE_SECONDS"]
+    seconds = settings.GROUNDMOTION.get("TILE_CACHE_SECONDS", DEFAULT_CACHE_SECONDS)
     if seconds <= 0:
         return tiles.render_tile(request.user, dataset, address, kind)
     key = tile_cache_key(dataset.pk, dataset.version, kind.name, address)
