@@ -6,6 +6,7 @@ import os
 
 import numpy as np
 import pytest
+from django.test import Client
 from playwright.sync_api import Page, sync_playwright
 
 from tests.factories import DATES, make_dataset
@@ -149,3 +150,30 @@ def test_search_by_pid_and_login_state(page, live_server, demo) -> None:
     page.press("#search-text", "Enter")
     page.wait_for_selector("#side-panel svg.series-chart")
     assert page.evaluate("() => window.GroundMotion.viewer.map.getZoom()") >= 13
+
+
+def test_a_signed_in_member_sees_the_login_state_and_restricted_layers(
+    browser, live_server, demo, partners, member
+) -> None:
+    make_dataset("secret", visibility="restricted", groups=[partners], lon=ASC_LON, lat=ASC_LAT)
+    client = Client()
+    client.force_login(member)
+    context = browser.new_context()
+    context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value,
+                          "url": live_server.url}])  # fmt: skip
+    page = context.new_page()
+    try:
+        open_map(page, live_server)
+        assert "Signed in as member" in page.locator("#login-state").inner_text()
+        options = page.locator("#dataset-select option").all_inner_texts()
+        assert any("Secret" in option for option in options)
+    finally:
+        context.close()
+
+
+def test_anonymous_users_do_not_get_restricted_layers(page, live_server, demo, partners) -> None:
+    make_dataset("secret", visibility="restricted", groups=[partners], lon=ASC_LON, lat=ASC_LAT)
+    open_map(page, live_server)
+    options = page.locator("#dataset-select option").all_inner_texts()
+    assert len(options) == 2
+    assert not any("Secret" in option for option in options)
