@@ -173,10 +173,15 @@ def stride_for(point_count: int) -> int:
     return STRIDES[-1]
 
 
-def point_stride(cursor: object, dataset: Dataset, address: TileAddress) -> int:
-    """The stride of a point tile, from the pre-aggregated counts of the finest cells."""
+def point_stride(cursor: object, dataset: Dataset, address: TileAddress, prefix: str = "") -> int:
+    """The stride of a point tile, from the pre-aggregated counts of the finest cells.
+
+    `prefix` is a statement sent in the same message (the SET LOCAL), saving a round trip.
+    """
     window = cell_window(address, min(cells.finest_level(), address.zoom))
-    cursor.execute(TILE_POINT_COUNT_SQL, {"dataset": dataset.pk, **window})
+    cursor.execute(prefix + TILE_POINT_COUNT_SQL, {"dataset": dataset.pk, **window})
+    if prefix:
+        cursor.nextset()
     return stride_for(int(cursor.fetchone()[0]))
 
 
@@ -200,15 +205,16 @@ def point_tile_query(
 def render_tile(user: AnyUser, dataset: Dataset, address: TileAddress, kind: TileKind) -> bytes:
     """The tile's MVT bytes (empty when nothing is there), under a statement timeout."""
     timeout = int(settings.GROUNDMOTION["TILE_STATEMENT_TIMEOUT_MS"])
+    # SET LOCAL: the timeout ends with this transaction and never leaks to other queries.
+    # Optimization: it travels in the same message as the next statement (one round trip).
+    set_timeout = f"SET LOCAL statement_timeout = {timeout};"
     with transaction.atomic(), connection.cursor() as cursor:
-        # SET LOCAL: the timeout ends with this transaction and never leaks to other queries.
-        cursor.execute(f"SET LOCAL statement_timeout = {timeout}")
         if kind.points:
-            stride = point_stride(cursor, dataset, address)
-            sql, params = point_tile_query(user, dataset, address, stride)
+            stride = point_stride(cursor, dataset, address, prefix=set_timeout)
+            cursor.execute(*point_tile_query(user, dataset, address, stride))
         else:
-            sql = CELL_TILE_SQL
             params = {"dataset": dataset.pk, **cell_window(address, kind.level)}
-        cursor.execute(sql, params)
+            cursor.execute(set_timeout + CELL_TILE_SQL, params)
+            cursor.nextset()
         row = cursor.fetchone()
     return bytes(row[0]) if row and row[0] is not None else b""
