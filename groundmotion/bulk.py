@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from django.db import connection
 
-from groundmotion.models import SERIES_DTYPE, Dataset
+from groundmotion.models import EXTRA_DTYPE, SERIES_DTYPE, Dataset
 
 COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
 COPY_TRAILER = b"\xff\xff"
@@ -37,6 +37,7 @@ POINT_FLOAT_COLUMNS = (
 )
 POINT_TABLE = "groundmotion_measurementpoint"
 SERIES_TABLE = "groundmotion_pointseries"
+EXTRA_TABLE = "groundmotion_pointextra"
 
 
 def pack_binary_rows(columns: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
@@ -168,6 +169,38 @@ def copy_series(ids: np.ndarray, series: np.ndarray) -> None:
             rows["id"] = ids[part]
             rows["series_length"] = dates * SERIES_DTYPE.itemsize
             rows["series"] = series[part]
+            copy.write(rows.data)
+        copy.write(COPY_TRAILER)
+
+
+def copy_extras(ids: np.ndarray, values: np.ndarray) -> None:
+    """COPY extra per-point values (n points x dataset.extra_columns) as float64 bytea rows."""
+    copy_vector_rows(EXTRA_TABLE, "values", ids, np.asarray(values, dtype=EXTRA_DTYPE))
+
+
+def copy_vector_rows(table: str, column: str, ids: np.ndarray, matrix: np.ndarray) -> None:
+    """COPY (point_id, bytea) rows whose bytea is each row of `matrix` in its own dtype."""
+    n, width = matrix.shape
+    row = np.dtype(
+        [
+            ("fields", ">i2"),
+            ("id_length", ">i4"),
+            ("id", ">i8"),
+            ("values_length", ">i4"),
+            ("values", matrix.dtype, (width,)),
+        ]
+    )
+    sql = f"COPY {table} (point_id, {column}) FROM STDIN (FORMAT BINARY)"
+    with connection.cursor() as cursor, cursor.connection.cursor().copy(sql) as copy:
+        copy.write(COPY_HEADER)
+        for start in range(0, n, ROWS_PER_CHUNK):
+            part = slice(start, start + ROWS_PER_CHUNK)
+            rows = np.empty(len(ids[part]), dtype=row)
+            rows["fields"] = 2
+            rows["id_length"] = 8
+            rows["id"] = ids[part]
+            rows["values_length"] = width * matrix.dtype.itemsize
+            rows["values"] = matrix[part]
             copy.write(rows.data)
         copy.write(COPY_TRAILER)
 

@@ -17,6 +17,8 @@ from django.db.models import F
 
 # Series are stored as little-endian float32, one value per dataset date, in mm.
 SERIES_DTYPE = np.dtype("<f4")
+# Extra per-point values (PointExtra) are little-endian float64: eastings need the precision.
+EXTRA_DTYPE = np.dtype("<f8")
 
 
 class RealField(models.FloatField):
@@ -107,6 +109,8 @@ class Dataset(models.Model):
     attribution = models.CharField(max_length=300, blank=True)
     extent = models.PolygonField(null=True, blank=True)
     point_count = models.PositiveIntegerField(default=0)
+    # Names of the per-point extra values kept in PointExtra (e.g. easting, northing, line).
+    extra_columns = ArrayField(models.CharField(max_length=64), default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -197,6 +201,24 @@ class PointSeries(models.Model):
 
     def values(self) -> np.ndarray:
         return np.frombuffer(bytes(self.displacements), dtype=SERIES_DTYPE)
+
+
+class PointExtra(models.Model):
+    """Source columns with no MeasurementPoint field (easting, northing, line, pixel, ...).
+
+    Float64 little-endian bytes, one value per name in the dataset's extra_columns: kept so
+    that exports write the product back with the values it came with, without widening the
+    points table that spatial queries scan.
+    """
+
+    point = models.OneToOneField(
+        MeasurementPoint, on_delete=models.CASCADE, primary_key=True, related_name="extra"
+    )
+    values = models.BinaryField()
+
+    def as_dict(self, names: list[str]) -> dict[str, float]:
+        return dict(zip(names, np.frombuffer(bytes(self.values), dtype=EXTRA_DTYPE).tolist(),
+                        strict=True))  # fmt: skip
 
 
 class GNSSNetwork(models.Model):
