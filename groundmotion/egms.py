@@ -24,16 +24,45 @@ class Generation(StrEnum):
 
 # Static columns of each level in file order, 2018-2022 generation.
 _L2A_2018 = (
-    "pid", "cluster_label", "mp_type", "latitude", "longitude", "easting", "northing",
-    "height", "height_wgs84", "line", "pixel", "rmse", "temporal_coherence",
-    "amplitude_dispersion", "incidence_angle", "track_angle", "los_east", "los_north",
-    "los_up", "mean_velocity", "mean_velocity_std", "acceleration", "acceleration_std",
-    "seasonality", "seasonality_std",
-)  # fmt: skip
+    "pid",
+    "cluster_label",
+    "mp_type",
+    "latitude",
+    "longitude",
+    "easting",
+    "northing",
+    "height",
+    "height_wgs84",
+    "line",
+    "pixel",
+    "rmse",
+    "temporal_coherence",
+    "amplitude_dispersion",
+    "incidence_angle",
+    "track_angle",
+    "los_east",
+    "los_north",
+    "los_up",
+    "mean_velocity",
+    "mean_velocity_std",
+    "acceleration",
+    "acceleration_std",
+    "seasonality",
+    "seasonality_std",
+)
 _L3_2018 = (
-    "pid", "easting", "northing", "height", "rmse", "mean_velocity", "mean_velocity_std",
-    "acceleration", "acceleration_std", "seasonality", "seasonality_std",
-)  # fmt: skip
+    "pid",
+    "easting",
+    "northing",
+    "height",
+    "rmse",
+    "mean_velocity",
+    "mean_velocity_std",
+    "acceleration",
+    "acceleration_std",
+    "seasonality",
+    "seasonality_std",
+)
 
 # 2020-2024 renames (old name -> new name) and the GNSS columns it appends.
 RENAMED_2020 = {"height": "height_ortho", "height_wgs84": "height_ellipse", "rmse": "rmse_ts"}
@@ -88,9 +117,17 @@ EGMS_NAME_OF_FIELD = {
 # so that exports can write them back: canonical (2018-2022) names.
 EXTRA_ALIASES = {"height_ellipse": "height_wgs84"}
 KNOWN_EXTRAS = (
-    "cluster_label", "easting", "northing", "height_wgs84", "line", "pixel",
-    "gnss_velocity", "gnss_velocity_n", "gnss_velocity_e", "gnss_velocity_u",
-)  # fmt: skip
+    "cluster_label",
+    "easting",
+    "northing",
+    "height_wgs84",
+    "line",
+    "pixel",
+    "gnss_velocity",
+    "gnss_velocity_n",
+    "gnss_velocity_e",
+    "gnss_velocity_u",
+)
 
 LOCATION_COLUMNS = ("latitude", "longitude")
 PROJECTED_COLUMNS = ("easting", "northing")

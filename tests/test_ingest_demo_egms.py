@@ -25,14 +25,20 @@ def stored(dataset: Dataset) -> dict[str, tuple]:
 def test_it_loads_an_l2a_burst_zip_with_values_as_generated(tmp_path, generation) -> None:
     dates, chunk = demo_track(300)
     columns = egms_columns(chunk, "l2a", generation)
-    path = write_zip(tmp_path / "EGMS_L2a_132_0282_IW2_VV_2021_2022_1.zip",
-                     egms_csv_text(columns, chunk["series"], dates), XML)  # fmt: skip
+    path = write_zip(
+        tmp_path / "EGMS_L2a_132_0282_IW2_VV_2021_2022_1.zip",
+        egms_csv_text(columns, chunk["series"], dates),
+        XML,
+    )
 
     call_command("ingest", str(path), "--dataset", "demo-l2a")
 
     dataset = Dataset.objects.get(slug="demo-l2a")
     assert (dataset.level, dataset.pass_direction, dataset.relative_orbit) == (
-        "l2a", "ascending", 132)  # fmt: skip
+        "l2a",
+        "ascending",
+        132,
+    )
     assert dataset.acquisition_dates == dates
     assert dataset.point_count == 300
     assert dataset.metadata["headers"][path.name]["BURST"]["track"] == "132"
@@ -60,7 +66,13 @@ def test_it_keeps_extra_columns_for_exports(tmp_path) -> None:
 
     dataset = Dataset.objects.get(slug="demo-l2b")
     assert dataset.extra_columns == [
-        "easting", "northing", "height_wgs84", "line", "pixel", "gnss_velocity"]  # fmt: skip
+        "easting",
+        "northing",
+        "height_wgs84",
+        "line",
+        "pixel",
+        "gnss_velocity",
+    ]
     extra = PointExtra.objects.get(point__dataset=dataset, point__pid=chunk["pid"][7])
     values = extra.as_dict(dataset.extra_columns)
     assert values["easting"] == columns["easting"][7]
@@ -107,15 +119,29 @@ def test_it_reads_tre_style_csv_with_a_column_mapping(tmp_path) -> None:
     dates, chunk = demo_track(60)
     attributes = chunk["attributes"]
     columns = {
-        "CODE": chunk["pid"], "LAT": chunk["lat"], "LON": chunk["lon"],
-        "VEL": attributes["velocity"], "V_STDEV": attributes["velocity_std"],
-        "COHERENCE": attributes["temporal_coherence"], "H": attributes["height"],
-    }  # fmt: skip
+        "CODE": chunk["pid"],
+        "LAT": chunk["lat"],
+        "LON": chunk["lon"],
+        "VEL": attributes["velocity"],
+        "V_STDEV": attributes["velocity_std"],
+        "COHERENCE": attributes["temporal_coherence"],
+        "H": attributes["height"],
+    }
     path = tmp_path / "tre.csv"
     path.write_text(egms_csv_text(columns, chunk["series"], dates, date_prefix="D"))
 
-    call_command("ingest", str(path), "--dataset", "tre", "--level", "l2a",
-                 "--pass", "ascending", "--map", "H=height")  # fmt: skip
+    call_command(
+        "ingest",
+        str(path),
+        "--dataset",
+        "tre",
+        "--level",
+        "l2a",
+        "--pass",
+        "ascending",
+        "--map",
+        "H=height",
+    )
 
     dataset = Dataset.objects.get(slug="tre")
     assert dataset.acquisition_dates == dates

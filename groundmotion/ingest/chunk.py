@@ -31,12 +31,17 @@ class Chunk:
     def select(self, keep: np.ndarray) -> Chunk:
         """The points where keep is True."""
         return Chunk(
-            self.pids[keep], self.lon[keep], self.lat[keep],
+            self.pids[keep],
+            self.lon[keep],
+            self.lat[keep],
             {name: values[keep] for name, values in self.attributes.items()},
             {name: values[keep] for name, values in self.extras.items()},
             None if self.series is None else self.series[keep],
-            self.lines[keep], self.path, self.location_columns, self.ignored,
-        )  # fmt: skip
+            self.lines[keep],
+            self.path,
+            self.location_columns,
+            self.ignored,
+        )
 
 
 def check_chunk(chunk: Chunk) -> None:
@@ -59,8 +64,9 @@ def _check_duplicates(chunk: Chunk) -> None:
         raise IngestError(
             chunk.path,
             f"duplicate pid {chunk.pids[second]!r} (first seen at line {chunk.lines[first]})",
-            line=int(chunk.lines[second]), column="pid",
-        )  # fmt: skip
+            line=int(chunk.lines[second]),
+            column="pid",
+        )
 
 
 def _check_range(

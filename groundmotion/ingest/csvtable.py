@@ -91,10 +91,16 @@ class CsvTable:
             locate_error(block, first_line, self.layout, self.delimiter, self.path)
         try:
             frame = pd.read_csv(
-                io.BytesIO(block), sep=self.delimiter, header=None, names=range(width),
-                dtype=self._dtypes(), engine="c", na_values=list(NULL_TEXT),
-                keep_default_na=False, skip_blank_lines=True,
-            )  # fmt: skip
+                io.BytesIO(block),
+                sep=self.delimiter,
+                header=None,
+                names=range(width),
+                dtype=self._dtypes(),
+                engine="c",
+                na_values=list(NULL_TEXT),
+                keep_default_na=False,
+                skip_blank_lines=True,
+            )
         except (ValueError, pd.errors.ParserError) as error:
             locate_error(block, first_line, self.layout, self.delimiter, self.path)
             raise IngestError(self.path, f"unreadable lines ({error})", line=first_line) from None
@@ -137,13 +143,19 @@ class CsvTable:
         pids = frame[layout.pid].fillna("").to_numpy(dtype=str)
         columns = [layout.names[i] for i in layout.location.values()]
         return Chunk(
-            pids=np.char.strip(pids), lon=np.asarray(lon), lat=np.asarray(lat),
+            pids=np.char.strip(pids),
+            lon=np.asarray(lon),
+            lat=np.asarray(lat),
             attributes={f: frame[i].to_numpy(np.float64) for i, f in layout.fields.items()},
             extras={n: _numeric(frame[i]) for i, n in layout.extras.items()},
-            series=series, lines=lines, path=self.path,
-            location_columns=(columns[1], columns[0]) if not layout.projected
-            else (columns[0], columns[1]), ignored=self.ignored,
-        )  # fmt: skip
+            series=series,
+            lines=lines,
+            path=self.path,
+            location_columns=(columns[1], columns[0])
+            if not layout.projected
+            else (columns[0], columns[1]),
+            ignored=self.ignored,
+        )
 
 
 def _numeric(values: pd.Series) -> np.ndarray:
@@ -167,9 +179,11 @@ def locate_error(block: bytes, first_line: int, layout: Layout, delimiter: str, 
         line = first_line + offset
         if len(row) != len(layout.names):
             raise IngestError(
-                path, f"ragged row: {len(row)} fields where the header has {len(layout.names)}"
-                + (" (truncated file?)" if len(row) < len(layout.names) else ""), line=line,
-            )  # fmt: skip
+                path,
+                f"ragged row: {len(row)} fields where the header has {len(layout.names)}"
+                + (" (truncated file?)" if len(row) < len(layout.names) else ""),
+                line=line,
+            )
         for position in numeric:
             _check_number(row[position], path, line, layout.column_label(position))
 

@@ -80,4 +80,4 @@ def _grid_size(first: Chunk) -> int:
     eastings = np.unique(first.extras.get("easting", np.array([])))
     steps = np.diff(eastings)
     steps = steps[steps > 0.5]
-    return int(round(steps.min())) if len(steps) else egms.L3_GRID_SIZE_M
+    return round(float(steps.min())) if len(steps) else egms.L3_GRID_SIZE_M

@@ -6,6 +6,7 @@ given as 0-360 are wrapped to -180..180. Tables are small (thousands of stations
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,15 +49,16 @@ def read_table(path: Path) -> pd.DataFrame:
     label = str(path)
     if not path.exists():
         raise IngestError(label, "no such file")
+    if path.stat().st_size == 0:
+        raise IngestError(label, "empty file", line=1)
     try:
         if path.suffix.lower() == ".vel":
             frame = pd.read_csv(path, sep=r"\s+", dtype=str, keep_default_na=False)
         else:
-            frame = pd.read_csv(path, sep=None, engine="python", dtype=str,
-                                keep_default_na=False)  # fmt: skip
+            frame = pd.read_csv(path, sep=None, engine="python", dtype=str, keep_default_na=False)
     except pd.errors.EmptyDataError:
         raise IngestError(label, "empty file", line=1) from None
-    except (pd.errors.ParserError, UnicodeDecodeError, EOFError) as error:
+    except (pd.errors.ParserError, csv.Error, UnicodeDecodeError, EOFError) as error:
         raise IngestError(label, f"unreadable table ({error})") from None
     if frame.empty:
         raise IngestError(label, "the header has no data rows", line=2)
@@ -68,8 +70,9 @@ def parse_stations(path: Path) -> GnssTable:
     label = str(path)
     frame = read_table(path)
     columns = {name.strip().lower(): name for name in frame.columns}
-    found = {role: columns[name] for role, names in ROLES.items() for name in names
-             if name in columns}  # fmt: skip
+    found = {
+        role: columns[name] for role, names in ROLES.items() for name in names if name in columns
+    }
     missing = [role for role in REQUIRED if role not in found]
     if missing:
         raise IngestError(label, f"missing required column(s) {missing}", line=1)
@@ -77,6 +80,14 @@ def parse_stations(path: Path) -> GnssTable:
     values["longitude"] = (values["longitude"] + 180.0) % 360.0 - 180.0
     _check_values(values, found, label)
     codes = _codes(frame, found, values)
+    too_long = [code for code in codes if len(code) > 20]
+    if too_long:
+        raise IngestError(
+            label,
+            f"station code {too_long[0]!r} is longer than 20 characters",
+            line=codes.index(too_long[0]) + 2,
+            column=found.get("code"),
+        )
     return _deduplicate(codes, values)
 
 
@@ -87,8 +98,9 @@ def _numbers(frame: pd.DataFrame, column: str | None, label: str) -> np.ndarray:
     numbers = pd.to_numeric(text, errors="coerce")
     bad = np.flatnonzero(numbers.isna() & (text != "") & (text.str.lower() != "nan"))
     if len(bad):
-        raise IngestError(label, f"not a number: {text.iloc[bad[0]]!r}", line=int(bad[0]) + 2,
-                          column=column)  # fmt: skip
+        raise IngestError(
+            label, f"not a number: {text.iloc[bad[0]]!r}", line=int(bad[0]) + 2, column=column
+        )
     return numbers.to_numpy(np.float64)
 
 
@@ -99,8 +111,12 @@ def _check_values(values: dict[str, np.ndarray], found: dict[str, str], label: s
             raise IngestError(label, "missing value", line=int(bad[0]) + 2, column=found[role])
     bad = np.flatnonzero(np.abs(values["latitude"]) > 90)
     if len(bad):
-        raise IngestError(label, f"latitude {values['latitude'][bad[0]]} out of range",
-                          line=int(bad[0]) + 2, column=found["latitude"])  # fmt: skip
+        raise IngestError(
+            label,
+            f"latitude {values['latitude'][bad[0]]} out of range",
+            line=int(bad[0]) + 2,
+            column=found["latitude"],
+        )
 
 
 def _codes(frame: pd.DataFrame, found: dict[str, str], values: dict) -> list[str]:
@@ -109,10 +125,14 @@ def _codes(frame: pd.DataFrame, found: dict[str, str], values: dict) -> list[str
         return [code or f"ROW{i + 2}" for i, code in enumerate(codes)]
     # The EGMS GNSS model has no station codes: name grid nodes by their EPSG:3035 km.
     if not np.isnan(values["easting"]).any():
-        return [f"E{e / 1000:.0f}N{n / 1000:.0f}"
-                for e, n in zip(values["easting"], values["northing"], strict=True)]  # fmt: skip
-    return [f"{lat:.4f},{lon:.4f}"
-            for lat, lon in zip(values["latitude"], values["longitude"], strict=True)]  # fmt: skip
+        return [
+            f"E{e / 1000:.0f}N{n / 1000:.0f}"
+            for e, n in zip(values["easting"], values["northing"], strict=True)
+        ]
+    return [
+        f"{lat:.4f},{lon:.4f}"
+        for lat, lon in zip(values["latitude"], values["longitude"], strict=True)
+    ]
 
 
 def _deduplicate(codes: list[str], values: dict[str, np.ndarray]) -> GnssTable:
@@ -136,8 +156,9 @@ def load_network(path: Path, slug: str, replace: bool, **network: str | float | 
         if existing is not None:
             existing.delete()
         details = {key: value for key, value in network.items() if value is not None}
-        created = GNSSNetwork.objects.create(slug=slug, source=path.name,
-                                             **{"name": slug, **details})  # fmt: skip
+        created = GNSSNetwork.objects.create(
+            slug=slug, source=path.name, **{"name": slug, **details}
+        )
         GNSSStation.objects.bulk_create(_stations(created, table), batch_size=2000)
     return created, table
 
@@ -146,12 +167,16 @@ def _stations(network: GNSSNetwork, table: GnssTable) -> list[GNSSStation]:
     values = {role: np.where(np.isnan(v), None, v).tolist() for role, v in table.values.items()}
     return [
         GNSSStation(
-            network=network, code=code,
+            network=network,
+            code=code,
             geom=Point(values["longitude"][i], values["latitude"][i], srid=4326),
-            height=values["height"][i], velocity_east=values["east"][i],
-            velocity_north=values["north"][i], velocity_up=values["up"][i],
+            height=values["height"][i],
+            velocity_east=values["east"][i],
+            velocity_north=values["north"][i],
+            velocity_up=values["up"][i],
             velocity_east_std=values["sigma_east"][i],
-            velocity_north_std=values["sigma_north"][i], velocity_up_std=values["sigma_up"][i],
-        )  # fmt: skip
+            velocity_north_std=values["sigma_north"][i],
+            velocity_up_std=values["sigma_up"][i],
+        )
         for i, code in enumerate(table.codes)
     ]

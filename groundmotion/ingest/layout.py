@@ -14,12 +14,22 @@ from groundmotion.ingest.errors import IngestError
 
 # TRE-style and other common names (upper case) -> EGMS names.
 ALIASES = {
-    "CODE": "pid", "ID": "pid", "VEL": "mean_velocity", "V_STDEV": "mean_velocity_std",
-    "VEL_STD": "mean_velocity_std", "COHERENCE": "temporal_coherence", "HEIGHT": "height",
-    "H_STDEV": "height_std", "ACC": "acceleration", "A_STDEV": "acceleration_std",
-    "LAT": "latitude", "LON": "longitude", "EFF_AREA": "mp_type",
-    "SEASON_AMP": "seasonality", "INC_ANGLE": "incidence_angle",
-}  # fmt: skip
+    "CODE": "pid",
+    "ID": "pid",
+    "VEL": "mean_velocity",
+    "V_STDEV": "mean_velocity_std",
+    "VEL_STD": "mean_velocity_std",
+    "COHERENCE": "temporal_coherence",
+    "HEIGHT": "height",
+    "H_STDEV": "height_std",
+    "ACC": "acceleration",
+    "A_STDEV": "acceleration_std",
+    "LAT": "latitude",
+    "LON": "longitude",
+    "EFF_AREA": "mp_type",
+    "SEASON_AMP": "seasonality",
+    "INC_ANGLE": "incidence_angle",
+}
 REQUIRED = ("pid", "mean_velocity")
 
 
@@ -101,7 +111,8 @@ def _assign(layout: Layout, position: int, role: str, path: str) -> None:
         layout.fields[position] = egms.POINT_FIELDS[role]
     elif role in egms.KNOWN_EXTRAS:
         layout.extras[position] = role
-    elif egms.DATE_HEADER.match(name.strip()) and (role == name.strip()):
+    elif (egms.DATE_HEADER.match(name.strip()) and role == name.strip()) or layout.dates:
+        # Dates come last: anything after the first date must be a date too.
         layout.dates.append(parse_date_header(name, path, position))
         layout.date_columns.append(position)
     elif name.strip():
@@ -114,13 +125,18 @@ def _check_required(layout: Layout, seen: dict[str, str], path: str) -> None:
     for role in REQUIRED:
         if role not in seen:
             raise IngestError(path, f"missing required column {role!r}", line=1)
-    has_wgs84 = all(name in layout.location for name in egms.LOCATION_COLUMNS)
+    wgs84 = [name for name in egms.LOCATION_COLUMNS if name in layout.location]
+    if len(wgs84) == 1:
+        missing = next(name for name in egms.LOCATION_COLUMNS if name not in wgs84)
+        raise IngestError(path, f"missing required column {missing!r}", line=1)
+    has_wgs84 = len(wgs84) == 2
     has_projected = all(name in layout.location for name in egms.PROJECTED_COLUMNS)
     if not (has_wgs84 or has_projected):
         raise IngestError(
-            path, "missing required columns 'latitude' and 'longitude' (or easting, northing)",
+            path,
+            "missing required columns 'latitude' and 'longitude' (or easting, northing)",
             line=1,
-        )  # fmt: skip
+        )
     if not has_wgs84:
         layout.location = {name: layout.location[name] for name in egms.PROJECTED_COLUMNS}
     else:
@@ -133,6 +149,8 @@ def _check_dates(layout: Layout, path: str) -> None:
     ):
         if current <= previous:
             raise IngestError(
-                path, f"date {current} does not follow {previous}: dates must increase",
-                line=1, column=layout.names[position],
-            )  # fmt: skip
+                path,
+                f"date {current} does not follow {previous}: dates must increase",
+                line=1,
+                column=layout.names[position],
+            )

@@ -113,9 +113,11 @@ class Loader:
         dates = list(table.dates)
         if dates != list(self.dataset.acquisition_dates):
             raise IngestError(
-                label, f"its {len(dates)} dates differ from the first file's "
-                f"{len(self.dataset.acquisition_dates)}: load them into another dataset", line=1,
-            )  # fmt: skip
+                label,
+                f"its {len(dates)} dates differ from the first file's "
+                f"{len(self.dataset.acquisition_dates)}: load them into another dataset",
+                line=1,
+            )
 
     def _load_chunk(self, chunk: Chunk, file_first_id: int | None) -> np.ndarray:
         check_chunk(chunk)
@@ -125,8 +127,7 @@ class Loader:
         if not len(ids):
             return ids
         try:
-            bulk.copy_points(self.dataset, ids, chunk.pids, chunk.lon, chunk.lat,
-                             chunk.attributes)  # fmt: skip
+            bulk.copy_points(self.dataset, ids, chunk.pids, chunk.lon, chunk.lat, chunk.attributes)
         except (IntegrityError, psycopg.errors.UniqueViolation) as error:
             raise _duplicate_error(chunk, error) from None
         if chunk.series is not None and chunk.series.shape[1]:
@@ -147,8 +148,12 @@ class Loader:
         for pid, point_id in found.items():
             if file_first_id is not None and point_id >= file_first_id:
                 line = int(chunk.lines[np.flatnonzero(chunk.pids == pid)[0]])
-                raise IngestError(chunk.path, f"duplicate pid {pid!r} (also at an earlier line)",
-                                  line=line, column="pid")  # fmt: skip
+                raise IngestError(
+                    chunk.path,
+                    f"duplicate pid {pid!r} (also at an earlier line)",
+                    line=line,
+                    column="pid",
+                )
         keep = ~np.isin(chunk.pids, list(found))
         self.report.skipped_duplicates += int((~keep).sum())
         return chunk.select(keep)
@@ -172,9 +177,15 @@ class Loader:
         dataset = self.dataset
         dataset.provenance["ignored_columns"] = self.report.ignored_columns
         dataset.provenance["skipped_duplicates"] = self.report.skipped_duplicates
-        dataset.save(update_fields=[
-            "acquisition_dates", "reference_date", "extra_columns", "provenance", "metadata",
-        ])  # fmt: skip
+        dataset.save(
+            update_fields=[
+                "acquisition_dates",
+                "reference_date",
+                "extra_columns",
+                "provenance",
+                "metadata",
+            ]
+        )
         bulk.refresh_summary(dataset)
         self.report.dataset = dataset
 
@@ -189,21 +200,25 @@ def _duplicate_error(chunk: Chunk, error: Exception) -> IngestError:
     pid = match["pid"] if match else "?"
     where = np.flatnonzero(chunk.pids == pid)
     line = int(chunk.lines[where[0]]) if len(where) else None
-    return IngestError(chunk.path, f"duplicate pid {pid!r} (also at an earlier line)",
-                       line=line, column="pid")  # fmt: skip
+    return IngestError(
+        chunk.path, f"duplicate pid {pid!r} (also at an earlier line)", line=line, column="pid"
+    )
 
 
 def prepare_dataset(options: IngestOptions, description: Description) -> Dataset:
     """A new dataset, or with --replace the existing one emptied (its settings are kept)."""
     fields = {
-        "level": description.level, "pass_direction": description.pass_direction,
-        "component": description.component, "relative_orbit": description.relative_orbit,
+        "level": description.level,
+        "pass_direction": description.pass_direction,
+        "component": description.component,
+        "relative_orbit": description.relative_orbit,
         "grid_size_m": description.grid_size_m,
-    }  # fmt: skip
+    }
     existing = Dataset.objects.select_for_update().filter(slug=options.slug).first()
     if existing is None:
-        return Dataset.objects.create(slug=options.slug, name=options.name or options.slug,
-                                      **fields)  # fmt: skip
+        return Dataset.objects.create(
+            slug=options.slug, name=options.name or options.slug, **fields
+        )
     if not options.replace:
         raise IngestError(options.slug, "the dataset exists: give --replace to reload it")
     delete_points(existing)

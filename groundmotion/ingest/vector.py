@@ -65,11 +65,16 @@ class VectorLayer:
         geometry = frame.geometry
         # Feature numbers stand in for lines (1-based, as GIS tools show them).
         return Chunk(
-            pids=pids, lon=geometry.x.to_numpy(), lat=geometry.y.to_numpy(),
-            attributes=attributes, extras=extras, series=None,
-            lines=start + 1 + np.arange(len(frame)), path=f"{self.label} (feature)",
+            pids=pids,
+            lon=geometry.x.to_numpy(),
+            lat=geometry.y.to_numpy(),
+            attributes=attributes,
+            extras=extras,
+            series=None,
+            lines=start + 1 + np.arange(len(frame)),
+            path=f"{self.label} (feature)",
             ignored=self.ignored,
-        )  # fmt: skip
+        )
 
 
 __all__ = ["ALIASES", "VECTOR_SUFFIXES", "VectorLayer"]

@@ -6,22 +6,32 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('groundmotion', '0001_initial'),
+        ("groundmotion", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='PointExtra',
+            name="PointExtra",
             fields=[
-                ('point', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='extra', serialize=False, to='groundmotion.measurementpoint')),
-                ('values', models.BinaryField()),
+                (
+                    "point",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="extra",
+                        serialize=False,
+                        to="groundmotion.measurementpoint",
+                    ),
+                ),
+                ("values", models.BinaryField()),
             ],
         ),
         migrations.AddField(
-            model_name='dataset',
-            name='extra_columns',
-            field=django.contrib.postgres.fields.ArrayField(base_field=models.CharField(max_length=64), blank=True, default=list, size=None),
+            model_name="dataset",
+            name="extra_columns",
+            field=django.contrib.postgres.fields.ArrayField(
+                base_field=models.CharField(max_length=64), blank=True, default=list, size=None
+            ),
         ),
     ]

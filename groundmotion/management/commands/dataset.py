@@ -28,8 +28,13 @@ class Command(BaseCommand):
         state.add_argument("--unpublish", action="store_true")
         state.add_argument("--delete", action="store_true", help="Delete it and its points")
         parser.add_argument("--visibility", choices=Visibility.values)
-        parser.add_argument("--group", action="append", default=None, metavar="NAME",
-                            help="Allowed group (repeatable); replaces the current list")  # fmt: skip
+        parser.add_argument(
+            "--group",
+            action="append",
+            default=None,
+            metavar="NAME",
+            help="Allowed group (repeatable); replaces the current list",
+        )
 
     def handle(self, *args: Any, slug: str, **options: Any) -> None:
         """1. find the dataset; 2. apply each change by conditional UPDATE; 3. print it."""
@@ -44,8 +49,10 @@ class Command(BaseCommand):
                 return
             self._apply(dataset, options)
         dataset.refresh_from_db()
-        summary = {**dataset.to_dict(), "allowed_groups": sorted(
-            dataset.allowed_groups.values_list("name", flat=True))}  # fmt: skip
+        summary = {
+            **dataset.to_dict(),
+            "allowed_groups": sorted(dataset.allowed_groups.values_list("name", flat=True)),
+        }
         self.stdout.write(json.dumps(summary, indent=2))
 
     def _apply(self, dataset: Dataset, options: dict[str, Any]) -> None:

@@ -36,24 +36,40 @@ class Command(BaseCommand):
         parser.add_argument("--dataset", required=True, help="Dataset slug")
         parser.add_argument("--name", default="", help="Dataset name (default: the slug)")
         parser.add_argument("--level", choices=Level.values)
-        parser.add_argument("--pass", dest="pass_direction",
-                            choices=[PassDirection.ASCENDING, PassDirection.DESCENDING])  # fmt: skip
-        parser.add_argument("--component", choices=[Component.EAST_WEST, Component.UP_DOWN],
-                            help="L3 component when the file name does not say")  # fmt: skip
-        parser.add_argument("--replace", action="store_true",
-                            help="Reload an existing dataset (its settings are kept)")  # fmt: skip
         parser.add_argument(
-            "--map", action="append", default=[], metavar="SOURCE=TARGET[,...]",
+            "--pass",
+            dest="pass_direction",
+            choices=[PassDirection.ASCENDING, PassDirection.DESCENDING],
+        )
+        parser.add_argument(
+            "--component",
+            choices=[Component.EAST_WEST, Component.UP_DOWN],
+            help="L3 component when the file name does not say",
+        )
+        parser.add_argument(
+            "--replace",
+            action="store_true",
+            help="Reload an existing dataset (its settings are kept)",
+        )
+        parser.add_argument(
+            "--map",
+            action="append",
+            default=[],
+            metavar="SOURCE=TARGET[,...]",
             help="Column mapping to EGMS names, e.g. CODE=pid,VEL=mean_velocity",
-        )  # fmt: skip
+        )
 
     def handle(self, *args: Any, paths: list[Path], **options: Any) -> None:
         """1. parse the options; 2. load in one transaction; 3. report."""
         ingest_options = IngestOptions(
-            slug=options["dataset"], name=options["name"], level=options["level"],
-            pass_direction=options["pass_direction"], component=options["component"],
-            replace=options["replace"], mapping=parse_mapping(options["map"]),
-        )  # fmt: skip
+            slug=options["dataset"],
+            name=options["name"],
+            level=options["level"],
+            pass_direction=options["pass_direction"],
+            component=options["component"],
+            replace=options["replace"],
+            mapping=parse_mapping(options["map"]),
+        )
         try:
             report = ingest(paths, ingest_options)
         except IngestError as error:
@@ -66,8 +82,10 @@ class Command(BaseCommand):
             f"({report.points / max(report.seconds, 1e-9):,.0f} points/s)"
         )
         if report.skipped_duplicates:
-            self.stdout.write(f"skipped {report.skipped_duplicates:,} points already loaded "
-                              "from an earlier file (same pid)")  # fmt: skip
+            self.stdout.write(
+                f"skipped {report.skipped_duplicates:,} points already loaded "
+                "from an earlier file (same pid)"
+            )
         if dataset.extra_columns:
             self.stdout.write(f"kept extra columns: {', '.join(dataset.extra_columns)}")
         if report.ignored_columns:

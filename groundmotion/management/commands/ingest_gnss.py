@@ -30,12 +30,17 @@ class Command(BaseCommand):
         """1. parse and check the whole table; 2. load it in one transaction; 3. report."""
         try:
             network, table = load_network(
-                path, options["network"], options["replace"], name=options["name"],
-                reference_frame=options["reference_frame"], epoch=options["epoch"],
-            )  # fmt: skip
+                path,
+                options["network"],
+                options["replace"],
+                name=options["name"],
+                reference_frame=options["reference_frame"],
+                epoch=options["epoch"],
+            )
         except IngestError as error:
             raise CommandError(f"{error}. Nothing was loaded.") from None
         self.stdout.write(f"{network.slug}: {len(table.codes):,} stations from {path.name}")
         if table.renamed_duplicates:
-            self.stdout.write(f"renamed {table.renamed_duplicates} repeated station codes "
-                              "with a _2, _3... suffix")  # fmt: skip
+            self.stdout.write(
+                f"renamed {table.renamed_duplicates} repeated station codes with a _2, _3... suffix"
+            )
