@@ -103,12 +103,23 @@ def point_geometry_column(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray,
 def reserve_point_ids(count: int) -> np.ndarray:
     """Draw `count` ids from the points' sequence (safe against concurrent loads)."""
     with connection.cursor() as cursor:
+        # Resolve the sequence once: pg_get_serial_sequence per row cost ~5 us of each 5.7.
+        cursor.execute(f"SELECT pg_get_serial_sequence('{POINT_TABLE}', 'id')")
+        sequence = f"nextval('{cursor.fetchone()[0]}')"
+        # Usually the ids drawn are contiguous: their range then says it all (distinct values
+        # spanning exactly `count` integers are that range), and fetching 100k values (~0.5 s)
+        # is avoided. When a concurrent load interleaved, draw again value by value; the
+        # first draw only leaves a gap in the sequence.
         cursor.execute(
-            f"SELECT nextval(pg_get_serial_sequence('{POINT_TABLE}', 'id'))"
-            " FROM generate_series(1, %s)",
+            f"SELECT min(id), max(id) FROM (SELECT {sequence} AS id"
+            " FROM generate_series(1, %s)) AS drawn",
             [count],
         )
-        return np.fromiter((row[0] for row in cursor.fetchall()), dtype=np.int64, count=count)
+        low, high = cursor.fetchone()
+        if count and high - low + 1 == count:
+            return np.arange(low, high + 1, dtype=np.int64)
+        cursor.execute(f"SELECT array_agg({sequence}) FROM generate_series(1, %s)", [count])
+        return np.array(cursor.fetchone()[0] or [], dtype=np.int64)
 
 
 def copy_points(

@@ -14,7 +14,9 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
-from groundmotion.models import Level
+# Level values as groundmotion.models.Level stores them (no Django import here: benchmarks
+# and writers use this module without settings).
+L2A, L2B, L3 = "l2a", "l2b", "l3"
 
 
 class Generation(StrEnum):
@@ -67,24 +69,24 @@ _L3_2018 = (
 # 2020-2024 renames (old name -> new name) and the GNSS columns it appends.
 RENAMED_2020 = {"height": "height_ortho", "height_wgs84": "height_ellipse", "rmse": "rmse_ts"}
 GNSS_COLUMNS_2020 = {
-    Level.L2A: (),
-    Level.L2B: ("gnss_velocity",),
-    Level.L3: ("gnss_velocity_n", "gnss_velocity_e", "gnss_velocity_u"),
+    L2A: (),
+    L2B: ("gnss_velocity",),
+    L3: ("gnss_velocity_n", "gnss_velocity_e", "gnss_velocity_u"),
 }
 
 
 def static_columns(level: str, generation: str = Generation.G2018) -> tuple[str, ...]:
     """EGMS's static column names in file order for a level and release generation."""
-    if level == Level.L3:
+    if level == L3:
         names = _L3_2018
-    elif level == Level.L2B:
+    elif level == L2B:
         names = tuple(name for name in _L2A_2018 if name != "cluster_label")
     else:
         names = _L2A_2018
     if generation == Generation.G2018:
         return names
     renamed = tuple(RENAMED_2020.get(name, name) for name in names)
-    return renamed + GNSS_COLUMNS_2020[Level(level)]
+    return renamed + GNSS_COLUMNS_2020[str(level)]
 
 
 # EGMS column name (either generation) -> MeasurementPoint field. Units are identical.

@@ -21,10 +21,11 @@ import psycopg
 from django.db import IntegrityError, connection, transaction
 
 from groundmotion import bulk
-from groundmotion.ingest.chunk import Chunk, check_chunk
+from groundmotion.ingest.chunk import Chunk, check_chunk, spatial_order
 from groundmotion.ingest.csvtable import CsvTable
 from groundmotion.ingest.describe import Description, describe
 from groundmotion.ingest.errors import IngestError
+from groundmotion.ingest.prefetch import prefetch
 from groundmotion.ingest.sources import open_table
 from groundmotion.ingest.vector import VECTOR_SUFFIXES, VectorLayer
 from groundmotion.models import Dataset
@@ -86,7 +87,7 @@ class Loader:
     def load_file(self, path: Path) -> None:
         label = str(path)
         with open_points(path, self.options.mapping) as table:
-            chunks = table.chunks()
+            chunks = prefetch(table.chunks())
             first = next(chunks)
             if self.dataset is None:
                 self.dataset = self._create(path, table, first)
@@ -121,6 +122,7 @@ class Loader:
 
     def _load_chunk(self, chunk: Chunk, file_first_id: int | None) -> np.ndarray:
         check_chunk(chunk)
+        chunk = chunk.select(spatial_order(chunk.lon, chunk.lat))
         if self.report.files:
             chunk = self._drop_loaded(chunk, file_first_id)
         ids = bulk.reserve_point_ids(len(chunk))
