@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -215,3 +216,47 @@ def test_the_command_exits_non_zero_without_a_traceback(tmp_path) -> None:
     assert "Traceback" not in result.stderr
     assert "line 8" in result.stderr
     assert "Nothing was loaded" in result.stderr
+
+
+@pytest.mark.django_db
+def test_missing_mean_velocity(tmp_path) -> None:
+    lines = good_lines()
+    lines[0] = lines[0].replace("mean_velocity,", "velocity_typo,")
+    message = ingest_error(tmp_path, "\n".join(lines))
+    assert "line 1: missing required column 'mean_velocity'" in message
+
+
+@pytest.mark.django_db
+def test_a_plain_name_without_level_asks_for_it(tmp_path) -> None:
+    path = tmp_path / "points.csv"
+    path.write_text("\n".join(good_lines()))
+    with pytest.raises(CommandError, match="cannot tell the product level: give --level"):
+        call_command("ingest", str(path), "--dataset", "nameless")
+    assert not Dataset.objects.filter(slug="nameless").exists()
+
+
+def test_a_malformed_mapping_is_refused(tmp_path) -> None:
+    with pytest.raises(CommandError, match="SOURCE=TARGET"):
+        call_command("ingest", str(tmp_path / "x.csv"), "--dataset", "x", "--map", "CODE")
+
+
+@pytest.mark.django_db
+def test_non_numeric_unknown_columns_are_reported_and_numeric_ones_kept(tmp_path) -> None:
+    lines = good_lines(5)
+    lines = [line + (",remark,score" if i == 0 else f",note {i},{i * 1.5}")
+             for i, line in enumerate(lines)]  # fmt: skip
+    # Unknown columns go before the dates: move them there.
+    header = lines[0].split(",")
+    first_date = next(i for i, name in enumerate(header) if name.isdigit())
+    moved = []
+    for line in lines:
+        fields = line.split(",")
+        moved.append(",".join(fields[:first_date] + fields[-2:] + fields[first_date:-2]))
+    path = tmp_path / f"{NAME}.csv"
+    path.write_text("\n".join(moved))
+    out = io.StringIO()
+    call_command("ingest", str(path), "--dataset", "extra", stdout=out)
+    assert "ignored non-numeric columns: remark" in out.getvalue()
+    dataset = Dataset.objects.get(slug="extra")
+    assert dataset.extra_columns[-1] == "score"
+    assert dataset.provenance["ignored_columns"] == ["remark"]
