@@ -18,6 +18,7 @@ import pandas as pd
 from pyproj import Transformer
 
 from groundmotion import egms
+from groundmotion.ingest import fastcsv
 from groundmotion.ingest.chunk import Chunk
 from groundmotion.ingest.errors import IngestError
 from groundmotion.ingest.layout import Layout, resolve_layout
@@ -63,11 +64,11 @@ class CsvTable:
         line = 2
         rows = 0
         for block in self._blocks():
-            frame, lines = self._parse(block, line)
+            columns, lines = self._parse(block, line)
             line += block.count(b"\n")
-            if len(frame):
-                rows += len(frame)
-                yield self._to_chunk(frame, lines)
+            if len(lines):
+                rows += len(lines)
+                yield self._to_chunk(columns, lines)
         if rows == 0:
             raise IngestError(self.path, "the header has no data rows", line=2)
 
@@ -82,30 +83,51 @@ class CsvTable:
         if first and self.rest.strip():
             yield self.rest
 
-    def _parse(self, block: bytes, first_line: int) -> tuple[pd.DataFrame, np.ndarray]:
+    def _parse(self, block: bytes, first_line: int) -> tuple[dict, np.ndarray]:
+        """(file column -> values, file line of each row) for one block."""
+        if not self.layout.unknown and b'"' not in block:
+            return self._parse_fast(block, first_line)
+        frame, lines = self._parse_pandas(block, first_line)
+        if not self._decided:
+            self._decide_unknown(frame)
+        return {position: frame[position] for position in frame.columns}, lines
+
+    def _parse_fast(self, block: bytes, first_line: int) -> tuple[dict, np.ndarray]:
+        numeric = self.layout.numeric_columns()
+        targets = np.full(len(self.layout.names), fastcsv.TEXT, dtype=np.int64)
+        targets[numeric] = np.arange(len(numeric))
+        values, starts, ends, row_line, status, line, column = fastcsv.parse(
+            block, self.delimiter, targets, len(numeric)
+        )
+        if status != fastcsv.OK:
+            locate_error(block, first_line, self.layout, self.delimiter, self.path)
+            label = self.layout.column_label(column)
+            raise IngestError(self.path, "not a number", line=first_line + line, column=label)
+        pid_slot = int((targets[: self.layout.pid] == fastcsv.TEXT).sum())
+        pids = [block[s:e] for s, e in zip(starts[:, pid_slot], ends[:, pid_slot], strict=True)]
+        columns: dict = {position: values[:, i] for i, position in enumerate(numeric)}
+        columns[self.layout.pid] = np.array(pids, dtype=bytes).astype(str)
+        return columns, first_line + row_line
+
+    def _parse_pandas(self, block: bytes, first_line: int) -> tuple[pd.DataFrame, np.ndarray]:
         width = len(self.layout.names)
         newlines = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
-        blank = block.count(b"\n\n") + block.count(b"\n\r\n") + block.startswith(b"\n")
-        clean = block.count(self.delimiter.encode()) == (newlines - blank) * (width - 1)
+        # Every row has width - 1 delimiters. Otherwise: a ragged row, or blank or quoted
+        # lines; the careful pass tells which, and line numbers are then counted exactly.
+        clean = block.count(self.delimiter.encode()) == newlines * (width - 1)
         if not clean:
             locate_error(block, first_line, self.layout, self.delimiter, self.path)
         try:
             frame = pd.read_csv(
-                io.BytesIO(block),
-                sep=self.delimiter,
-                header=None,
-                names=range(width),
-                dtype=self._dtypes(),
-                engine="c",
-                na_values=list(NULL_TEXT),
-                keep_default_na=False,
-                skip_blank_lines=True,
-            )
+                io.BytesIO(block), sep=self.delimiter, header=None, names=range(width),
+                dtype=self._dtypes(), engine="c", na_values=list(NULL_TEXT),
+                keep_default_na=False, skip_blank_lines=True,
+            )  # fmt: skip
         except (ValueError, pd.errors.ParserError) as error:
             locate_error(block, first_line, self.layout, self.delimiter, self.path)
             raise IngestError(self.path, f"unreadable lines ({error})", line=first_line) from None
         lines = first_line + np.arange(len(frame))
-        if blank:
+        if not clean:
             lines = _line_numbers(block, first_line)
         return frame, lines
 
@@ -128,37 +150,31 @@ class CsvTable:
         self.layout.unknown = {}
         self._decided = True
 
-    def _to_chunk(self, frame: pd.DataFrame, lines: np.ndarray) -> Chunk:
-        if not self._decided:
-            self._decide_unknown(frame)
+    def _to_chunk(self, columns: dict, lines: np.ndarray) -> Chunk:
         layout = self.layout
-        location = [frame[layout.location[name]].to_numpy(np.float64) for name in layout.location]
+        location = [_numeric(columns[layout.location[name]]) for name in layout.location]
         if layout.projected:
             lon, lat = _TO_WGS84.transform(location[0], location[1])
         else:
             lat, lon = location
         series = None
         if layout.date_columns:
-            series = frame[layout.date_columns].to_numpy(np.float32)
-        pids = frame[layout.pid].fillna("").to_numpy(dtype=str)
-        columns = [layout.names[i] for i in layout.location.values()]
+            series = np.column_stack([columns[i] for i in layout.date_columns]).astype(np.float32)
+        pids = pd.Series(columns[layout.pid]).fillna("").to_numpy(dtype=str)
+        names = [layout.names[i] for i in layout.location.values()]
         return Chunk(
-            pids=np.char.strip(pids),
-            lon=np.asarray(lon),
-            lat=np.asarray(lat),
-            attributes={f: frame[i].to_numpy(np.float64) for i, f in layout.fields.items()},
-            extras={n: _numeric(frame[i]) for i, n in layout.extras.items()},
-            series=series,
-            lines=lines,
-            path=self.path,
-            location_columns=(columns[1], columns[0])
-            if not layout.projected
-            else (columns[0], columns[1]),
-            ignored=self.ignored,
-        )
+            pids=np.char.strip(pids), lon=np.asarray(lon), lat=np.asarray(lat),
+            attributes={f: _numeric(columns[i]) for i, f in layout.fields.items()},
+            extras={n: _numeric(columns[i]) for i, n in layout.extras.items()},
+            series=series, lines=lines, path=self.path,
+            location_columns=(names[1], names[0]) if not layout.projected
+            else (names[0], names[1]), ignored=self.ignored,
+        )  # fmt: skip
 
 
-def _numeric(values: pd.Series) -> np.ndarray:
+def _numeric(values: pd.Series | np.ndarray) -> np.ndarray:
+    if isinstance(values, np.ndarray) and values.dtype == np.float64:
+        return values
     return pd.to_numeric(values, errors="coerce").to_numpy(np.float64)
 
 
