@@ -260,3 +260,21 @@ def test_non_numeric_unknown_columns_are_reported_and_numeric_ones_kept(tmp_path
     dataset = Dataset.objects.get(slug="extra")
     assert dataset.extra_columns[-1] == "score"
     assert dataset.provenance["ignored_columns"] == ["remark"]
+
+
+@pytest.mark.django_db
+def test_empty_and_nan_optional_values_are_stored_as_null(tmp_path) -> None:
+    lines = good_lines()
+    coherence = header_index(lines, "temporal_coherence")
+    lines[2] = set_field(lines[2], coherence, "")
+    lines[3] = set_field(lines[3], coherence, "NaN")
+    pids = [lines[i].split(",")[0] for i in (2, 3, 4)]
+    path = tmp_path / f"{NAME}.csv"
+    path.write_text("\n".join(lines))
+    call_command("ingest", str(path), "--dataset", "nulls", stdout=io.StringIO())
+    stored = dict(
+        MeasurementPoint.objects.filter(pid__in=pids).values_list("pid", "temporal_coherence")
+    )
+    assert stored[pids[0]] is None
+    assert stored[pids[1]] is None
+    assert stored[pids[2]] == pytest.approx(float(lines[4].split(",")[coherence]), abs=1e-6)
