@@ -24,7 +24,7 @@ from groundmotion.ingest.errors import IngestError
 from groundmotion.ingest.layout import Layout, resolve_layout
 from groundmotion.ingest.sources import read_blocks
 
-BLOCK_BYTES = 16 * 1024 * 1024
+BLOCK_BYTES = 8 * 1024 * 1024
 NULL_TEXT = {"", "nan", "NaN", "NA", "null", "NULL"}
 _TO_WGS84 = Transformer.from_crs(egms.PROJECTED_CRS, "EPSG:4326", always_xy=True)
 

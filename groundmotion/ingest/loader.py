@@ -87,7 +87,7 @@ class Loader:
     def load_file(self, path: Path) -> None:
         label = str(path)
         with open_points(path, self.options.mapping) as table:
-            chunks = prefetch(table.chunks())
+            chunks = prefetch(table.chunks(), depth=1)
             first = next(chunks)
             if self.dataset is None:
                 self.dataset = self._create(path, table, first)

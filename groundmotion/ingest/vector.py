@@ -11,7 +11,7 @@ import pyogrio
 from groundmotion import egms
 from groundmotion.ingest.chunk import Chunk
 from groundmotion.ingest.errors import IngestError
-from groundmotion.ingest.layout import ALIASES, canonical_name
+from groundmotion.ingest.layout import canonical_name
 
 VECTOR_SUFFIXES = (".gpkg", ".shp", ".geojson", ".fgb")
 FEATURES_PER_CHUNK = 100_000
@@ -76,5 +76,3 @@ class VectorLayer:
             ignored=self.ignored,
         )
 
-
-__all__ = ["ALIASES", "VECTOR_SUFFIXES", "VectorLayer"]
