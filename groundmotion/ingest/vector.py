@@ -75,4 +75,3 @@ class VectorLayer:
             path=f"{self.label} (feature)",
             ignored=self.ignored,
         )
-
