@@ -8,8 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import geopandas
 import pytest
 from django.core.management import CommandError, call_command
+from shapely.geometry import Polygon
 
 from groundmotion import egms
 from groundmotion.ingest import csvtable
@@ -278,3 +280,22 @@ def test_empty_and_nan_optional_values_are_stored_as_null(tmp_path) -> None:
     assert stored[pids[0]] is None
     assert stored[pids[1]] is None
     assert stored[pids[2]] == pytest.approx(float(lines[4].split(",")[coherence]), abs=1e-6)
+
+
+@pytest.mark.django_db
+@pytest.mark.filterwarnings("ignore:GPKG. bad application_id:RuntimeWarning")
+def test_vector_files_that_are_not_point_layers_or_not_readable(tmp_path) -> None:
+    polygons = tmp_path / "areas.gpkg"
+    frame = geopandas.GeoDataFrame(
+        {"CODE": ["a"], "VEL": [1.0]}, geometry=[Polygon([(0, 0), (1, 0), (1, 1)])], crs=4326
+    )
+    frame.to_file(polygons)
+    with pytest.raises(CommandError, match=r"areas.gpkg: not a point layer"):
+        call_command("ingest", str(polygons), "--dataset", "v", "--level", "l3",
+                     "--component", "up-down")  # fmt: skip
+    broken = tmp_path / "broken.gpkg"
+    broken.write_bytes(b"SQLite format 3\x00" + b"\x00" * 200)
+    with pytest.raises(CommandError, match=r"broken.gpkg: unreadable vector file"):
+        call_command("ingest", str(broken), "--dataset", "v", "--level", "l3",
+                     "--component", "up-down")  # fmt: skip
+    assert not Dataset.objects.filter(slug="v").exists()
