@@ -169,3 +169,16 @@ def test_replace_reloads_keeping_settings_and_bumping_the_version(tmp_path) -> N
     assert (dataset.point_count, dataset.visibility) == (30, "registered")
     assert dataset.version > version
     assert PointSeries.objects.filter(point__dataset=dataset).count() == 30
+
+
+@pytest.mark.django_db
+def test_non_ascii_pids_are_kept(tmp_path) -> None:
+    dates, chunk = demo_track(20)
+    chunk["pid"] = np.char.add("Ø", chunk["pid"])
+    columns = egms_columns(chunk, "l2a", egms.Generation.G2018)
+    path = tmp_path / "EGMS_L2a_132_0282_IW2_VV_2021_2022_1.csv"
+    path.write_text(egms_csv_text(columns, chunk["series"], dates), encoding="utf-8")
+
+    call_command("ingest", str(path), "--dataset", "unicode")
+
+    assert MeasurementPoint.objects.filter(dataset__slug="unicode", pid=chunk["pid"][4]).exists()

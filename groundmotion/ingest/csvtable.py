@@ -26,6 +26,11 @@ from groundmotion.ingest.sources import read_blocks
 
 BLOCK_BYTES = 8 * 1024 * 1024
 NULL_TEXT = {"", "nan", "NaN", "NA", "null", "NULL"}
+FAST_PROBLEMS = {
+    fastcsv.RAGGED_SHORT: "ragged row: fewer fields than the header (truncated file?)",
+    fastcsv.RAGGED_LONG: "ragged row: more fields than the header",
+    fastcsv.NOT_A_NUMBER: "not a number",
+}
 _TO_WGS84 = Transformer.from_crs(egms.PROJECTED_CRS, "EPSG:4326", always_xy=True)
 
 
@@ -102,11 +107,12 @@ class CsvTable:
         if status != fastcsv.OK:
             locate_error(block, first_line, self.layout, self.delimiter, self.path)
             label = self.layout.column_label(column)
-            raise IngestError(self.path, "not a number", line=first_line + line, column=label)
+            problem = FAST_PROBLEMS[status]
+            raise IngestError(self.path, problem, line=first_line + line, column=label)
         pid_slot = int((targets[: self.layout.pid] == fastcsv.TEXT).sum())
         pids = [block[s:e] for s, e in zip(starts[:, pid_slot], ends[:, pid_slot], strict=True)]
         columns: dict = {position: values[:, i] for i, position in enumerate(numeric)}
-        columns[self.layout.pid] = np.array(pids, dtype=bytes).astype(str)
+        columns[self.layout.pid] = np.char.decode(np.array(pids, dtype=bytes), "utf-8")
         return columns, first_line + row_line
 
     def _parse_pandas(self, block: bytes, first_line: int) -> tuple[pd.DataFrame, np.ndarray]:
