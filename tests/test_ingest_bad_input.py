@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import os
 import subprocess
@@ -299,3 +300,14 @@ def test_vector_files_that_are_not_point_layers_or_not_readable(tmp_path) -> Non
         call_command("ingest", str(broken), "--dataset", "v", "--level", "l3",
                      "--component", "up-down")  # fmt: skip
     assert not Dataset.objects.filter(slug="v").exists()
+
+
+@pytest.mark.django_db
+def test_gzipped_csv_loads_and_a_truncated_one_is_refused(tmp_path) -> None:
+    packed = gzip.compress(("\n".join(good_lines()) + "\n").encode())
+    message = ingest_error(tmp_path, packed[: len(packed) // 2], suffix=".csv.gz")
+    assert "truncated or corrupt compressed file" in message
+    whole = tmp_path / f"{NAME}.csv.gz"
+    whole.write_bytes(packed)
+    call_command("ingest", str(whole), "--dataset", "zipped", stdout=io.StringIO())
+    assert Dataset.objects.get(slug="zipped").point_count == 30

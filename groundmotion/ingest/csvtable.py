@@ -22,7 +22,7 @@ from groundmotion.ingest import fastcsv
 from groundmotion.ingest.chunk import Chunk
 from groundmotion.ingest.errors import IngestError
 from groundmotion.ingest.layout import Layout, resolve_layout
-from groundmotion.ingest.sources import read_blocks
+from groundmotion.ingest.sources import read_blocks, read_bytes
 
 BLOCK_BYTES = 8 * 1024 * 1024
 NULL_TEXT = {"", "nan", "NaN", "NA", "null", "NULL"}
@@ -36,9 +36,9 @@ _TO_WGS84 = Transformer.from_crs(egms.PROJECTED_CRS, "EPSG:4326", always_xy=True
 
 def read_header(stream: IO[bytes], path: str) -> tuple[list[str], str, bytes]:
     """(column names, delimiter, bytes read past the header line)."""
-    first = stream.read(64 * 1024)
+    first = read_bytes(stream, path, 64 * 1024)
     while first and b"\n" not in first:
-        more = stream.read(64 * 1024)
+        more = read_bytes(stream, path, 64 * 1024)
         if not more:
             break
         first += more

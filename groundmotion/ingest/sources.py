@@ -82,14 +82,19 @@ def _element_to_value(element: ElementTree.Element) -> Any:
     return value
 
 
+def read_bytes(stream: IO[bytes], label: str, size: int) -> bytes:
+    """stream.read(size), with decompression failures as IngestError."""
+    try:
+        return stream.read(size)
+    except CORRUPT_ERRORS as error:
+        raise IngestError(label, f"truncated or corrupt compressed file ({error})") from None
+
+
 def read_blocks(stream: IO[bytes], label: str, size: int) -> Iterator[bytes]:
     """Blocks of whole lines of about `size` bytes; the last may lack its newline."""
     leftover = b""
     while True:
-        try:
-            data = stream.read(size)
-        except CORRUPT_ERRORS as error:
-            raise IngestError(label, f"truncated or corrupt compressed file ({error})") from None
+        data = read_bytes(stream, label, size)
         if not data:
             break
         data = leftover + data
