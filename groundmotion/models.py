@@ -212,9 +212,9 @@ class PointExtra(models.Model):
     """
 
     # No database foreign key: its deferred per-row check at commit costs ~4 us per point
-    # (measured on the series table: 14% of a 1M-point load). Rows are written only by bulk.copy_extras, with ids just
-    # reserved for the points COPYed in the same transaction; Django's CASCADE still applies
-    # and ingest.loader.delete_points deletes them explicitly.
+    # (measured on the series table: 14% of a 1M-point load). Rows are written only by
+    # bulk.copy_extras, with ids just reserved for the points COPYed in the same transaction;
+    # Django's CASCADE still applies and ingest.loader.delete_points deletes them explicitly.
     point = models.OneToOneField(
         MeasurementPoint,
         on_delete=models.CASCADE,
