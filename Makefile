@@ -33,7 +33,7 @@ demo: setup
 	$(PY) manage.py make_demo --points $(DEMO_POINTS)
 	$(PY) manage.py collectstatic --noinput -v 0
 	$(VENV)/bin/celery -A config worker --loglevel=WARNING --concurrency=2 \
-		--detach --pidfile=var/run/celery.pid --logfile=var/log/celery.log
+		--detach --pidfile=var/celery.pid --logfile=var/celery.log
 	$(PY) manage.py runserver 127.0.0.1:$(DEMO_PORT)
 
 test: setup
