@@ -97,9 +97,7 @@ def _chunk_dtype(columns: list[str], dates: int) -> np.dtype:
 
 
 def _chunk_query(columns: dict[str, str]) -> str:
-    selected = ", ".join(
-        f"COALESCE({expression}, 'NaN')::float8" for expression in columns.values()
-    )
+    selected = "".join(f", COALESCE({sql}, 'NaN')::float8" for sql in columns.values())
     return (
         f"SELECT p.id{selected}, s.displacements FROM {bulk.POINT_TABLE} p"
         f" JOIN {bulk.SERIES_TABLE} s ON s.point_id = p.id"
