@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 from django.core.management import call_command
@@ -17,7 +19,7 @@ POINTS = 4000
 
 @pytest.fixture
 def demo(db) -> dict:
-    call_command("make_demo", points=POINTS, seed=3, years=3.0, stdout=open("/dev/null", "w"))
+    call_command("make_demo", points=POINTS, seed=3, years=3.0, stdout=io.StringIO())
     return {track.pass_direction: Dataset.objects.get(slug=track.slug)
             for track in demo_region.TRACKS}  # fmt: skip
 
