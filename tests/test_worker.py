@@ -73,8 +73,8 @@ def worker(redis_url, settings):
 @pytest.mark.django_db(transaction=True)
 def test_a_real_worker_runs_a_fit_job(worker) -> None:
     rng = np.random.default_rng(8)
-    dataset = make_dataset("worker-source", lon=rng.uniform(-1.1, -1.0, 40),
-                           lat=rng.uniform(43.7, 43.8, 40), velocity=rng.normal(0, 3, 40))  # fmt: skip
+    lon, lat = rng.uniform(-1.1, -1.0, 40), rng.uniform(43.7, 43.8, 40)
+    dataset = make_dataset("worker-source", lon=lon, lat=lat, velocity=rng.normal(0, 3, 40))
     job = ProcessingJob.objects.create(kind="fit", parameters={"dataset": dataset.slug})
     sent = run_job.apply_async((job.pk,))
     assert not isinstance(sent, EagerResult)
