@@ -60,13 +60,21 @@ def worker(redis_url, settings):
     )  # fmt: skip
     from config.celery import app
 
-    app.conf.broker_url = redis_url
     settings.CELERY_TASK_ALWAYS_EAGER = False
     app.conf.task_always_eager = False
-    yield process
+    yield redis_url, process
     app.conf.task_always_eager = True
     process.terminate()
     process.wait(20)
+
+
+def send(job: ProcessingJob, redis_url: str) -> None:
+    from config.celery import app
+
+    # An explicit connection: the app's pool may already hold one to the default broker.
+    with app.connection_for_write(redis_url) as connection:
+        sent = run_job.apply_async((job.pk,), connection=connection)
+    assert not isinstance(sent, EagerResult)
 
 
 @pytest.mark.worker
@@ -76,14 +84,14 @@ def test_a_real_worker_runs_a_fit_job(worker) -> None:
     lon, lat = rng.uniform(-1.1, -1.0, 40), rng.uniform(43.7, 43.8, 40)
     dataset = make_dataset("worker-source", lon=lon, lat=lat, velocity=rng.normal(0, 3, 40))
     job = ProcessingJob.objects.create(kind="fit", parameters={"dataset": dataset.slug})
-    sent = run_job.apply_async((job.pk,))
-    assert not isinstance(sent, EagerResult)
+    redis_url, process = worker
+    send(job, redis_url)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         job.refresh_from_db()
         if job.state in (ProcessingJob.State.SUCCEEDED, ProcessingJob.State.FAILED):
             break
-        assert worker.poll() is None, "the worker died"
+        assert process.poll() is None, "the worker died"
         time.sleep(0.5)
     assert job.state == ProcessingJob.State.SUCCEEDED, job.message
     dataset.refresh_from_db()
