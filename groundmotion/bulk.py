@@ -146,10 +146,13 @@ def copy_points(
         copy.write(COPY_TRAILER)
 
 
-def copy_series(ids: np.ndarray, series: np.ndarray) -> None:
-    """COPY displacement series (n points x dates, mm) as encoded bytea rows (series_codec)."""
+def copy_series(ids: np.ndarray, series: np.ndarray, table: str = SERIES_TABLE) -> None:
+    """COPY displacement series (n points x dates, mm) as encoded bytea rows (series_codec).
+
+    `table` lets processing stage series in a temporary table of the same columns.
+    """
     n = len(ids)
-    sql = f"COPY {SERIES_TABLE} (point_id, displacements) FROM STDIN (FORMAT BINARY)"
+    sql = f"COPY {table} (point_id, displacements) FROM STDIN (FORMAT BINARY)"
     with connection.cursor() as cursor, cursor.connection.cursor().copy(sql) as copy:
         copy.write(COPY_HEADER)
         for start in range(0, n, ROWS_PER_CHUNK):

@@ -68,9 +68,13 @@ def decode_many(rows: list[bytes | memoryview], date_count: int) -> np.ndarray:
     if len(block) == size * len(rows):
         matrix = np.frombuffer(block, dtype=np.uint8).reshape(len(rows), size)
         if np.all(matrix[:, 0] == TAG_INT16):
-            values = np.ascontiguousarray(matrix[:, 1:]).view("<i2")
-            return _from_int16(values)
+            return decode_int16_matrix(matrix)
     return np.vstack([decode(row) for row in rows]).astype(np.float32)
+
+
+def decode_int16_matrix(matrix: np.ndarray) -> np.ndarray:
+    """Rows of equal-width int16 encodings (n x (1 + 2*dates) uint8, tags already checked)."""
+    return _from_int16(np.ascontiguousarray(matrix[:, 1:]).view("<i2"))
 
 
 def _from_int16(values: np.ndarray) -> np.ndarray:
