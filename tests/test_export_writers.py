@@ -58,7 +58,7 @@ def test_csv_has_the_egms_l2b_columns_and_the_stored_values(track, tmp_path) -> 
     assert result.point_count == COUNT == len(table)
     assert list(table.columns[:3]) == ["pid", "mp_type", "latitude"]
     assert "cluster_label" not in table.columns
-    assert list(table.columns[-len(DATES):]) == [f"{d:%Y%m%d}" for d in DATES]
+    assert list(table.columns[-len(DATES) :]) == [f"{d:%Y%m%d}" for d in DATES]
     assert list(table["pid"]) == list(reference["pid"])
     np.testing.assert_allclose(table["mean_velocity"], reference["velocity"], atol=6e-4)
     np.testing.assert_allclose(table["longitude"], reference["longitude"], atol=1e-7)
@@ -137,7 +137,9 @@ def test_geotiff_holds_the_l3_velocity_on_its_grid(db, tmp_path) -> None:
         assert raster.crs.to_epsg() == 3035 and raster.res == (100.0, 100.0)
         band = raster.read(1)
         assert band.shape == (4, 6)
-        sampled = np.array([value[0] for value in raster.sample(zip(easting, northing, strict=True))])
+        sampled = np.array(
+            [value[0] for value in raster.sample(zip(easting, northing, strict=True))]
+        )
     np.testing.assert_allclose(sampled[keep], velocity[keep], atol=1e-5)
     assert np.isnan(sampled[7])
 

@@ -14,8 +14,8 @@ import numpy as np
 import pyogrio
 import rasterio
 import shapely
-from django.db.models import QuerySet
 from affine import Affine
+from django.db.models import QuerySet
 
 from groundmotion.exports.columns import TO_LAEA, chunk_table, date_columns, static_columns
 from groundmotion.exports.stream import ProgressCallback, stream_points

@@ -4,21 +4,30 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('auth', '0012_alter_user_first_name_max_length'),
-        ('groundmotion', '0001_initial'),
+        ("auth", "0012_alter_user_first_name_max_length"),
+        ("groundmotion", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='dataset',
-            name='download_groups',
-            field=models.ManyToManyField(blank=True, related_name='downloadable_datasets', to='auth.group'),
+            model_name="dataset",
+            name="download_groups",
+            field=models.ManyToManyField(
+                blank=True, related_name="downloadable_datasets", to="auth.group"
+            ),
         ),
         migrations.AddField(
-            model_name='dataset',
-            name='download_policy',
-            field=models.CharField(choices=[('nobody', 'Nobody (curators only)'), ('viewers', 'Every signed-in user who sees its points'), ('groups', 'Members of the download groups')], default='viewers', max_length=10),
+            model_name="dataset",
+            name="download_policy",
+            field=models.CharField(
+                choices=[
+                    ("nobody", "Nobody (curators only)"),
+                    ("viewers", "Every signed-in user who sees its points"),
+                    ("groups", "Members of the download groups"),
+                ],
+                default="viewers",
+                max_length=10,
+            ),
         ),
     ]
