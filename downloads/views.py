@@ -130,10 +130,10 @@ def api_job(request: Request, job_id: int) -> Response:
 
 @api_view(["GET"])
 def api_download(request: Request, slug: str) -> HttpResponse:
-    """Scripted downloads: ?format=csv|gpkg|geotiff and bbox=… or polygon=… (WKT)."""
+    """Scripted downloads: ?output=csv|gpkg|geotiff (DRF reserves `format`) and bbox=… or polygon=… (WKT)."""
     parameters = request.query_params
     try:
-        plan = service.plan_download(request.user, slug, parameters.get("format", Format.CSV),
+        plan = service.plan_download(request.user, slug, parameters.get("output", Format.CSV),
                                      parameters.get("bbox"), parameters.get("polygon"))  # fmt: skip
     except service.DownloadRefused as refusal:
         return Response({"detail": refusal.message}, status=refusal.status)
