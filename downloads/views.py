@@ -11,15 +11,21 @@ from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from rest_framework.decorators import api_view
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.decorators import api_view, authentication_classes
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.authentication import ApiTokenAuthentication
 from downloads import jobs, service
 from downloads.forms import DownloadForm
 from groundmotion import access
 from groundmotion.exports.writers import CONTENT_TYPES, EXTENSIONS, Format, csv_chunks, write_export
 from groundmotion.models import DownloadRecord, ProcessingJob
+
+
+# Token first, so that a bad token answers 401 with `WWW-Authenticate: Token`.
+API_AUTHENTICATION = [ApiTokenAuthentication, SessionAuthentication]
 
 
 def deliver(user: object, plan: service.DownloadPlan) -> HttpResponse:
@@ -110,6 +116,7 @@ def job_page(request: HttpRequest, job_id: int) -> HttpResponse:
 
 
 @api_view(["GET"])
+@authentication_classes(API_AUTHENTICATION)
 def job_file(request: Request, job_id: int) -> HttpResponse:
     """The finished export's file (session or API token)."""
     if not request.user.is_authenticated:
@@ -122,6 +129,7 @@ def job_file(request: Request, job_id: int) -> HttpResponse:
 
 
 @api_view(["GET"])
+@authentication_classes(API_AUTHENTICATION)
 def api_job(request: Request, job_id: int) -> Response:
     if not request.user.is_authenticated:
         return Response({"detail": "Sign in to download data."}, status=401)
@@ -129,6 +137,7 @@ def api_job(request: Request, job_id: int) -> Response:
 
 
 @api_view(["GET"])
+@authentication_classes(API_AUTHENTICATION)
 def api_download(request: Request, slug: str) -> HttpResponse:
     """Scripted downloads: ?output=csv|gpkg|geotiff (DRF reserves `format`) and bbox=… or polygon=… (WKT)."""
     parameters = request.query_params
