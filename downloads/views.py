@@ -11,6 +11,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import api_view, authentication_classes
 from rest_framework.request import Request
@@ -22,7 +24,6 @@ from downloads.forms import DownloadForm
 from groundmotion import access
 from groundmotion.exports.writers import CONTENT_TYPES, EXTENSIONS, Format, csv_chunks, write_export
 from groundmotion.models import DownloadRecord, ProcessingJob
-
 
 # Token first, so that a bad token answers 401 with `WWW-Authenticate: Token`.
 API_AUTHENTICATION = [ApiTokenAuthentication, SessionAuthentication]
@@ -115,6 +116,7 @@ def job_page(request: HttpRequest, job_id: int) -> HttpResponse:
     return render(request, "downloads/job.html", {"job": job, "summary": job_summary(job)})
 
 
+@extend_schema(responses={200: OpenApiTypes.BINARY})
 @api_view(["GET"])
 @authentication_classes(API_AUTHENTICATION)
 def job_file(request: Request, job_id: int) -> HttpResponse:
@@ -128,6 +130,7 @@ def job_file(request: Request, job_id: int) -> HttpResponse:
     return FileResponse(open(path, "rb"), as_attachment=True, filename=path.name)
 
 
+@extend_schema(responses={200: OpenApiTypes.OBJECT})
 @api_view(["GET"])
 @authentication_classes(API_AUTHENTICATION)
 def api_job(request: Request, job_id: int) -> Response:
@@ -136,10 +139,20 @@ def api_job(request: Request, job_id: int) -> Response:
     return Response(job_summary(own_export_job(request.user, job_id)))
 
 
+DOWNLOAD_PARAMETERS = [
+    OpenApiParameter("output", str, enum=list(Format.ALL), description="File format"),
+    OpenApiParameter("bbox", str, description="MINLON,MINLAT,MAXLON,MAXLAT, degrees"),
+    OpenApiParameter("polygon", str, description="WKT polygon, WGS84"),
+]
+
+
+@extend_schema(parameters=DOWNLOAD_PARAMETERS,
+               responses={200: OpenApiTypes.BINARY, 202: OpenApiTypes.OBJECT})  # fmt: skip
 @api_view(["GET"])
 @authentication_classes(API_AUTHENTICATION)
 def api_download(request: Request, slug: str) -> HttpResponse:
-    """Scripted downloads: ?output=csv|gpkg|geotiff (DRF reserves `format`) and bbox=… or polygon=… (WKT)."""
+    """Scripted downloads: ?output=csv|gpkg|geotiff (DRF reserves `format`), and bbox=… or
+    polygon=… (WKT, degrees). 200 streams the file; 202 gives an export job to poll."""
     parameters = request.query_params
     try:
         plan = service.plan_download(request.user, slug, parameters.get("output", Format.CSV),
