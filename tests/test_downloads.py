@@ -167,3 +167,14 @@ def test_a_job_whose_user_lost_access_fails_cleanly(track, member, settings) -> 
     assert not DownloadRecord.objects.exists()
     jobs.run_export(job.pk)  # not queued any more: left alone
     assert ProcessingJob.objects.get(pk=job.pk).state == ProcessingJob.State.FAILED
+
+
+def test_download_settings_are_validated(settings) -> None:
+    from django.core.exceptions import ImproperlyConfigured
+
+    from downloads.apps import validate_download_settings
+
+    validate_download_settings(settings.GROUNDMOTION)
+    for bad in (0, "10", None):
+        with pytest.raises(ImproperlyConfigured, match="DOWNLOAD_SYNC_POINTS"):
+            validate_download_settings({**settings.GROUNDMOTION, "DOWNLOAD_SYNC_POINTS": bad})
