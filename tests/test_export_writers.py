@@ -166,3 +166,14 @@ def test_an_empty_selection_writes_a_header_only_csv(track, tmp_path) -> None:
     result = write_export(Format.CSV, points, track, tmp_path / "empty.csv")
     table = pd.read_csv(tmp_path / "empty.csv")
     assert result.point_count == 0 and len(table) == 0 and "mean_velocity" in table.columns
+
+
+def test_wide_float32_series_and_int16_series_export_together(db, tmp_path) -> None:
+    series = RANDOM.normal(0, 10, (6, len(DATES))).astype(np.float32)
+    series[2] = np.linspace(0, -5000.5, len(DATES))  # beyond int16 at 0.1 mm: stored float32
+    series[4, :3] = np.nan
+    dataset = make_dataset("mixed", lon=LON[:6], lat=LAT[:6], series=series)
+    write_export(Format.CSV, all_points(dataset), dataset, tmp_path / "out.csv")
+    exported = pd.read_csv(tmp_path / "out.csv")[[f"{d:%Y%m%d}" for d in DATES]].to_numpy()
+    np.testing.assert_allclose(exported, series, atol=0.051)
+    assert np.isnan(exported[4, :3]).all() and not np.isnan(exported[4, 3:]).any()

@@ -1,8 +1,10 @@
 """Stream points and their series out of PostgreSQL with one binary COPY, in numpy chunks.
 
 Every column is made fixed-width in SQL (NULL becomes NaN, the pid is zero-padded to 128
-bytes, a missing series becomes NaNs), so each COPY row has the same layout and a block of
-rows is parsed by one np.frombuffer call: no per-row Python.
+bytes), so each COPY row has the same layout and a block of rows is parsed by one
+np.frombuffer call: no per-row Python. Series (groundmotion/series_codec.py: a tag byte, then
+int16 at 0.1 mm or float32 mm) are sent at the float32 width: int16 rows are zero-padded, and
+a missing or malformed series becomes a float32 row of NaNs.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from django.db import connection
 from django.db.models import QuerySet
 
 from groundmotion.bulk import POINT_FLOAT_COLUMNS, POINT_TABLE, SERIES_TABLE
-from groundmotion.models import SERIES_DTYPE, Dataset, MeasurementPoint
+from groundmotion import series_codec
+from groundmotion.models import Dataset, MeasurementPoint
 
 PID_BYTES = 128  # 32 characters of at most 4 UTF-8 bytes each
 COPY_HEADER_BYTES = 19
@@ -44,7 +47,8 @@ def row_dtype(date_count: int | None) -> np.dtype:
     for name in POINT_FLOAT_COLUMNS:
         fields += [(f"{name}_length", ">i4"), (name, ">f4")]
     if date_count is not None:
-        fields += [("series_length", ">i4"), ("series", SERIES_DTYPE, (date_count,))]
+        width = series_codec.encoded_size(date_count, series_codec.TAG_FLOAT32)
+        fields += [("series_length", ">i4"), ("series", "u1", (width,))]
     return np.dtype(fields)
 
 
@@ -59,19 +63,42 @@ def copy_sql(points: QuerySet[MeasurementPoint], date_count: int | None) -> tupl
     extra: tuple = (PID_BYTES,)
     join = ""
     if date_count is not None:
-        width = date_count * SERIES_DTYPE.itemsize
-        # A series of the wrong length (or none) is exported as NaNs rather than breaking the
-        # fixed row layout.
-        columns += (
-            f", CASE WHEN length(s.displacements) = {width} THEN s.displacements"
-            f" ELSE decode(repeat('0000c07f', {date_count}), 'hex') END"
-        )
+        columns += ", " + series_sql(date_count)
         join = f" LEFT JOIN {SERIES_TABLE} s ON s.point_id = p.id"
     sql = (
         f"COPY (SELECT {columns} FROM {POINT_TABLE} p{join}"
         f" WHERE p.id IN ({selection}) ORDER BY p.id) TO STDOUT (FORMAT BINARY)"
     )
     return sql, (*extra, *params)
+
+
+def series_sql(date_count: int) -> str:
+    """The stored series at the fixed float32 width (see the module docstring)."""
+    short = series_codec.encoded_size(date_count, series_codec.TAG_INT16)
+    wide = series_codec.encoded_size(date_count, series_codec.TAG_FLOAT32)
+    return (
+        f"CASE WHEN length(s.displacements) = {short}"
+        f" AND get_byte(s.displacements, 0) = {series_codec.TAG_INT16}"
+        f" THEN s.displacements || decode(repeat('00', {wide - short}), 'hex')"
+        f" WHEN length(s.displacements) = {wide}"
+        f" AND get_byte(s.displacements, 0) = {series_codec.TAG_FLOAT32} THEN s.displacements"
+        f" ELSE decode('{series_codec.TAG_FLOAT32:02x}' || repeat('0000c07f', {date_count}),"
+        " 'hex') END"
+    )
+
+
+def decode_series(raw: np.ndarray, date_count: int) -> np.ndarray:
+    """(n, 1 + 4*dates) uint8 rows from series_sql to (n, dates) float32 mm, NaN if missing."""
+    tags = raw[:, 0]
+    body = np.ascontiguousarray(raw[:, 1:])
+    out = body.view("<f4").astype(np.float32)
+    short = tags == series_codec.TAG_INT16
+    if short.any():
+        values = np.ascontiguousarray(body[short, : 2 * date_count]).view("<i2")
+        scaled = values.astype(np.float32) * np.float32(series_codec.SCALE_MM)
+        scaled[values == series_codec.MISSING_INT16] = np.nan
+        out[short] = scaled
+    return out
 
 
 def to_chunk(rows: np.ndarray, with_series: bool) -> PointChunk:
@@ -82,7 +109,9 @@ def to_chunk(rows: np.ndarray, with_series: bool) -> PointChunk:
         longitude=rows["lon"].astype(np.float64),
         latitude=rows["lat"].astype(np.float64),
         attributes={name: rows[name].astype(np.float32) for name in POINT_FLOAT_COLUMNS},
-        series=rows["series"].astype(np.float32) if with_series else None,
+        series=decode_series(rows["series"], (rows["series"].shape[1] - 1) // 4)
+        if with_series
+        else None,
     )
 
 
