@@ -16,8 +16,8 @@ import numpy as np
 from django.db import connection
 from django.db.models import QuerySet
 
-from groundmotion.bulk import POINT_FLOAT_COLUMNS, POINT_TABLE, SERIES_TABLE
 from groundmotion import series_codec
+from groundmotion.bulk import POINT_FLOAT_COLUMNS, POINT_TABLE, SERIES_TABLE
 from groundmotion.models import Dataset, MeasurementPoint
 
 PID_BYTES = 128  # 32 characters of at most 4 UTF-8 bytes each
