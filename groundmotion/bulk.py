@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 from django.db import connection
 
-from groundmotion.models import EXTRA_DTYPE, SERIES_DTYPE, Dataset
+from groundmotion import series_codec
+from groundmotion.models import EXTRA_DTYPE, Dataset
 
 COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
 COPY_TRAILER = b"\xff\xff"
@@ -157,31 +158,38 @@ def copy_points(
         copy.write(COPY_TRAILER)
 
 
-def copy_series(ids: np.ndarray, series: np.ndarray) -> None:
-    """COPY displacement series (n points x dates, mm) as float32 bytea rows."""
-    n, dates = series.shape
-    row = np.dtype(
-        [
-            ("fields", ">i2"),
-            ("id_length", ">i4"),
-            ("id", ">i8"),
-            ("series_length", ">i4"),
-            ("series", SERIES_DTYPE, (dates,)),
-        ]
-    )
-    sql = f"COPY {SERIES_TABLE} (point_id, displacements) FROM STDIN (FORMAT BINARY)"
+def copy_series(ids: np.ndarray, series: np.ndarray, table: str = SERIES_TABLE) -> None:
+    """COPY displacement series (n points x dates, mm) as encoded bytea rows (series_codec).
+
+    `table` lets processing stage series in a temporary table of the same columns.
+    """
+    n = len(ids)
+    sql = f"COPY {table} (point_id, displacements) FROM STDIN (FORMAT BINARY)"
     with connection.cursor() as cursor, cursor.connection.cursor().copy(sql) as copy:
         copy.write(COPY_HEADER)
         for start in range(0, n, ROWS_PER_CHUNK):
             part = slice(start, start + ROWS_PER_CHUNK)
-            rows = np.empty(len(ids[part]), dtype=row)
-            rows["fields"] = 2
-            rows["id_length"] = 8
-            rows["id"] = ids[part]
-            rows["series_length"] = dates * SERIES_DTYPE.itemsize
-            rows["series"] = series[part]
-            copy.write(rows.data)
+            encoded, lengths = series_codec.encode(series[part])
+            copy.write(_series_rows(ids[part], encoded, lengths).data)
         copy.write(COPY_TRAILER)
+
+
+def _series_rows(ids: np.ndarray, encoded: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    width = encoded.shape[1]
+    if not np.all(lengths == width):
+        return pack_binary_rows([fixed_column(ids, ">i8"), (encoded, lengths)])
+    # Optimization: equal-width rows map onto one structured array, with no per-byte scatter.
+    row = np.dtype(
+        [("fields", ">i2"), ("id_length", ">i4"), ("id", ">i8"), ("series_length", ">i4"),
+         ("series", np.uint8, (width,))]
+    )  # fmt: skip
+    rows = np.empty(len(ids), dtype=row)
+    rows["fields"] = 2
+    rows["id_length"] = 8
+    rows["id"] = ids
+    rows["series_length"] = width
+    rows["series"] = encoded
+    return rows.view(np.uint8)
 
 
 def copy_extras(ids: np.ndarray, values: np.ndarray) -> None:

@@ -15,8 +15,8 @@ from django.contrib.gis.db import models
 from django.contrib.postgres.fields import ArrayField
 from django.db.models import F
 
-# Series are stored as little-endian float32, one value per dataset date, in mm.
-SERIES_DTYPE = np.dtype("<f4")
+from groundmotion import series_codec
+
 # Extra per-point values (PointExtra) are little-endian float64: eastings need the precision.
 EXTRA_DTYPE = np.dtype("<f8")
 
@@ -56,6 +56,14 @@ class Visibility(models.TextChoices):
     REDUCED = "reduced", "Public at reduced resolution"
     REGISTERED = "registered", "Registered users"
     RESTRICTED = "restricted", "Restricted to groups"
+
+
+class DownloadPolicy(models.TextChoices):
+    """Who may download a dataset's points (access.can_download applies it)."""
+
+    NOBODY = "nobody", "Nobody (curators only)"
+    VIEWERS = "viewers", "Every signed-in user who sees its points"
+    GROUPS = "groups", "Members of the download groups"
 
 
 class DatasetDict(TypedDict):
@@ -105,6 +113,12 @@ class Dataset(models.Model):
         max_length=10, choices=Visibility.choices, default=Visibility.PUBLIC
     )
     allowed_groups = models.ManyToManyField(Group, blank=True, related_name="datasets")
+    download_policy = models.CharField(
+        max_length=10, choices=DownloadPolicy.choices, default=DownloadPolicy.VIEWERS
+    )
+    download_groups = models.ManyToManyField(
+        Group, blank=True, related_name="downloadable_datasets"
+    )
     licence = models.CharField(max_length=200, blank=True)
     attribution = models.CharField(max_length=300, blank=True)
     extent = models.PolygonField(null=True, blank=True)
@@ -188,10 +202,10 @@ class MeasurementPoint(models.Model):
 
 
 class PointSeries(models.Model):
-    """The displacement series of one point: float32 little-endian bytes, mm, dataset date order.
+    """The displacement series of one point (mm, dataset date order), encoded by series_codec.
 
     A table of its own so that bbox scans over points never read series pages; at 200 dates a
-    row (~0.8 KB) stays inline under the 2 KB TOAST threshold.
+    row (~0.4 KB) stays inline under the 2 KB TOAST threshold.
     """
 
     point = models.OneToOneField(
@@ -200,7 +214,8 @@ class PointSeries(models.Model):
     displacements = models.BinaryField()
 
     def values(self) -> np.ndarray:
-        return np.frombuffer(bytes(self.displacements), dtype=SERIES_DTYPE)
+        """The series as float32 mm, NaN for missing dates."""
+        return series_codec.decode(self.displacements)
 
 
 class PointExtra(models.Model):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from django.core.management import call_command
 
-from groundmotion import egms
+from groundmotion import egms, series_codec
 from groundmotion.models import Dataset, MeasurementPoint, PointExtra, PointSeries
 from tests.egms_files import demo_track, egms_columns, egms_csv_text, write_zip
 
@@ -51,8 +51,9 @@ def test_it_loads_an_l2a_burst_zip_with_values_as_generated(tmp_path, generation
         assert velocity == pytest.approx(chunk["attributes"]["velocity"][i], abs=1e-5)
         assert los_east == pytest.approx(chunk["attributes"]["los_east"][i], abs=1e-6)
         assert mp_type == pytest.approx(chunk["attributes"]["mp_type"][i], abs=1e-3)
-        values = np.frombuffer(bytes(series), dtype="<f4")
-        np.testing.assert_allclose(values, chunk["series"][i], atol=5e-4)
+        # Written with 3 decimals, stored at 0.1 mm (series_codec): within half a step + 0.0005.
+        values = series_codec.decode(series)
+        np.testing.assert_allclose(values, chunk["series"][i], atol=0.0506)
 
 
 @pytest.mark.django_db

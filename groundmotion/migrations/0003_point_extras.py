@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("groundmotion", "0001_initial"),
+        ("groundmotion", "0002_download_policy"),
     ]
 
     operations = [
