@@ -131,3 +131,28 @@ def test_sdfi_geopackage_points_load_with_a_mapping() -> None:
         point = MeasurementPoint.objects.get(dataset=dataset, pid=str(feature["CODE"]))
         assert point.velocity == pytest.approx(feature["VEL_V"], abs=1e-5)
         assert point.geom.x == pytest.approx(feature.geometry.x, abs=1e-12)
+
+
+@pytest.mark.django_db
+def test_ingest_export_ingest_gives_identical_values(tmp_path) -> None:
+    call_command("ingest", str(L2B_ASC), "--dataset", "first")
+    exported = tmp_path / "EGMS_L2b_117_0227_IW2_VV_2020_2024_1.csv"
+    call_command("export", "first", "--format", "csv", "-o", str(exported), stdout=io.StringIO())
+
+    call_command("ingest", str(exported), "--dataset", "second")
+
+    fields = [
+        "pid", "geom", "height", "velocity", "velocity_std", "acceleration",
+        "temporal_coherence", "rmse", "los_east", "los_up", "series__displacements",
+    ]  # fmt: skip
+    first = sorted(MeasurementPoint.objects.filter(dataset__slug="first").values_list(*fields))
+    second = sorted(MeasurementPoint.objects.filter(dataset__slug="second").values_list(*fields))
+    assert len(first) == len(second) == 11_759
+    for one, two in zip(first, second, strict=True):
+        assert one[0] == two[0]
+        assert (one[1].x, one[1].y) == pytest.approx((two[1].x, two[1].y), abs=1e-9)
+        assert one[2:-1] == two[2:-1]
+        assert bytes(one[-1]) == bytes(two[-1])
+    second_dataset = Dataset.objects.get(slug="second")
+    assert second_dataset.acquisition_dates == Dataset.objects.get(slug="first").acquisition_dates
+    assert (second_dataset.level, second_dataset.pass_direction) == ("l2b", "ascending")
