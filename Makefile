@@ -6,6 +6,7 @@ PG_VERSION ?= 15
 PG_PORT ?= 54329
 REDIS_PORT ?= 63799
 DEMO_POINTS ?= 50000
+DEMO_PORT ?= 8000
 VENV := .venv
 PY := $(VENV)/bin/python
 DATABASE_URL ?= postgis://postgres@127.0.0.1:$(PG_PORT)/groundmotion
@@ -32,8 +33,8 @@ demo: setup
 	$(PY) manage.py make_demo --points $(DEMO_POINTS)
 	$(PY) manage.py collectstatic --noinput -v 0
 	$(VENV)/bin/celery -A config worker --loglevel=WARNING --concurrency=2 \
-		--detach --pidfile=var/run/celery.pid --logfile=var/log/celery.log
-	$(PY) manage.py runserver 127.0.0.1:8000
+		--detach --pidfile=var/celery.pid --logfile=var/celery.log
+	$(PY) manage.py runserver 127.0.0.1:$(DEMO_PORT)
 
 test: setup
 	$(VENV)/bin/ruff check .

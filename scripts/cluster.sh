@@ -11,11 +11,18 @@ pg_port="${PG_PORT:-54329}"
 redis_port="${REDIS_PORT:-63799}"
 db_name="${DB_NAME:-groundmotion}"
 var="$root/var"
+mkdir -p "$var"
+# As root the cluster runs as postgres, who must be able to reach var/. When a parent folder
+# shuts them out (a private home or temp folder), the cluster's files go under /var/tmp.
+if [ "$(id -u)" -eq 0 ] && ! runuser -u postgres -- test -x "$var" 2>/dev/null; then
+  var="/var/tmp/groundmotion-$(printf '%s' "$root" | md5sum | cut -c1-12)"
+  mkdir -p "$var"
+fi
 pgdata="$var/pgdata"
 sockets="$var/run"
 
 as_pg() {
-  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+  if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 start_postgres() {
@@ -64,9 +71,9 @@ start_redis() {
 }
 
 stop_all() {
-  if [ -f "$sockets/celery.pid" ]; then
-    kill "$(cat "$sockets/celery.pid")" 2>/dev/null || true
-    rm -f "$sockets/celery.pid"
+  if [ -f "$root/var/celery.pid" ]; then
+    kill "$(cat "$root/var/celery.pid")" 2>/dev/null || true
+    rm -f "$root/var/celery.pid"
   fi
   redis-cli -p "$redis_port" shutdown nosave >/dev/null 2>&1 || true
   if [ -s "$pgdata/PG_VERSION" ]; then

@@ -104,9 +104,12 @@ def test_point_detail_has_one_displacement_per_date_and_the_fitted_model(
     with django_assert_num_queries(4):  # point, dataset visible, point visible, series
         body = client_for().get(url).json()
     assert len(body["dates"]) == len(body["displacements"]) == len(DATES)
-    # The factory's series is velocity x years exactly: the fit must find -4 mm/yr.
-    assert body["model"]["velocity_mm_yr"] == pytest.approx(-4.0, abs=1e-3)
-    assert len(body["model"]["fitted"]) == len(DATES)
+    # The factory's series is velocity x years, stored to 0.1 mm (series_codec). Over these
+    # 30 dates the five model terms are nearly collinear, so check the curve, not the terms
+    # (test_the_fit_recovers_a_known_model_with_gaps checks the terms on a long series).
+    years = np.array([(date - DATES[0]).days / 365.25 for date in DATES])
+    assert np.allclose(body["displacements"], -4.0 * years, atol=0.051)
+    assert np.allclose(body["model"]["fitted"], -4.0 * years, atol=0.1)
     assert "towards the satellite" in body["sign_convention"]
 
 
@@ -146,7 +149,7 @@ def test_series_csv_has_a_row_per_date():
     last_date, last_value = lines[-1].split(",")
     years = (DATES[-1] - DATES[0]).days / 365.25
     assert last_date == DATES[-1].isoformat()
-    assert float(last_value) == pytest.approx(-4.0 * years, abs=1e-3)
+    assert float(last_value) == pytest.approx(-4.0 * years, abs=0.051)  # stored to 0.1 mm
 
 
 def post_area(client: Client, slug: str, geometry: object = SQUARE):
@@ -163,7 +166,7 @@ def test_the_area_mean_matches_numpy_over_the_points_inside():
     body = post_area(client_for(), "open").json()
     assert body["count"] == 2  # the square holds the first two points
     expected = np.nanmean(matrix[:2].astype(np.float64), axis=0)
-    assert np.allclose(body["mean"], expected, atol=1e-3)
+    assert np.allclose(body["mean"], expected, atol=0.051)  # series are stored to 0.1 mm
     assert len(body["dates"]) == len(DATES)
 
 

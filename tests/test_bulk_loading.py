@@ -26,7 +26,7 @@ def test_it_round_trips_points_attributes_and_series() -> None:
     assert points[17][1].x == pytest.approx(lon[17], abs=1e-12)
     assert points[17][1].y == pytest.approx(lat[17], abs=1e-12)
     stored = PointSeries.objects.get(point_id=points[17][3]).values()
-    np.testing.assert_array_equal(stored, series[17])
+    np.testing.assert_allclose(stored, series[17], atol=0.05 + 1e-6)  # 0.1 mm quantisation
 
 
 @pytest.mark.django_db
@@ -76,6 +76,20 @@ def test_a_200_date_series_stays_inline_below_the_toast_threshold() -> None:
             [int(ids[0])],
         )
         value_size, row_size, toast_size = cursor.fetchone()
-    assert value_size == 200 * 4 + 4  # raw float32 bytes and a 4-byte varlena header
+    assert value_size == 4 + 1 + 200 * 2  # varlena header, tag, int16 per date
     assert row_size < 2032
     assert toast_size == 0
+
+
+@pytest.mark.django_db
+def test_a_series_beyond_the_int16_range_round_trips_as_float32() -> None:
+    dataset = make_dataset("collapse")
+    ids = bulk.reserve_point_ids(2)
+    bulk.copy_points(dataset, ids, np.array(["big", "small"]), np.zeros(2), np.zeros(2), {})
+    series = np.array([[0.0, -4000.123, np.nan], [0.0, -12.34, np.nan]], dtype=np.float32)
+    bulk.copy_series(ids, series)
+    big = PointSeries.objects.get(point_id=int(ids[0])).values()
+    small = PointSeries.objects.get(point_id=int(ids[1])).values()
+    np.testing.assert_array_equal(big, series[0])
+    np.testing.assert_allclose(small[:2], [0.0, -12.3], atol=1e-5)
+    assert np.isnan(small[2])

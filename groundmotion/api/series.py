@@ -62,13 +62,6 @@ def fit_model(dates: list[datetime.date], displacements: np.ndarray) -> FittedMo
     }
 
 
-def series_matrix(chunks: list[bytes], date_count: int) -> np.ndarray:
-    """Stack float32 little-endian series bytes into a points x dates matrix (mm)."""
-    if not chunks:
-        return np.empty((0, date_count), dtype=np.float32)
-    return np.frombuffer(b"".join(chunks), dtype="<f4").reshape(len(chunks), date_count)
-
-
 def mean_series(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean and standard deviation per date over points (mm), ignoring missing values."""
     if matrix.shape[0] == 0:

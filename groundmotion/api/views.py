@@ -18,7 +18,7 @@ from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from groundmotion import access
+from groundmotion import access, series_codec
 from groundmotion.api import filters, plots, series
 from groundmotion.models import CornerReflector, GNSSStation, PointSeries
 
@@ -90,7 +90,7 @@ def point_with_series(request: Request, point_id: int) -> tuple:
     chunk = stored.first()
     values = np.full(len(dataset.acquisition_dates), np.nan)
     if chunk is not None:
-        values = np.frombuffer(bytes(chunk), dtype="<f4").astype(np.float64)
+        values = series_codec.decode(chunk).astype(np.float64)
     return point, dataset, values
 
 
@@ -178,9 +178,7 @@ def area_mean(request: Request) -> Response:
     if len(stored) > AREA_POINT_LIMIT:
         return Response({"detail": f"more than {AREA_POINT_LIMIT} points: draw a smaller area"},
                         status=400)  # fmt: skip
-    matrix = series.series_matrix(
-        [bytes(chunk) for chunk in stored], len(dataset.acquisition_dates)
-    )
+    matrix = series_codec.decode_many(stored, len(dataset.acquisition_dates))
     mean, spread = series.mean_series(matrix)
     return Response(
         {

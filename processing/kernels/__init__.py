@@ -1,0 +1,1 @@
+"""Pure numpy/numba kernels: no Django import. numba is imported only in _numba.py."""

@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("groundmotion", "0001_initial"),
+        ("groundmotion", "0003_point_extras"),
     ]
 
     operations = [

@@ -18,5 +18,5 @@ drop = [f"DROP INDEX IF EXISTS point_geom_stride_{stride}" for stride in STRIDES
 
 
 class Migration(migrations.Migration):
-    dependencies = [("groundmotion", "0002_tilecell")]
+    dependencies = [("groundmotion", "0004_tilecell")]
     operations = [migrations.RunSQL(create, reverse_sql=drop)]

@@ -1,0 +1,155 @@
+"""Processing benchmarks: fit kernel, gappy fit, end-to-end fit product, decomposition.
+
+`python -m bench processing` (sizes from BENCH_POINTS, BENCH_DATES, BENCH_E2E_POINTS).
+Each line prints our rate and its ratio against the strongest baseline run beside it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+
+import numpy as np
+
+from processing.kernels import decomposition, velocity
+
+POINTS = int(os.environ.get("BENCH_POINTS", "1000000"))
+DATES = int(os.environ.get("BENCH_DATES", "200"))
+E2E_POINTS = int(os.environ.get("BENCH_E2E_POINTS", "200000"))
+LOOP_SAMPLE = 3000
+
+
+def timed(function, *args, **kwargs) -> float:
+    started = time.perf_counter()
+    function(*args, **kwargs)
+    return time.perf_counter() - started
+
+
+def synthetic(points: int, dates: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    years = np.arange(dates) * 6 / 365.25
+    series = np.empty((points, dates), dtype=np.float32)
+    for start in range(0, points, 100_000):
+        part = slice(start, min(points, start + 100_000))
+        rate = rng.normal(0, 3, (part.stop - part.start, 1)).astype(np.float32)
+        series[part] = rate * years.astype(np.float32)
+        series[part] += rng.standard_normal((part.stop - part.start, dates), dtype=np.float32)
+    return series, years
+
+
+def shared_matrix_numpy(series: np.ndarray, years: np.ndarray) -> np.ndarray:
+    """MintPy's way: one pseudo-inverse, one BLAS product for all series."""
+    design = velocity.basis(years)[:, 2:].astype(np.float32)  # t, 1, cos, sin
+    return np.linalg.pinv(design) @ series.T
+
+
+def per_point_loop(series: np.ndarray, years: np.ndarray) -> None:
+    design = velocity.basis(years)[:, 2:]
+    for row in series:
+        finite = np.isfinite(row)
+        np.linalg.lstsq(design[finite], row[finite], rcond=None)
+
+
+def bench_complete(series: np.ndarray, years: np.ndarray) -> None:
+    n = len(series)
+    velocity.fit_series(series[:1000], years)
+    floor = min(timed(np.sum, series) for _ in range(2))
+    numpy_time = min(timed(shared_matrix_numpy, series, years) for _ in range(2))
+    ours = min(timed(velocity.fit_series, series, years) for _ in range(2))
+    ours_velocity = min(
+        timed(velocity.fit_series, series, years, coherence=False) for _ in range(2)
+    )
+    print(f"complete {n} x {series.shape[1]}: memory floor {n / floor:,.0f} pts/s;"
+          f" numpy shared matrix (velocity only) {n / numpy_time:,.0f} pts/s")  # fmt: skip
+    print(f"  our kernel, all 8 outputs with coherence: {n / ours:,.0f} pts/s"
+          f" = {numpy_time / ours:.2f}x numpy, {floor / ours:.2f}x floor")  # fmt: skip
+    print(f"  our kernel, all outputs but coherence: {n / ours_velocity:,.0f} pts/s"
+          f" = {numpy_time / ours_velocity:.2f}x numpy")  # fmt: skip
+
+
+def bench_gappy(series: np.ndarray, years: np.ndarray) -> None:
+    rng = np.random.default_rng(1)
+    for start in range(0, len(series), 100_000):
+        part = series[start : start + 100_000]
+        part[rng.random(part.shape) < 0.1] = np.nan
+    n = len(series)
+    ours = min(timed(velocity.fit_series, series, years) for _ in range(2))
+    loop = timed(per_point_loop, series[:LOOP_SAMPLE], years) / LOOP_SAMPLE * n
+    print(f"gappy (10% NaN) {n} x {series.shape[1]}: our kernel {n / ours:,.0f} pts/s;"
+          f" per-point numpy loop {n / loop:,.0f} pts/s (from {LOOP_SAMPLE} points);"
+          f" ratio {loop / ours:.1f}x")  # fmt: skip
+
+
+def numpy_cells(starts, east, up, series) -> tuple[np.ndarray, np.ndarray]:
+    """Plain numpy decomposition: normal equations per cell with np.add.reduceat."""
+    begin = starts[:-1]
+    s = lambda values: np.add.reduceat(values, begin, axis=0)  # noqa: E731
+    a11, a12, a22 = s(east * east), s(east * up), s(up * up)
+    b1, b2 = s(east[:, None] * series), s(up[:, None] * series)
+    determinant = (a11 * a22 - a12 * a12)[:, None]
+    return (a22[:, None] * b1 - a12[:, None] * b2) / determinant, (
+        a11[:, None] * b2 - a12[:, None] * b1) / determinant  # fmt: skip
+
+
+def bench_decompose(points: int, dates: int) -> None:
+    rng = np.random.default_rng(3)
+    easting = rng.uniform(0, 40_000, 2 * points)
+    northing = rng.uniform(0, 40_000, 2 * points)
+    geometry = np.repeat([0, 1], points)
+    los_east = np.where(geometry == 0, -0.62, 0.59)
+    los_up = np.full(2 * points, 0.78)
+    series, _ = synthetic(2 * points, dates, seed=4)
+    days = np.arange(dates) * 6
+
+    def ours() -> None:
+        resampled = decomposition.resample_series(series, days, days)
+        column, row = decomposition.cell_indices(easting, northing, 100)
+        groups = decomposition.group_by_cell(column, row, geometry)
+        order = groups["order"]
+        decomposition.solve_cells(
+            groups["starts"], los_east[order], los_up[order], resampled[order]
+        )
+
+    def plain() -> None:
+        resampled = np.stack([np.interp(days, days, row) for row in series[:LOOP_SAMPLE]])
+        column, row = decomposition.cell_indices(easting, northing, 100)
+        groups = decomposition.group_by_cell(column, row, geometry)
+        order = groups["order"]
+        numpy_cells(groups["starts"], los_east[order], los_up[order], series[order])
+        return resampled
+
+    ours()
+    ours_time = timed(ours)
+    plain_time = timed(plain)
+    # np.interp per row was timed on LOOP_SAMPLE rows: scale that part to all points.
+    interp = timed(lambda: [np.interp(days, days, r) for r in series[:LOOP_SAMPLE]])
+    plain_time += interp * (2 * points / LOOP_SAMPLE - 1)
+    print(f"decompose {points} points per geometry x {dates} dates: ours {ours_time:.1f} s,"
+          f" plain numpy {plain_time:.1f} s, ratio {plain_time / ours_time:.1f}x")  # fmt: skip
+
+
+def bench_end_to_end(points: int) -> None:
+    from bench._scratch import scratch_database
+
+    with scratch_database("bench_processing") as run:
+        run(["make_demo", "--points", str(points // 2)])
+        output = run(["fit", "demo-dax-asc-l2a"])
+        print(f"  {output.strip()}")
+        numbers = dict(re.findall(r"(\w+) ([\d.]+) s", output))
+        extract, kernel, write = (float(numbers[k]) for k in ("extract", "kernel", "write"))
+        count = int(re.search(r"(\d+) points", output).group(1))
+        total = extract + kernel + write
+        print(f"fit end to end {count} points: {count / total:,.0f} pts/s; extraction"
+              f" {count / extract:,.0f} series/s ({extract / total:.0%} of the time);"
+              f" kernel/extraction {kernel / extract:.2f}")  # fmt: skip
+
+
+def main() -> None:
+    series, years = synthetic(POINTS, DATES)
+    bench_complete(series, years)
+    bench_gappy(series, years)
+    del series
+    print("MintPy: not installed (skipped; see bench/README.md)")
+    bench_decompose(int(os.environ.get("BENCH_DECOMPOSE_POINTS", "1000000")), DATES)
+    bench_end_to_end(E2E_POINTS)

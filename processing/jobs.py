@@ -1,0 +1,91 @@
+"""The processing jobs: one entry per kind, run by tasks.py, started from the API or admin.
+
+Each runner takes the job's parameters (JSON) and a progress callback and returns the output
+dataset (or None). Bad parameters raise ValueError with a message for the curator.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+
+import numpy as np
+
+from groundmotion.models import CornerReflector, Dataset, GNSSNetwork, ProcessingJob
+from processing.products import ProgressCallback, calibrate, decompose, fit, reflector
+
+Runner = Callable[[dict, ProgressCallback], Dataset | None]
+
+
+def _dataset(slug: object) -> Dataset:
+    try:
+        return Dataset.objects.get(slug=str(slug))
+    except Dataset.DoesNotExist:
+        raise ValueError(f"no dataset {slug!r}") from None
+
+
+def _network(slug: object) -> GNSSNetwork:
+    try:
+        return GNSSNetwork.objects.get(slug=str(slug))
+    except GNSSNetwork.DoesNotExist:
+        raise ValueError(f"no GNSS network {slug!r}") from None
+
+
+def run_fit(parameters: dict, progress: ProgressCallback) -> Dataset:
+    dataset = _dataset(parameters.get("dataset"))
+    fit.fit_dataset(dataset, progress)
+    return dataset
+
+
+def run_reference(parameters: dict, progress: ProgressCallback) -> Dataset:
+    dataset = _dataset(parameters.get("dataset"))
+    fit.reference_dataset(
+        dataset, pid=parameters.get("point", ""), reflector=parameters.get("reflector", ""),
+        area_wkt=parameters.get("area", ""), progress=progress,
+    )  # fmt: skip
+    return dataset
+
+
+def run_calibrate(parameters: dict, progress: ProgressCallback) -> Dataset:
+    source = _dataset(parameters.get("dataset"))
+    network = _network(parameters.get("gnss"))
+    output, _ = calibrate.calibrate_dataset(source, network, str(parameters["output"]), progress)
+    return output
+
+
+def run_decompose(parameters: dict, progress: ProgressCallback) -> Dataset:
+    network = _network(parameters["gnss"]) if parameters.get("gnss") else None
+    up, _ = decompose.decompose_datasets(
+        _dataset(parameters.get("ascending")), _dataset(parameters.get("descending")),
+        up_slug=str(parameters["up"]), east_slug=str(parameters["east"]),
+        cell_size=int(parameters.get("grid", 100)), network=network, progress=progress,
+    )  # fmt: skip
+    return up
+
+
+def run_reflector(parameters: dict, progress: ProgressCallback) -> None:
+    target = CornerReflector.objects.filter(code=parameters.get("reflector")).first()
+    if target is None:
+        raise ValueError(f"no corner reflector {parameters.get('reflector')!r}")
+    amplitudes = np.load(str(parameters["amplitudes"]))
+    dates = [datetime.date.fromisoformat(d) for d in parameters["dates"]]
+    reflector.measure_reflector(target, amplitudes, dates, parameters.get("relative_orbit"))
+    return None
+
+
+RUNNERS: dict[str, Runner] = {
+    ProcessingJob.Kind.FIT: run_fit,
+    ProcessingJob.Kind.REFERENCE: run_reference,
+    ProcessingJob.Kind.CALIBRATE: run_calibrate,
+    ProcessingJob.Kind.DECOMPOSE: run_decompose,
+    ProcessingJob.Kind.REFLECTOR: run_reflector,
+}
+
+# Parameters each kind requires (checked by the API before a job is queued).
+REQUIRED = {
+    ProcessingJob.Kind.FIT: ["dataset"],
+    ProcessingJob.Kind.REFERENCE: ["dataset"],
+    ProcessingJob.Kind.CALIBRATE: ["dataset", "gnss", "output"],
+    ProcessingJob.Kind.DECOMPOSE: ["ascending", "descending", "up", "east"],
+    ProcessingJob.Kind.REFLECTOR: ["reflector", "amplitudes", "dates"],
+}
