@@ -13,10 +13,12 @@ bulk.refresh_summary (every loader) and whenever masked areas change.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.db import connection, transaction
+from django.db.models import F
 
 from groundmotion import access
 from groundmotion.models import Dataset, MaskedArea
@@ -106,13 +108,25 @@ def refresh_cells(dataset: Dataset) -> None:
             cursor.execute(COARSER_LEVEL_SQL, {"dataset": dataset.pk, "zoom": zoom})
 
 
+def refresh_datasets(dataset_ids: Iterable[int]) -> int:
+    """Rebuild the cells of these datasets and bump their versions; the number bumped.
+
+    What a masked-area change needs (the admin calls it): cells must drop or regain the points
+    under the mask, and the new version invalidates cached tiles.
+    """
+    datasets = list(Dataset.objects.filter(pk__in=set(dataset_ids)))
+    for dataset in datasets:
+        refresh_cells(dataset)
+    return Dataset.objects.filter(pk__in=[dataset.pk for dataset in datasets]).update(
+        version=F("version") + 1
+    )
+
+
 def refresh_masked_datasets(mask: MaskedArea) -> list[Dataset]:
     """Refresh the cells and bump the version of every dataset a masked area touches.
 
     A mask with no datasets applies to all of them. Returns the datasets refreshed.
     """
     datasets = list(mask.datasets.all()) or list(Dataset.objects.all())
-    for dataset in datasets:
-        refresh_cells(dataset)
-        dataset.bump_version()
+    refresh_datasets(dataset.pk for dataset in datasets)
     return datasets

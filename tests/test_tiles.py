@@ -5,7 +5,7 @@ from __future__ import annotations
 import mapbox_vector_tile
 import numpy as np
 import pytest
-from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import AnonymousUser, Permission
 from django.contrib.gis.geos import MultiPolygon, Polygon
 from django.db import connection
 from django.test import Client
@@ -297,3 +297,21 @@ def test_point_pixels_match_postgis_own_projection(zoom: int) -> None:
         column, row = feature["geometry"]["coordinates"]
         assert abs(column - expected[feature["id"]][0]) <= 1
         assert abs(row - expected[feature["id"]][1]) <= 1
+
+
+@pytest.mark.django_db
+def test_a_mask_saved_in_the_admin_removes_its_points_from_the_cells(curator) -> None:
+    dataset = grid_dataset()
+    address = tile_of(*CENTRE, 6)
+    client = client_for(curator)
+    curator.user_permissions.add(*Permission.objects.filter(codename__endswith="maskedarea"))
+    square = Polygon.from_bbox((-1.07, 43.69, -1.05, 43.72))  # the western half of the grid
+    square.srid = 4326
+    hidden = dataset.points.filter(geom__intersects=square).count()
+    response = client.post("/admin/groundmotion/maskedarea/add/",
+                           {"name": "Depot", "geom": MultiPolygon(square, srid=4326).geojson,
+                            "reason": "Defence", "active": "on"})  # fmt: skip
+    assert response.status_code == 302
+    _, layers, _ = get_tile(client_for(), dataset.slug, *address)
+    assert 0 < hidden < len(LON)
+    assert sum(f["properties"]["count"] for f in layers["cells"]) == len(LON) - hidden
