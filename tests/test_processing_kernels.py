@@ -159,3 +159,28 @@ def test_scr_recovers_a_known_target_above_clutter() -> None:
     assert np.median(reflectors.to_db(result["scr"])) == pytest.approx(29.5, abs=1.0)
     sigma = reflectors.los_precision_mm(900.0, 0.0555)
     assert sigma == pytest.approx(55.5 / (4 * np.pi * np.sqrt(1800)))
+
+
+def test_fit_coherence_matches_numpy_when_residual_phases_wrap() -> None:
+    rng = np.random.default_rng(11)
+    t = np.arange(150) * 6 / 365.25
+    noise = rng.normal(0, [[0.5], [4.0], [12.0], [40.0]], (4, 150))  # phases up to many turns
+    series = (2.0 * t + noise).astype(np.float32)
+    result = velocity.fit_series(series, t, WAVELENGTH_MM)
+    for i in range(4):
+        expected = numpy_fit(series[i], t)["temporal_coherence"]
+        assert result["temporal_coherence"][i] == pytest.approx(expected, abs=2e-5)
+    assert result["temporal_coherence"][0] > 0.9 > 0.5 > result["temporal_coherence"][3]
+
+
+def test_complete_and_gappy_paths_agree_on_the_same_dates() -> None:
+    rng = np.random.default_rng(5)
+    t = np.arange(100) * 6 / 365.25
+    series = (rng.normal(0, 3, (50, 1)) * t + rng.normal(0, 2, (50, 100))).astype(np.float32)
+    gappy = series.copy()
+    gappy[::2, -1] = np.nan  # every other point takes the per-point (Cholesky) path
+    fast = velocity.fit_series(series[::2, :-1], t[:-1])
+    slow = velocity.fit_series(gappy[::2], t)
+    for name in velocity.OUTPUT_NAMES:
+        assert np.allclose(fast[name], slow[name], rtol=1e-4, atol=1e-5), name
+    assert not np.allclose(fast["velocity"], velocity.fit_series(series[::2], t)["velocity"])
