@@ -125,7 +125,7 @@ def _solve_sub(gram, rhs, yy, columns, factor, coefficients, inverse_diagonal):
 
 
 @serial_kernel
-def _accumulate(row, columns, rhs):
+def _accumulate(row, columns):
     """Gᵀy against the six basis rows (columns: 6 x dates), yᵀy and the finite-date count.
 
     Optimization: one pass with seven scalar accumulators and a select for NaN, which LLVM
@@ -145,21 +145,7 @@ def _accumulate(row, columns, rhs):
         s4 += columns[4, k] * y
         s5 += columns[5, k] * y
         yy += y * y
-    rhs[0], rhs[1], rhs[2], rhs[3], rhs[4], rhs[5] = s0, s1, s2, s3, s4, s5
-    return count, yy
-
-
-@serial_kernel
-def _solve_shared(inverse, columns, p, rhs, yy, coefficients):
-    """Coefficients from a precomputed (GᵀG)⁻¹ of one design; returns SSR (mm²)."""
-    explained = 0.0
-    for j in range(p):
-        total = 0.0
-        for m in range(p):
-            total += inverse[j, m] * rhs[columns[m]]
-        coefficients[j] = total
-        explained += total * rhs[columns[j]]
-    return max(yy - explained, 0.0)
+    return count, yy, (s0, s1, s2, s3, s4, s5)
 
 
 @serial_kernel
@@ -240,15 +226,44 @@ def _store(out, i, design, coefficients, ssr, variance_diagonal, count):
 
 
 @serial_kernel
-def _fit_shared(rhs, yy, count, shared, out, i, coefficients, linear):
-    """All three fits of a complete series from the shared inverses; linear coefs kept."""
-    inverses, design_columns, sizes, diagonals = shared
-    for d in range(3):
-        ssr = _solve_shared(inverses[d], design_columns[d], sizes[d], rhs, yy, coefficients)
-        _store(out, i, d, coefficients, ssr, diagonals[d], count)
-        if d == 0:
-            for j in range(4):
-                linear[j] = coefficients[j]
+def _form_row(matrix, r):
+    """matrix[r] · r (r: the six Gᵀy sums as a tuple), written out for LLVM."""
+    return (matrix[0] * r[0] + matrix[1] * r[1] + matrix[2] * r[2] + matrix[3] * r[3]
+            + matrix[4] * r[4] + matrix[5] * r[5])  # fmt: skip
+
+
+@serial_kernel
+def _residual_sum(inverse, r, yy):
+    """SSR of one design: yᵀy - (Gᵀy)ᵀ (GᵀG)⁻¹ (Gᵀy), mm²."""
+    explained = (r[0] * _form_row(inverse[0], r) + r[1] * _form_row(inverse[1], r)
+                 + r[2] * _form_row(inverse[2], r) + r[3] * _form_row(inverse[3], r)
+                 + r[4] * _form_row(inverse[4], r) + r[5] * _form_row(inverse[5], r))  # fmt: skip
+    return max(yy - explained, 0.0)
+
+
+@serial_kernel
+def _fit_shared(r, yy, count, inverses, rows, out, i, linear):
+    """All outputs of a complete series from the shared inverses; linear coefficients kept.
+
+    r: the six Gᵀy sums. inverses: each design's (GᵀG)⁻¹ scattered on the six basis
+    columns (3 x 6 x 6, zero elsewhere); rows (7 x 6): the [t, 1, cos, sin] coefficients,
+    the t² coefficient of the quadratic design and the cos, sin coefficients of the cubic
+    design, as linear maps of Gᵀy. Optimization: scalars and written-out 6-term sums; a
+    version with loops over small arrays ran at half the speed.
+    """
+    ssr_linear = _residual_sum(inverses[0], r, yy)
+    ssr_quadratic = _residual_sum(inverses[1], r, yy)
+    ssr_cubic = _residual_sum(inverses[2], r, yy)
+    for j in range(4):
+        linear[j] = _form_row(rows[j], r)
+    out[0, i] = linear[0]
+    out[1, i] = np.sqrt(inverses[0, 2, 2] * ssr_linear / (count - 4))
+    out[2, i] = 2.0 * _form_row(rows[4], r)
+    out[3, i] = 2.0 * np.sqrt(inverses[1, 1, 1] * ssr_quadratic / (count - 5))
+    out[4, i] = np.hypot(_form_row(rows[5], r), _form_row(rows[6], r))
+    seasonal_variance = (inverses[2, 4, 4] + inverses[2, 5, 5]) / 2.0
+    out[5, i] = np.sqrt(seasonal_variance * ssr_cubic / (count - 6))
+    out[6, i] = np.sqrt(ssr_cubic / count)
 
 
 @serial_kernel
@@ -269,7 +284,7 @@ def _fit_gappy(row, design, shared_gram, rhs, yy, count, work, out, i, linear):
 def _fit_kernel(series, design, columns, shared, model_rows, radians_per_mm, coherence, out):
     n, dates = series.shape
     blocks = (n + BLOCK - 1) // BLOCK
-    shared_gram, design_columns, sizes = shared[4], shared[1], shared[2]
+    inverses, rows, shared_gram, design_columns, sizes, usable = shared
     for block in prange(blocks):
         # Work arrays once per block of points, not per point.
         rhs, coefficients, linear = np.empty(6), np.empty(6), np.empty(4)
@@ -278,12 +293,14 @@ def _fit_kernel(series, design, columns, shared, model_rows, radians_per_mm, coh
         for i in range(block * BLOCK, min(n, (block + 1) * BLOCK)):
             for j in range(8):
                 out[j, i] = np.nan
-            count, yy = _accumulate(series[i], columns, rhs)
+            count, yy, sums = _accumulate(series[i], columns)
             if count < 7:
                 continue
-            if count == dates and shared[5]:
-                _fit_shared(rhs, yy, count, shared[:4], out, i, coefficients, linear)
+            if count == dates and usable:
+                _fit_shared(sums, yy, count, inverses, rows, out, i, linear)
             else:
+                for c in range(6):
+                    rhs[c] = sums[c]
                 _fit_gappy(series[i], design, shared_gram, rhs, yy, count, work, out, i, linear)
             if coherence and linear[0] == linear[0]:
                 out[7, i] = _coherence(series[i], model_rows, linear[0], linear[1], linear[2],
@@ -294,10 +311,11 @@ DESIGNS = (LINEAR_COLUMNS, QUADRATIC_COLUMNS, CUBIC_COLUMNS)
 
 
 def _shared_inverses(gram: np.ndarray) -> tuple:
-    """Per design: (GᵀG)⁻¹ padded to 6 x 6, its columns, size, diagonal; and whether all exist.
+    """What complete series share: see _fit_shared; plus the Gram matrix, design columns and
+    sizes for the per-point path, and whether every design is solvable.
 
-    Computed once for all complete series (float64). A singular design (too few or
-    degenerate dates) sends every series through the per-point Cholesky path instead.
+    Computed once per call (float64). A singular design (too few or degenerate dates) sends
+    every series through the per-point Cholesky path instead.
     """
     inverses = np.zeros((3, 6, 6))
     columns = np.zeros((3, 6), dtype=np.int64)
@@ -308,11 +326,13 @@ def _shared_inverses(gram: np.ndarray) -> tuple:
         columns[d, : len(design_columns)] = design_columns
         try:
             np.linalg.cholesky(block)
-            inverses[d, : len(design_columns), : len(design_columns)] = np.linalg.inv(block)
+            inverses[d][np.ix_(design_columns, design_columns)] = np.linalg.inv(block)
         except np.linalg.LinAlgError:
             usable = False
-    diagonals = np.ascontiguousarray(np.diagonal(inverses, axis1=1, axis2=2))
-    return inverses, columns, sizes, diagonals, np.ascontiguousarray(gram), usable
+    # Rows: linear t, 1, cos, sin; quadratic t²; cubic cos, sin (basis column indices).
+    rows = np.stack([inverses[0, 2], inverses[0, 3], inverses[0, 4], inverses[0, 5],
+                     inverses[1, 1], inverses[2, 4], inverses[2, 5]])  # fmt: skip
+    return inverses, rows, np.ascontiguousarray(gram), columns, sizes, usable
 
 
 def fit_series(
