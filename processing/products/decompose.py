@@ -145,9 +145,7 @@ def _write_component(source: Dataset, slug: str, component: str, result: dict, n
     )  # fmt: skip
     to_wgs84 = Transformer.from_crs(3035, 4326, always_xy=True)
     lon, lat = to_wgs84.transform(result["easting"], result["northing"])
-    pids = np.char.add(
-        np.char.add("L3", result["column"].astype(str)), np.char.add("_", result["row"].astype(str))
-    )
+    pids = decomposition.cell_pids(result["column"], result["row"])
     part = result[name]
     ids = bulk.reserve_point_ids(len(pids))
     bulk.copy_points(output, ids, pids, np.asarray(lon), np.asarray(lat), dict(part["fit"]))
