@@ -144,6 +144,7 @@ def long_dataset(slug: str, lon: np.ndarray, lat: np.ndarray, rates: np.ndarray,
     names = ("los_east", "los_north", "los_up")
     attributes = {name: np.full(count, value, dtype=np.float32)
                   for name, value in zip(names, los, strict=True)}  # fmt: skip
+    attributes["velocity"] = np.asarray(rates, dtype=np.float32)
     bulk.copy_points(dataset, ids, pids, lon, lat, attributes)
     bulk.copy_series(ids, (np.asarray(rates)[:, None] * YEARS).astype(np.float32))
     bulk.refresh_summary(dataset)

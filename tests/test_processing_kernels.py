@@ -184,3 +184,23 @@ def test_complete_and_gappy_paths_agree_on_the_same_dates() -> None:
     for name in velocity.OUTPUT_NAMES:
         assert np.allclose(fast[name], slow[name], rtol=1e-4, atol=1e-5), name
     assert not np.allclose(fast["velocity"], velocity.fit_series(series[::2], t)["velocity"])
+
+
+def test_harmonised_offsets_close_every_overlap_and_keep_the_anchored_mean() -> None:
+    truth = np.array([0.4, -0.3, 0.1, 0.0])  # track 3 overlaps nothing
+    pairs = np.array([[0, 1], [1, 2], [0, 2]])
+    differences = truth[pairs[:, 0]] - truth[pairs[:, 1]]
+    anchors = np.array([3.0, 1.0, 2.0, 5.0])
+    offsets = calibration.harmonise_offsets(4, pairs, differences, np.ones(3), anchors)
+    shift = np.average(truth[:3], weights=anchors[:3])  # only the anchored mean is unseen
+    np.testing.assert_allclose(offsets[:3], truth[:3] - shift, atol=1e-12)
+    assert offsets[3] == 0.0
+    # Inconsistent overlaps: the weighted least-squares compromise, as numpy solves it.
+    noisy = differences + np.array([0.1, -0.05, 0.0])
+    weights = np.array([4.0, 1.0, 2.0])
+    offsets = calibration.harmonise_offsets(3, pairs, noisy, weights, anchors[:3])
+    design = np.array([[1, -1, 0], [0, 1, -1], [1, 0, -1]], dtype=float)
+    constraint = anchors[:3] / anchors[:3].sum()
+    stacked = np.vstack([design * np.sqrt(weights)[:, None], 1e6 * constraint])
+    expected = np.linalg.lstsq(stacked, np.append(noisy * np.sqrt(weights), 0), rcond=None)[0]
+    np.testing.assert_allclose(offsets, expected, atol=1e-6)
