@@ -188,3 +188,21 @@ def test_decompose_command_fails_without_common_cells(db) -> None:
     with pytest.raises(CommandError, match="no grid cell"):
         run("decompose", "asc-far", "desc-far", up="x-up", east="x-east")
     assert not Dataset.objects.filter(slug__in=["x-up", "x-east"]).exists()
+
+
+def test_decompose_streams_bands_with_the_same_result(db, monkeypatch) -> None:
+    from processing.products import decompose
+
+    rng = np.random.default_rng(13)
+    asc = los_dataset("asc-b", "ascending", ASCENDING_LOS, east=1.0, up=-2.0, rng=rng)
+    desc = los_dataset("desc-b", "descending", DESCENDING_LOS, east=1.0, up=-2.0, rng=rng)
+    whole = decompose.decompose_datasets(asc, desc, up_slug="w-up", east_slug="w-east")
+    monkeypatch.setattr(decompose, "BAND_POINTS", 60)
+    assert len(decompose.plan_bands([asc, desc], 100)) >= 5
+    banded = decompose.decompose_datasets(asc, desc, up_slug="b-up", east_slug="b-east")
+    for one, other in zip(whole, banded, strict=True):
+        first = dict(one.points.values_list("pid", "velocity"))
+        second = dict(other.points.values_list("pid", "velocity"))
+        assert first.keys() == second.keys() and len(first) > 20
+        np.testing.assert_allclose([second[pid] for pid in first], list(first.values()),
+                                   atol=1e-6)  # fmt: skip

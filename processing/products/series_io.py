@@ -96,13 +96,33 @@ def _chunk_dtype(columns: list[str], dates: int) -> np.dtype:
     return np.dtype(fields)
 
 
-def _chunk_query(columns: dict[str, str]) -> str:
+def _chunk_query(
+    columns: dict[str, str], where: str = "p.dataset_id = %s AND p.id BETWEEN %s AND %s"
+) -> str:
     selected = "".join(f", COALESCE({sql}, 'NaN')::float8" for sql in columns.values())
     return (
         f"SELECT p.id{selected}, s.displacements FROM {bulk.POINT_TABLE} p"
-        f" JOIN {bulk.SERIES_TABLE} s ON s.point_id = p.id"
-        " WHERE p.dataset_id = %s AND p.id BETWEEN %s AND %s ORDER BY p.id"
+        f" JOIN {bulk.SERIES_TABLE} s ON s.point_id = p.id WHERE {where} ORDER BY p.id"
     )
+
+
+def read_band(
+    dataset: Dataset, columns: dict[str, str], envelope: tuple[float, float, float, float],
+    northing_m: tuple[float, float],
+) -> dict[str, np.ndarray]:  # fmt: skip
+    """Points whose EPSG:3035 northing lies in [northing_m): id, columns, series.
+
+    envelope (WGS84 lon/lat bounds) must contain the band: it lets the GiST index on geom
+    find the band's points; the northing test is then exact.
+    """
+    where = (
+        "p.dataset_id = %s AND p.geom && ST_MakeEnvelope(%s, %s, %s, %s, 4326)"
+        " AND ST_Y(ST_Transform(p.geom, 3035)) >= %s AND ST_Y(ST_Transform(p.geom, 3035)) < %s"
+    )
+    buffer = _copy_out(
+        _django_raw(), _chunk_query(columns, where), [dataset.pk, *envelope, *northing_m]
+    )
+    return _parse_chunk(buffer, list(columns), len(dataset.acquisition_dates))
 
 
 def _parse_chunk(buffer: bytes, columns: list[str], dates: int) -> dict[str, np.ndarray]:
