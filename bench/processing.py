@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -222,6 +223,29 @@ def bench_end_to_end(points: int) -> None:
               f" {count / ours['extract']:,.0f} series/s ({ours['extract'] / wall:.0%} of the"
               f" time); kernel/extraction {ours['kernel'] / ours['extract']:.2f}; write-back"
               f" {default['write'] / ours['write']:.1f}x faster with HOT updates")  # fmt: skip
+        bench_decompose_product(run, points)
+
+
+def bench_decompose_product(run, points: int) -> None:
+    """`manage.py decompose` of both demo tracks: seconds and the process's peak memory."""
+    command = ["/usr/bin/time", "-f", "peak_rss_kb %M", sys.executable, "manage.py",
+               "decompose", "demo-dax-asc-l2a", "demo-dax-desc-l2a", "--up", "bench-up",
+               "--east", "bench-east"]  # fmt: skip
+    started = time.perf_counter()
+    result = subprocess.run(command, env=run.env, cwd=os.path.dirname(os.path.dirname(__file__)),
+                            check=True, capture_output=True, text=True)  # fmt: skip
+    elapsed = time.perf_counter() - started
+    peak = int(re.search(r"peak_rss_kb (\d+)", result.stderr).group(1))
+    series_mb = 2 * points * len(run_dates(run)) * 4 / 1e6
+    print(f"decompose product, {points} points per track: {elapsed:.1f} s,"
+          f" {result.stdout.strip()}; peak memory {peak / 1024:,.0f} MB"
+          f" (both inputs' float32 series alone: {series_mb:,.0f} MB)")  # fmt: skip
+
+
+def run_dates(run) -> list:
+    row = run.sql("SELECT acquisition_dates FROM groundmotion_dataset"
+                  " WHERE slug = 'demo-dax-asc-l2a'")  # fmt: skip
+    return list(row[0])
 
 
 def main() -> None:
