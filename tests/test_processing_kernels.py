@@ -204,3 +204,17 @@ def test_harmonised_offsets_close_every_overlap_and_keep_the_anchored_mean() -> 
     stacked = np.vstack([design * np.sqrt(weights)[:, None], 1e6 * constraint])
     expected = np.linalg.lstsq(stacked, np.append(noisy * np.sqrt(weights), 0), rcond=None)[0]
     np.testing.assert_allclose(offsets, expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("trend_mm_yr", [100.0, 1000.0])
+def test_fit_of_complete_series_stays_accurate_for_metres_of_motion(trend_mm_yr: float) -> None:
+    # SSR = yᵀy - explained cancels: check it against lstsq when yᵀy dwarfs the residuals.
+    rng = np.random.default_rng(8)
+    t = np.arange(300) * 6 / 365.25
+    series = trend_mm_yr * t + 0.3 * trend_mm_yr * t**2 + rng.normal(0, 1, (4, 300))
+    series = series.astype(np.float32)
+    result = velocity.fit_series(series, t, WAVELENGTH_MM)
+    for i in range(4):
+        for name, value in numpy_fit(series[i], t).items():
+            tolerance = 1e-3 if name == "temporal_coherence" else 1e-4
+            assert result[name][i] == pytest.approx(value, rel=tolerance, abs=1e-4), name

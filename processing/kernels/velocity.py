@@ -9,9 +9,13 @@ mm/yr², seasonality mm. Positive displacement is towards the satellite (LOS) or
 - standard deviations: sqrt(diag((GᵀG)⁻¹)) times the residual std sqrt(SSR / (n - p));
 - temporal coherence: |mean(exp(j·4π/λ·r))| of the residuals r of the linear model.
 
-One pass per point accumulates Gᵀy and yᵀy against the six basis columns; the three designs
-are sub-blocks of the one 6 x 6 Gram matrix (t²/2 only rescales the t² coefficient). Complete
-series share the Gram matrix; gappy ones (NaN dates) accumulate their own.
+One vectorised pass per point accumulates Gᵀy and yᵀy against the six basis columns; the
+three designs are sub-blocks of the one 6 x 6 Gram matrix (t²/2 only rescales the t²
+coefficient). Complete series share precomputed inverses, so every coefficient is a 6-term
+dot product and every SSR is yᵀy - (Gᵀy)ᵀ(GᵀG)⁻¹(Gᵀy): all fits and stds in one memory pass.
+Gappy series (NaN dates) get their own Gram matrix and a Cholesky solve. The coherence needs
+the residual phase of every date: a second pass over the (cached) row, with polynomial
+float32 cos/sin that vectorise.
 """
 
 from __future__ import annotations
