@@ -66,6 +66,8 @@ INSTALLED_APPS = [
     "leaflet",
     "groundmotion",
     "processing",
+    "accounts",
+    "downloads",
 ]
 
 MIDDLEWARE = [
@@ -160,6 +162,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
+        "accounts.authentication.ApiTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
 }
@@ -181,6 +184,16 @@ GROUNDMOTION = {
     "TILE_STATEMENT_TIMEOUT_MS": envint("GROUNDMOTION_TILE_TIMEOUT_MS", "5000"),
     # Base-map URL for when the viewer is online; empty means the offline outline map only.
     "BASEMAP_URL": os.environ.get("GROUNDMOTION_BASEMAP_URL", ""),
+    # Downloads (issue 6): largest area and point count per request, how many points stream
+    # at once (more become an export job), and each user's daily number and points.
+    "DOWNLOAD_MAX_AREA_KM2": envint("GROUNDMOTION_DOWNLOAD_MAX_AREA_KM2", "2500"),
+    "DOWNLOAD_MAX_POINTS": envint("GROUNDMOTION_DOWNLOAD_MAX_POINTS", "5000000"),
+    "DOWNLOAD_SYNC_POINTS": envint("GROUNDMOTION_DOWNLOAD_SYNC_POINTS", "100000"),
+    "DOWNLOAD_DAILY_REQUESTS": envint("GROUNDMOTION_DOWNLOAD_DAILY_REQUESTS", "100"),
+    "DOWNLOAD_DAILY_POINTS": envint("GROUNDMOTION_DOWNLOAD_DAILY_POINTS", "20000000"),
+    # Sign-in throttling: failures per user name or client address within the window.
+    "LOGIN_FAILURE_LIMIT": envint("GROUNDMOTION_LOGIN_FAILURE_LIMIT", "5"),
+    "LOGIN_FAILURE_WINDOW_S": envint("GROUNDMOTION_LOGIN_FAILURE_WINDOW_S", "900"),
 }
 
 LEAFLET_CONFIG = {
@@ -192,6 +205,20 @@ LEAFLET_CONFIG = {
     "NO_GLOBALS": True,
     "RESET_VIEW": False,
 }
+
+# Security when not in DEBUG: HTTPS only, secure cookies, HSTS (`manage.py check --deploy` clean).
+# Behind a TLS-terminating proxy, set SECURE_PROXY_SSL_HEADER_ENABLED=true.
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = not DEBUG
+SESSION_COOKIE_HTTPONLY = True
+SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", "false" if DEBUG else "true")
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", "0" if DEBUG else "31536000")
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", "true")
+SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", "true")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+if envbool("SECURE_PROXY_SSL_HEADER_ENABLED", "false"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "groundmotion@localhost")
 
 LOGGING = {
     "version": 1,

@@ -6,6 +6,11 @@ Rules (DESIGN.md):
 - registered: signed-in users; restricted: members of the dataset's allowed groups;
 - masked areas hide their points from everyone without the view_masked permission.
 Curators are staff users with the change_dataset permission.
+
+Downloads (can_download): a signed-in, active user who sees the dataset's points, and whom the
+dataset's download_policy admits: `viewers` (everyone who sees the points), `groups` (members
+of its download_groups) or `nobody`. Curators may always download. Downloaded points are the
+visible points: masked areas are excluded exactly as on the map.
 """
 
 from __future__ import annotations
@@ -13,10 +18,18 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
+from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
-from groundmotion.models import Dataset, MaskedArea, MeasurementPoint, Status, Visibility
+from groundmotion.models import (
+    Dataset,
+    DownloadPolicy,
+    MaskedArea,
+    MeasurementPoint,
+    Status,
+    Visibility,
+)
 
 AnyUser = User | AnonymousUser
 
@@ -95,6 +108,46 @@ def point_for_user(user: AnyUser, point_id: int) -> tuple[MeasurementPoint, Data
     if not visible_points(user, dataset).filter(pk=point.pk).exists():
         raise Http404("No such point")
     return point, dataset
+
+
+def can_download(user: AnyUser, dataset: Dataset) -> bool:
+    """Whether the user may download the dataset's points (it must already be visible to them).
+
+    Call visible_datasets (or get_dataset_for_user) first: a dataset the user cannot see must
+    answer 404, never 403, so that its existence does not leak.
+    """
+    if not (user.is_authenticated and user.is_active):
+        return False
+    if is_curator(user):
+        return True
+    if not sees_points(user, dataset):
+        return False
+    if dataset.download_policy == DownloadPolicy.VIEWERS:
+        return True
+    if dataset.download_policy == DownloadPolicy.GROUPS:
+        return dataset.download_groups.filter(pk__in=user.groups.values("pk")).exists()
+    return False
+
+
+def downloadable_datasets(user: AnyUser) -> QuerySet[Dataset]:
+    """Visible datasets the user may download, for the download dialog and the account page."""
+    if not (user.is_authenticated and user.is_active):
+        return Dataset.objects.none()
+    datasets = visible_datasets(user)
+    if is_curator(user):
+        return datasets
+    rule = Q(download_policy=DownloadPolicy.VIEWERS)
+    rule |= Q(download_policy=DownloadPolicy.GROUPS, download_groups__in=user.groups.all())
+    return Dataset.objects.filter(pk__in=datasets.filter(rule).values("pk"))
+
+
+def get_downloadable_dataset(user: AnyUser, slug: str) -> Dataset:
+    """The dataset to download: 404 if the user may not see it, PermissionDenied if they may
+    see it but not download it (the caller turns an anonymous user away before this)."""
+    dataset, _ = get_dataset_for_user(user, slug)
+    if not can_download(user, dataset):
+        raise PermissionDenied("You do not have the download permission on this dataset.")
+    return dataset
 
 
 def describe(user: AnyUser) -> dict[str, Any]:

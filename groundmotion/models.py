@@ -55,6 +55,14 @@ class Visibility(models.TextChoices):
     RESTRICTED = "restricted", "Restricted to groups"
 
 
+class DownloadPolicy(models.TextChoices):
+    """Who may download a dataset's points (access.can_download applies it)."""
+
+    NOBODY = "nobody", "Nobody (curators only)"
+    VIEWERS = "viewers", "Every signed-in user who sees its points"
+    GROUPS = "groups", "Members of the download groups"
+
+
 class DatasetDict(TypedDict):
     slug: str
     name: str
@@ -102,6 +110,12 @@ class Dataset(models.Model):
         max_length=10, choices=Visibility.choices, default=Visibility.PUBLIC
     )
     allowed_groups = models.ManyToManyField(Group, blank=True, related_name="datasets")
+    download_policy = models.CharField(
+        max_length=10, choices=DownloadPolicy.choices, default=DownloadPolicy.VIEWERS
+    )
+    download_groups = models.ManyToManyField(
+        Group, blank=True, related_name="downloadable_datasets"
+    )
     licence = models.CharField(max_length=200, blank=True)
     attribution = models.CharField(max_length=300, blank=True)
     extent = models.PolygonField(null=True, blank=True)

@@ -11,6 +11,8 @@ from typing import TypedDict
 
 from django.db import transaction
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -57,6 +59,11 @@ def validation_error(data: object) -> str:
     return f"missing parameters: {', '.join(missing)}" if missing else ""
 
 
+@extend_schema(methods=["GET"], operation_id="jobs_list", responses=OpenApiTypes.OBJECT)
+@extend_schema(
+    methods=["POST"], operation_id="jobs_create", request=OpenApiTypes.OBJECT,
+    responses=OpenApiTypes.OBJECT,
+)  # fmt: skip
 @api_view(["GET", "POST"])
 def jobs(request: Request) -> Response:
     if not access.is_curator(request.user):
@@ -75,6 +82,7 @@ def jobs(request: Request) -> Response:
     return Response(job_dict(job), status=201)
 
 
+@extend_schema(operation_id="job_detail", responses=OpenApiTypes.OBJECT)
 @api_view(["GET"])
 def job_detail(request: Request, job_id: int) -> Response:
     if not access.is_curator(request.user):

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from django import forms
+
+from groundmotion import access
+from groundmotion.access import AnyUser
+from groundmotion.exports.writers import Format
+
+FORMAT_CHOICES = [(Format.CSV, "CSV (EGMS columns)"), (Format.GPKG, "GeoPackage"),
+                  (Format.GEOTIFF, "GeoTIFF (L3 only)")]  # fmt: skip
+
+
+class DownloadForm(forms.Form):
+    """The download dialog. Datasets offered are only those access.py lets the user download."""
+
+    dataset = forms.ModelChoiceField(queryset=None, to_field_name="slug", empty_label=None)
+    format = forms.ChoiceField(choices=FORMAT_CHOICES, initial=Format.CSV)
+    bbox = forms.CharField(required=False, help_text="MINLON,MINLAT,MAXLON,MAXLAT, degrees")
+    polygon = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}),
+                              help_text="WKT polygon, WGS84 (drawn on the map)")  # fmt: skip
+
+    def __init__(self, user: AnyUser, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["dataset"].queryset = access.downloadable_datasets(user).order_by("slug")

@@ -1,0 +1,167 @@
+"""The download dialog, export-job pages, and the token-friendly download API."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.decorators import api_view, authentication_classes
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.authentication import ApiTokenAuthentication
+from downloads import jobs, service
+from downloads.forms import DownloadForm
+from groundmotion import access
+from groundmotion.exports.writers import CONTENT_TYPES, EXTENSIONS, Format, csv_chunks, write_export
+from groundmotion.models import DownloadRecord, ProcessingJob
+
+# Token first, so that a bad token answers 401 with `WWW-Authenticate: Token`.
+API_AUTHENTICATION = [ApiTokenAuthentication, SessionAuthentication]
+
+
+def deliver(user: object, plan: service.DownloadPlan) -> HttpResponse:
+    """Stream a small download at once, recorded before its first byte."""
+    record = service.record_download(user, plan)
+    filename = f"{plan.dataset.slug}.{EXTENSIONS[plan.export_format]}"
+    if plan.export_format == Format.CSV:
+        response = StreamingHttpResponse(counted(csv_chunks(plan.points, plan.dataset), record),
+                                         content_type=CONTENT_TYPES[Format.CSV])  # fmt: skip
+    else:
+        with tempfile.TemporaryDirectory() as directory:
+            path = Path(directory) / filename
+            result = write_export(plan.export_format, plan.points, plan.dataset, path)
+            handle = open(path, "rb")  # noqa: SIM115 (FileResponse closes it)
+        DownloadRecord.objects.filter(pk=record.pk).update(byte_count=result.byte_count)
+        response = FileResponse(handle, content_type=CONTENT_TYPES[plan.export_format])
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["X-Point-Count"] = str(plan.point_count)
+    return response
+
+
+def counted(blocks: Iterator[bytes], record: DownloadRecord) -> Iterator[bytes]:
+    """Pass the blocks through and store how many bytes left when the stream ends."""
+    sent = 0
+    try:
+        for block in blocks:
+            sent += len(block)
+            yield block
+    finally:
+        DownloadRecord.objects.filter(pk=record.pk).update(byte_count=sent)
+
+
+def map_config(user: object) -> dict:
+    """What the dialog's map needs: a start view and the downloadable datasets' extents."""
+    leaflet = settings.LEAFLET_CONFIG
+    extents = [{"slug": dataset.slug, "bbox": list(dataset.extent.extent)}
+               for dataset in access.downloadable_datasets(user).exclude(extent=None)]  # fmt: skip
+    return {"center": list(leaflet["DEFAULT_CENTER"]), "zoom": leaflet["DEFAULT_ZOOM"],
+            "basemap": settings.GROUNDMOTION["BASEMAP_URL"], "extents": extents}  # fmt: skip
+
+
+def render_dialog(request: HttpRequest, context: dict, status: int = 200) -> HttpResponse:
+    context["map_config"] = map_config(request.user)
+    return render(request, "downloads/dialog.html", context, status=status)
+
+
+@login_required
+def dialog(request: HttpRequest) -> HttpResponse:
+    """GET: the dialog. POST: download now, or queue an export job and show its page."""
+    form = DownloadForm(request.user, request.POST or None,
+                        initial={"dataset": request.GET.get("dataset")})  # fmt: skip
+    if request.method != "POST" or not form.is_valid():
+        status = 400 if request.method == "POST" else 200
+        return render_dialog(request, {"form": form}, status)
+    data = form.cleaned_data
+    try:
+        plan = service.plan_download(request.user, data["dataset"].slug, data["format"],
+                                     data["bbox"], data["polygon"])  # fmt: skip
+    except service.DownloadRefused as refusal:
+        context = {"form": form, "refusal": refusal.message}
+        return render_dialog(request, context, refusal.status)
+    if plan.immediate:
+        return deliver(request.user, plan)
+    job = jobs.create_job(request.user, plan, data["bbox"], data["polygon"])
+    return redirect("downloads:job", job_id=job.pk)
+
+
+def own_export_job(user: object, job_id: int) -> ProcessingJob:
+    """The user's own export job; anyone else's is a 404 (no leak of its existence)."""
+    job = ProcessingJob.objects.filter(pk=job_id, kind=ProcessingJob.Kind.EXPORT,
+                                       user=user).first()  # fmt: skip
+    if job is None:
+        raise Http404("No such export")
+    return job
+
+
+def job_summary(job: ProcessingJob) -> dict:
+    ready = job.state == ProcessingJob.State.SUCCEEDED and jobs.result_path(job) is not None
+    return {"id": job.pk, "state": job.state, "progress": round(job.progress, 3),
+            "message": job.message, "point_count": job.parameters.get("point_count"),
+            "file": reverse("downloads:job-file", args=[job.pk]) if ready else None}  # fmt: skip
+
+
+@login_required
+def job_page(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = own_export_job(request.user, job_id)
+    return render(request, "downloads/job.html", {"job": job, "summary": job_summary(job)})
+
+
+@extend_schema(responses={200: OpenApiTypes.BINARY})
+@api_view(["GET"])
+@authentication_classes(API_AUTHENTICATION)
+def job_file(request: Request, job_id: int) -> HttpResponse:
+    """The finished export's file (session or API token)."""
+    if not request.user.is_authenticated:
+        return Response({"detail": "Sign in to download data."}, status=401)
+    job = own_export_job(request.user, job_id)
+    path = jobs.result_path(job)
+    if path is None or not path.exists():
+        raise Http404("The export is not ready")
+    return FileResponse(open(path, "rb"), as_attachment=True, filename=path.name)
+
+
+@extend_schema(responses={200: OpenApiTypes.OBJECT})
+@api_view(["GET"])
+@authentication_classes(API_AUTHENTICATION)
+def api_job(request: Request, job_id: int) -> Response:
+    if not request.user.is_authenticated:
+        return Response({"detail": "Sign in to download data."}, status=401)
+    return Response(job_summary(own_export_job(request.user, job_id)))
+
+
+DOWNLOAD_PARAMETERS = [
+    OpenApiParameter("output", str, enum=list(Format.ALL), description="File format"),
+    OpenApiParameter("bbox", str, description="MINLON,MINLAT,MAXLON,MAXLAT, degrees"),
+    OpenApiParameter("polygon", str, description="WKT polygon, WGS84"),
+]
+
+
+@extend_schema(parameters=DOWNLOAD_PARAMETERS,
+               responses={200: OpenApiTypes.BINARY, 202: OpenApiTypes.OBJECT})  # fmt: skip
+@api_view(["GET"])
+@authentication_classes(API_AUTHENTICATION)
+def api_download(request: Request, slug: str) -> HttpResponse:
+    """Scripted downloads: ?output=csv|gpkg|geotiff (DRF reserves `format`), and bbox=… or
+    polygon=… (WKT, degrees). 200 streams the file; 202 gives an export job to poll."""
+    parameters = request.query_params
+    try:
+        plan = service.plan_download(request.user, slug, parameters.get("output", Format.CSV),
+                                     parameters.get("bbox"), parameters.get("polygon"))  # fmt: skip
+    except service.DownloadRefused as refusal:
+        return Response({"detail": refusal.message}, status=refusal.status)
+    if plan.immediate:
+        return deliver(request.user, plan)
+    job = jobs.create_job(request.user, plan, parameters.get("bbox") or "",
+                          parameters.get("polygon") or "")  # fmt: skip
+    url = reverse("downloads:api-job", args=[job.pk])
+    return Response({"job": job.pk, "status_url": url, "state": job.state}, status=202)

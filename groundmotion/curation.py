@@ -1,0 +1,56 @@
+"""Curation operations used by the admin (and available to management commands).
+
+Every change of what a dataset shows bumps its version, which keys tile caches and ETags.
+The tile helper's cell refresh is called from bulk.refresh_summary; for masks we call
+bump_version, which is enough to invalidate cached tiles (see the merge note).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.contrib.auth.models import Group
+from django.db import transaction
+from django.db.models import F, QuerySet
+from django.utils import timezone
+
+from groundmotion.models import Dataset, MaskedArea, Status, Visibility
+
+
+def set_status(datasets: QuerySet[Dataset], status: str) -> int:
+    """Publish or unpublish; returns how many datasets changed."""
+    return (
+        datasets.exclude(status=status)
+        .update(status=status, version=F("version") + 1, updated_at=timezone.now())
+    )  # fmt: skip
+
+
+def restrict_to_groups(datasets: QuerySet[Dataset], groups: Iterable[Group]) -> int:
+    """Make every dataset restricted to exactly these groups (one transaction)."""
+    groups = list(groups)
+    with transaction.atomic():
+        selected = list(datasets.select_for_update())
+        for dataset in selected:
+            dataset.allowed_groups.set(groups)
+        ids = [dataset.pk for dataset in selected]
+        Dataset.objects.filter(pk__in=ids).update(
+            visibility=Visibility.RESTRICTED, version=F("version") + 1, updated_at=timezone.now()
+        )
+    return len(ids)
+
+
+def datasets_under_mask(area: MaskedArea) -> QuerySet[Dataset]:
+    """Datasets a mask applies to: its scope, or every dataset whose extent it touches."""
+    if area.pk and area.datasets.exists():
+        return area.datasets.all()
+    return Dataset.objects.filter(extent__intersects=area.geom)
+
+
+def bump_datasets(ids: Iterable[int]) -> int:
+    return Dataset.objects.filter(pk__in=set(ids)).update(
+        version=F("version") + 1, updated_at=timezone.now()
+    )
+
+
+def published_ids(datasets: QuerySet[Dataset]) -> list[int]:
+    return list(datasets.filter(status=Status.PUBLISHED).values_list("pk", flat=True))
