@@ -6,7 +6,8 @@ HOT update: it inserts nothing into the primary key, the (dataset, pid) index or
 index on geom. A full re-fit needs room for a second version of every row on its page,
 hence 50 %. Measured on 200,000 points (bench/README.md): write-back 4.1-4.8 s at the
 default fillfactor (no HOT update), 0.7-1.0 s at 50 (all HOT), for ~145 more bytes per point
-on disk. Existing pages keep their layout until the table is rewritten (VACUUM FULL).
+on disk. Existing pages keep their layout until the table is rewritten (VACUUM FULL). Rows
+loaded with NULL parameters widen on their first fit, and some of those updates are not HOT.
 """
 
 from __future__ import annotations
