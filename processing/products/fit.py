@@ -100,8 +100,7 @@ def reference_series(dataset: Dataset, *, pid: str = "", reflector: str = "",
         return row.values().astype(np.float32), {"pid": pid, "reflector": reflector}
     if area_wkt:
         area = GEOSGeometry(area_wkt, srid=4326)
-        rows = PointSeries.objects.filter(point__dataset=dataset, point__geom__within=area)
-        stack = np.array([row.values() for row in rows.iterator()], dtype=np.float32)
+        stack = series_io.read_within(dataset, area.wkt)["series"]
         if not len(stack):
             raise ValueError("the reference area holds no points")
         return np.nanmean(stack, axis=0).astype(np.float32), {

@@ -212,12 +212,11 @@ def _concatenate(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
 
 
-def read_chunk(
-    dataset: Dataset, bounds: tuple[int, int], columns: dict[str, str]
-) -> dict[str, np.ndarray]:
-    """Points with ids in the inclusive bounds: id, the asked columns (float64), series."""
-    part = Part(bounds[0], bounds[1], exclusive=False)
-    return _read_part(_django_raw(), dataset.pk, part, columns, len(dataset.acquisition_dates))
+def read_within(dataset: Dataset, area_wkt: str) -> dict[str, np.ndarray]:
+    """Points of the dataset within a WGS84 area (WKT): id and series (GiST index, COPY)."""
+    where = "p.dataset_id = %s AND ST_Within(p.geom, ST_GeomFromText(%s, 4326))"
+    buffer = _copy_out(_django_raw(), _chunk_query({}, where), [dataset.pk, area_wkt])
+    return _parse_chunk(buffer, [], len(dataset.acquisition_dates))
 
 
 class _ReaderPool:
