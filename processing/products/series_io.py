@@ -249,6 +249,9 @@ def iterate_chunks(
     Committed datasets are read by PARALLEL_READERS connections, each chunk cut in as many
     id ranges, and the next chunk is read while the caller works on this one. Data still
     inside the caller's transaction is read on its own connection, one range at a time.
+    "Committed" is judged by the dataset row: a caller that rewrites the series of a
+    committed dataset and then reads them back in the same transaction would read the old
+    ones (no product does).
     """
     ids = point_ids(dataset)
     starts = list(range(0, len(ids), size))
