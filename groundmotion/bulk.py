@@ -11,7 +11,7 @@ import numpy as np
 from django.db import connection
 
 from groundmotion import series_codec
-from groundmotion.models import Dataset
+from groundmotion.models import EXTRA_DTYPE, Dataset
 
 COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
 COPY_TRAILER = b"\xff\xff"
@@ -38,6 +38,7 @@ POINT_FLOAT_COLUMNS = (
 )
 POINT_TABLE = "groundmotion_measurementpoint"
 SERIES_TABLE = "groundmotion_pointseries"
+EXTRA_TABLE = "groundmotion_pointextra"
 
 
 def pack_binary_rows(columns: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
@@ -103,12 +104,23 @@ def point_geometry_column(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray,
 def reserve_point_ids(count: int) -> np.ndarray:
     """Draw `count` ids from the points' sequence (safe against concurrent loads)."""
     with connection.cursor() as cursor:
+        # Resolve the sequence once: pg_get_serial_sequence per row cost ~5 us of each 5.7.
+        cursor.execute(f"SELECT pg_get_serial_sequence('{POINT_TABLE}', 'id')")
+        sequence = f"nextval('{cursor.fetchone()[0]}')"
+        # Usually the ids drawn are contiguous: their range then says it all (distinct values
+        # spanning exactly `count` integers are that range), and fetching 100k values (~0.5 s)
+        # is avoided. When a concurrent load interleaved, draw again value by value; the
+        # first draw only leaves a gap in the sequence.
         cursor.execute(
-            f"SELECT nextval(pg_get_serial_sequence('{POINT_TABLE}', 'id'))"
-            " FROM generate_series(1, %s)",
+            f"SELECT min(id), max(id) FROM (SELECT {sequence} AS id"
+            " FROM generate_series(1, %s)) AS drawn",
             [count],
         )
-        return np.fromiter((row[0] for row in cursor.fetchall()), dtype=np.int64, count=count)
+        low, high = cursor.fetchone()
+        if count and high - low + 1 == count:
+            return np.arange(low, high + 1, dtype=np.int64)
+        cursor.execute(f"SELECT array_agg({sequence}) FROM generate_series(1, %s)", [count])
+        return np.array(cursor.fetchone()[0] or [], dtype=np.int64)
 
 
 def copy_points(
@@ -178,6 +190,38 @@ def _series_rows(ids: np.ndarray, encoded: np.ndarray, lengths: np.ndarray) -> n
     rows["series_length"] = width
     rows["series"] = encoded
     return rows.view(np.uint8)
+
+
+def copy_extras(ids: np.ndarray, values: np.ndarray) -> None:
+    """COPY extra per-point values (n points x dataset.extra_columns) as float64 bytea rows."""
+    copy_vector_rows(EXTRA_TABLE, "values", ids, np.asarray(values, dtype=EXTRA_DTYPE))
+
+
+def copy_vector_rows(table: str, column: str, ids: np.ndarray, matrix: np.ndarray) -> None:
+    """COPY (point_id, bytea) rows whose bytea is each row of `matrix` in its own dtype."""
+    n, width = matrix.shape
+    row = np.dtype(
+        [
+            ("fields", ">i2"),
+            ("id_length", ">i4"),
+            ("id", ">i8"),
+            ("values_length", ">i4"),
+            ("values", matrix.dtype, (width,)),
+        ]
+    )
+    sql = f"COPY {table} (point_id, {column}) FROM STDIN (FORMAT BINARY)"
+    with connection.cursor() as cursor, cursor.connection.cursor().copy(sql) as copy:
+        copy.write(COPY_HEADER)
+        for start in range(0, n, ROWS_PER_CHUNK):
+            part = slice(start, start + ROWS_PER_CHUNK)
+            rows = np.empty(len(ids[part]), dtype=row)
+            rows["fields"] = 2
+            rows["id_length"] = 8
+            rows["id"] = ids[part]
+            rows["values_length"] = width * matrix.dtype.itemsize
+            rows["values"] = matrix[part]
+            copy.write(rows.data)
+        copy.write(COPY_TRAILER)
 
 
 def refresh_summary(dataset: Dataset) -> None:

@@ -1,0 +1,245 @@
+"""Load point products into one dataset: all files in one transaction, streamed by chunks.
+
+1. open each file (CSV, ZIP, GeoPackage, Shapefile) and resolve its columns;
+2. create the dataset (or empty it with --replace) from the first file's description;
+3. per chunk: check, drop pids an earlier file already loaded, COPY points, series, extras;
+4. refresh the dataset's count, extent and version. Any error rolls everything back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psycopg
+from django.db import IntegrityError, connection, transaction
+
+from groundmotion import bulk
+from groundmotion.ingest.chunk import Chunk, check_chunk, spatial_order
+from groundmotion.ingest.csvtable import CsvTable
+from groundmotion.ingest.describe import Description, describe
+from groundmotion.ingest.errors import IngestError
+from groundmotion.ingest.prefetch import prefetch
+from groundmotion.ingest.sources import open_table
+from groundmotion.ingest.vector import VECTOR_SUFFIXES, VectorLayer
+from groundmotion.models import Dataset
+
+DUPLICATE_KEY = re.compile(r"\(dataset_id, pid\)=\(\d+, (?P<pid>.*)\) already exists")
+
+
+@dataclass
+class IngestOptions:
+    slug: str
+    name: str = ""
+    level: str | None = None
+    pass_direction: str | None = None
+    component: str | None = None
+    replace: bool = False
+    mapping: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class IngestReport:
+    dataset: Dataset | None = None
+    points: int = 0
+    files: list[str] = field(default_factory=list)
+    skipped_duplicates: int = 0
+    ignored_columns: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+@contextlib.contextmanager
+def open_points(path: Path, mapping: dict[str, str]) -> Iterator[Any]:
+    """A CsvTable or VectorLayer for the file."""
+    if path.suffix.lower() in VECTOR_SUFFIXES:
+        yield VectorLayer(path, mapping)
+        return
+    with open_table(path) as (stream, header):
+        table = CsvTable(stream, str(path), mapping)
+        table.header = header
+        yield table
+
+
+def ingest(paths: list[Path], options: IngestOptions) -> IngestReport:
+    """Load the files into dataset `options.slug`, whole or not at all."""
+    started = time.perf_counter()
+    report = IngestReport()
+    with transaction.atomic():
+        loader = Loader(options, report)
+        for path in paths:
+            loader.load_file(path)
+        loader.finish()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+class Loader:
+    def __init__(self, options: IngestOptions, report: IngestReport) -> None:
+        self.options, self.report = options, report
+        self.dataset: Dataset | None = None
+
+    def load_file(self, path: Path) -> None:
+        label = str(path)
+        with open_points(path, self.options.mapping) as table:
+            chunks = prefetch(checked(table.chunks()), depth=1)
+            first = next(chunks)
+            if self.dataset is None:
+                self.dataset = self._create(path, table, first)
+            self._check_dates(table, label)
+            first_id = None
+            for chunk in _chain(first, chunks):
+                ids = self._load_chunk(chunk, first_id)
+                if first_id is None and len(ids):
+                    first_id = int(ids[0])
+            self._note_file(path, table)
+
+    def _create(self, path: Path, table: Any, first: Chunk) -> Dataset:
+        projected = bool(getattr(getattr(table, "layout", None), "projected", False))
+        description = describe(path, first, vars(self.options), projected)
+        dataset = prepare_dataset(self.options, description)
+        dataset.acquisition_dates = list(table.dates)
+        dataset.reference_date = dataset.acquisition_dates[0] if dataset.acquisition_dates else None
+        dataset.extra_columns = list(first.extras)
+        dataset.provenance = {"source": "ingest", "files": [], "name_parts": description.name_parts}
+        dataset.metadata = {"headers": {}}
+        return dataset
+
+    def _check_dates(self, table: Any, label: str) -> None:
+        dates = list(table.dates)
+        if dates != list(self.dataset.acquisition_dates):
+            raise IngestError(
+                label,
+                f"its {len(dates)} dates differ from the first file's "
+                f"{len(self.dataset.acquisition_dates)}: load them into another dataset",
+                line=1,
+            )
+
+    def _load_chunk(self, chunk: Chunk, file_first_id: int | None) -> np.ndarray:
+        if self.report.files:
+            chunk = self._drop_loaded(chunk, file_first_id)
+        ids = bulk.reserve_point_ids(len(chunk))
+        if not len(ids):
+            return ids
+        try:
+            bulk.copy_points(self.dataset, ids, chunk.pids, chunk.lon, chunk.lat, chunk.attributes)
+        except (IntegrityError, psycopg.errors.UniqueViolation) as error:
+            raise _duplicate_error(chunk, error) from None
+        if chunk.series is not None and chunk.series.shape[1]:
+            bulk.copy_series(ids, chunk.series)
+        if self.dataset.extra_columns:
+            bulk.copy_extras(ids, self._extras_matrix(chunk))
+        self.report.points += len(ids)
+        return ids
+
+    def _drop_loaded(self, chunk: Chunk, file_first_id: int | None) -> Chunk:
+        """Skip points an earlier file (an overlapping burst) already loaded."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT pid, id FROM {bulk.POINT_TABLE} WHERE dataset_id = %s AND pid = ANY(%s)",
+                [self.dataset.pk, chunk.pids.tolist()],
+            )
+            found = dict(cursor.fetchall())
+        for pid, point_id in found.items():
+            if file_first_id is not None and point_id >= file_first_id:
+                line = int(chunk.lines[np.flatnonzero(chunk.pids == pid)[0]])
+                raise IngestError(
+                    chunk.path,
+                    f"duplicate pid {pid!r} (also at an earlier line)",
+                    line=line,
+                    column="pid",
+                )
+        keep = ~np.isin(chunk.pids, list(found))
+        self.report.skipped_duplicates += int((~keep).sum())
+        return chunk.select(keep)
+
+    def _extras_matrix(self, chunk: Chunk) -> np.ndarray:
+        missing = np.full(len(chunk), np.nan)
+        columns = [chunk.extras.get(name, missing) for name in self.dataset.extra_columns]
+        return np.column_stack(columns) if columns else np.empty((len(chunk), 0))
+
+    def _note_file(self, path: Path, table: Any) -> None:
+        self.report.files.append(str(path))
+        self.dataset.provenance["files"].append(path.name)
+        header = getattr(table, "header", None)
+        if header:
+            self.dataset.metadata["headers"][path.name] = header
+        for name in table.ignored:
+            if name not in self.report.ignored_columns:
+                self.report.ignored_columns.append(name)
+
+    def finish(self) -> None:
+        dataset = self.dataset
+        dataset.provenance["ignored_columns"] = self.report.ignored_columns
+        dataset.provenance["skipped_duplicates"] = self.report.skipped_duplicates
+        dataset.save(
+            update_fields=[
+                "acquisition_dates",
+                "reference_date",
+                "extra_columns",
+                "provenance",
+                "metadata",
+            ]
+        )
+        bulk.refresh_summary(dataset)
+        self.report.dataset = dataset
+
+
+def checked(chunks: Iterator[Chunk]) -> Iterator[Chunk]:
+    """Checked chunks in Z-order: done in the parser thread, off the COPY's critical path."""
+    for chunk in chunks:
+        check_chunk(chunk)
+        yield chunk.select(spatial_order(chunk.lon, chunk.lat))
+
+
+def _chain(first: Chunk, rest: Iterator[Chunk]) -> Iterator[Chunk]:
+    yield first
+    yield from rest
+
+
+def _duplicate_error(chunk: Chunk, error: Exception) -> IngestError:
+    match = DUPLICATE_KEY.search(str(error))
+    pid = match["pid"] if match else "?"
+    where = np.flatnonzero(chunk.pids == pid)
+    line = int(chunk.lines[where[0]]) if len(where) else None
+    return IngestError(
+        chunk.path, f"duplicate pid {pid!r} (also at an earlier line)", line=line, column="pid"
+    )
+
+
+def prepare_dataset(options: IngestOptions, description: Description) -> Dataset:
+    """A new dataset, or with --replace the existing one emptied (its settings are kept)."""
+    fields = {
+        "level": description.level,
+        "pass_direction": description.pass_direction,
+        "component": description.component,
+        "relative_orbit": description.relative_orbit,
+        "grid_size_m": description.grid_size_m,
+    }
+    existing = Dataset.objects.select_for_update().filter(slug=options.slug).first()
+    if existing is None:
+        return Dataset.objects.create(
+            slug=options.slug, name=options.name or options.slug, **fields
+        )
+    if not options.replace:
+        raise IngestError(options.slug, "the dataset exists: give --replace to reload it")
+    delete_points(existing)
+    for name, value in fields.items():
+        setattr(existing, name, value)
+    existing.name = options.name or existing.name
+    existing.save(update_fields=[*fields, "name"])
+    return existing
+
+
+def delete_points(dataset: Dataset) -> None:
+    """Delete a dataset's points, series and extras in set-based statements."""
+    points = f"SELECT id FROM {bulk.POINT_TABLE} WHERE dataset_id = %s"
+    with connection.cursor() as cursor:
+        for table in (bulk.SERIES_TABLE, bulk.EXTRA_TABLE):
+            cursor.execute(f"DELETE FROM {table} WHERE point_id IN ({points})", [dataset.pk])
+        cursor.execute(f"DELETE FROM {bulk.POINT_TABLE} WHERE dataset_id = %s", [dataset.pk])
