@@ -86,3 +86,27 @@ def test_the_command_calibrates_several_tracks_and_refuses_mixed_passes(tracks) 
         call_command("calibrate", "track-a", "track-b", gnss="gnss-h", output=["a3", "b3"],
                      stdout=io.StringIO())  # fmt: skip
     assert not Dataset.objects.filter(slug__in=["a3", "b3"]).exists()
+
+
+def test_calibration_keeps_the_source_extra_columns(tracks) -> None:
+    from groundmotion import bulk
+    from groundmotion.models import PointExtra
+
+    source = tracks["track-a"]
+    points = list(MeasurementPoint.objects.filter(dataset=source).order_by("id")
+                  .values_list("id", "pid"))  # fmt: skip
+    ids = np.array([point_id for point_id, _ in points[:-5]])  # the last five have none
+    values = np.column_stack([ids * 10.0 + 0.5, -ids.astype(float)])
+    bulk.copy_extras(ids, values)
+    source.extra_columns = ["easting", "line"]
+    source.save(update_fields=["extra_columns"])
+    output, _ = calibrate_dataset(source, GNSSNetwork.objects.get(slug="gnss-h"), "a-extra")
+    assert output.extra_columns == ["easting", "line"]
+    expected = {pid: (point_id * 10.0 + 0.5, -float(point_id)) for point_id, pid in points[:-5]}
+    stored = {row.point.pid: row.as_dict(output.extra_columns) for row in
+              PointExtra.objects.filter(point__dataset=output).select_related("point")}  # fmt: skip
+    assert len(stored) == len(points)
+    for pid, (easting, line) in expected.items():
+        assert stored[pid] == {"easting": easting, "line": line}
+    missing = [pid for _, pid in points[-5:]]
+    assert all(np.isnan(stored[pid]["easting"]) for pid in missing)

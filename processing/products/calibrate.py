@@ -163,6 +163,8 @@ def _write_calibrated(
         pids = series_io.read_pids(source, (int(chunk["id"][0]), int(chunk["id"][-1])))
         bulk.copy_points(output, ids, pids, chunk["lon"], chunk["lat"], attributes)
         bulk.copy_series(ids, chunk["series"])
+        if source.extra_columns:
+            bulk.copy_extras(ids, series_io.read_extras(source, chunk["id"]))
         progress(fraction, f"calibrated {fraction:.0%} of {source.slug}")
     bulk.refresh_summary(output)
 
@@ -194,7 +196,8 @@ def calibrate_datasets(
                           "calibrated_with": [s.slug for s in sources]}  # fmt: skip
             provenance = software_provenance("calibrate", parameters) | {
                 "calibration": report, "harmonisation": harmonised}  # fmt: skip
-            output = create_output(source, slug, Level.L2B, provenance)
+            output = create_output(source, slug, Level.L2B, provenance,
+                                   extra_columns=list(source.extra_columns))  # fmt: skip
             _write_calibrated(source, output, coefficients, report["centre"], offset,
                               lambda f, m, n=number: progress((n + f) * share, m))  # fmt: skip
             outputs.append(output)

@@ -19,7 +19,7 @@ import psycopg
 from django.db import connection
 
 from groundmotion import bulk, series_codec
-from groundmotion.models import Dataset
+from groundmotion.models import EXTRA_DTYPE, Dataset
 
 COPY_HEADER_BYTES = 19
 CHUNK_POINTS = 100_000
@@ -217,6 +217,33 @@ def read_within(dataset: Dataset, area_wkt: str) -> dict[str, np.ndarray]:
     where = "p.dataset_id = %s AND ST_Within(p.geom, ST_GeomFromText(%s, 4326))"
     buffer = _copy_out(_django_raw(), _chunk_query({}, where), [dataset.pk, area_wkt])
     return _parse_chunk(buffer, [], len(dataset.acquisition_dates))
+
+
+def read_extras(dataset: Dataset, ids: np.ndarray) -> np.ndarray:
+    """The extra values (points x dataset.extra_columns, float64) of these sorted point ids.
+
+    NaN where a point has no extra row.
+    """
+    width = len(dataset.extra_columns)
+    out = np.full((len(ids), width), np.nan)
+    if not width or not len(ids):
+        return out
+    query = (
+        f"SELECT e.point_id, e.values FROM {bulk.EXTRA_TABLE} e JOIN {bulk.POINT_TABLE} p"
+        " ON p.id = e.point_id WHERE p.dataset_id = %s AND p.id BETWEEN %s AND %s"
+        " ORDER BY e.point_id"
+    )
+    buffer = _copy_out(_django_raw(), query, [dataset.pk, int(ids[0]), int(ids[-1])])
+    dtype = np.dtype([("fields", ">i2"), ("id_length", ">i4"), ("id", ">i8"),
+                      ("values_length", ">i4"), ("values", EXTRA_DTYPE, (width,))])  # fmt: skip
+    rows = np.frombuffer(buffer, dtype=dtype, offset=COPY_HEADER_BYTES,
+                         count=_row_count(buffer, dtype.itemsize))  # fmt: skip
+    if np.any(rows["values_length"] != width * EXTRA_DTYPE.itemsize):
+        raise ValueError(f"{dataset.slug} has extra rows that do not match its extra columns")
+    position = np.searchsorted(ids, rows["id"])
+    found = (position < len(ids)) & (ids[np.minimum(position, len(ids) - 1)] == rows["id"])
+    out[position[found]] = rows["values"][found]
+    return out
 
 
 class _ReaderPool:
