@@ -187,6 +187,8 @@ GROUNDMOTION = {
     "TILE_STATEMENT_TIMEOUT_MS": envint("GROUNDMOTION_TILE_TIMEOUT_MS", "5000"),
     # Seconds a rendered tile stays in the server-side cache; 0 turns the cache off.
     "TILE_CACHE_SECONDS": envint("GROUNDMOTION_TILE_CACHE_SECONDS", "3600"),
+    # Megabytes of hot tiles each server process keeps in memory before the shared cache.
+    "TILE_LOCAL_CACHE_MB": envint("GROUNDMOTION_TILE_LOCAL_CACHE_MB", "64"),
     # Base-map URL for when the viewer is online; empty means the offline outline map only.
     "BASEMAP_URL": os.environ.get("GROUNDMOTION_BASEMAP_URL", ""),
     # Downloads (issue 6): largest area and point count per request, how many points stream

@@ -166,3 +166,20 @@ def require_points(user: AnyUser, dataset: Dataset) -> None:
     """
     if not sees_points(user, dataset):
         raise PermissionDenied("This dataset is public at reduced resolution: sign in for points")
+
+
+# What a tile request reads of its dataset: the access fields and the version of the cache keys.
+TILE_DATASET_FIELDS = ("id", "slug", "version", "status", "visibility")
+
+
+def get_dataset_for_tiles(user: AnyUser, slug: str) -> Dataset:
+    """The dataset of a tile request, by the same rule as get_dataset_for_user (404 when the
+    user may not see it), reading only TILE_DATASET_FIELDS.
+
+    Optimization: a tile served from the cache costs this one query, and the full row (dates
+    array, extent, JSON) cost more to decode in Python than the query itself.
+    """
+    try:
+        return visible_datasets(user).only(*TILE_DATASET_FIELDS).get(slug=slug)
+    except Dataset.DoesNotExist:
+        raise Http404("No such dataset") from None

@@ -12,6 +12,7 @@ REQUIRED_SETTINGS = {
 # Checked when present; groundmotion/tile_views.py falls back to its own default.
 OPTIONAL_SETTINGS = {
     "TILE_CACHE_SECONDS": int,
+    "TILE_LOCAL_CACHE_MB": int,
 }
 
 

@@ -12,6 +12,7 @@ gives exact values), so MVT's value table deduplicates them and tiles shrink abo
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 
@@ -205,16 +206,20 @@ def point_tile_query(
 def render_tile(user: AnyUser, dataset: Dataset, address: TileAddress, kind: TileKind) -> bytes:
     """The tile's MVT bytes (empty when nothing is there), under a statement timeout."""
     timeout = int(settings.GROUNDMOTION["TILE_STATEMENT_TIMEOUT_MS"])
-    # SET LOCAL: the timeout ends with this transaction and never leaks to other queries.
-    # Optimization: it travels in the same message as the next statement (one round trip).
+    # Optimization: no BEGIN / COMMIT round trips. Each message below holds SET LOCAL and its
+    # statement; PostgreSQL runs a multi-statement message as one implicit transaction, so the
+    # timeout covers that statement and ends with the message (it never leaks to later
+    # queries on this persistent connection). Inside a caller's transaction a savepoint keeps
+    # a cancelled tile from aborting that transaction.
     set_timeout = f"SET LOCAL statement_timeout = {timeout};"
-    with transaction.atomic(), connection.cursor() as cursor:
+    nested = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
+    with nested, connection.cursor() as cursor:
         if kind.points:
             stride = point_stride(cursor, dataset, address, prefix=set_timeout)
-            cursor.execute(*point_tile_query(user, dataset, address, stride))
+            sql, params = point_tile_query(user, dataset, address, stride)
         else:
-            params = {"dataset": dataset.pk, **cell_window(address, kind.level)}
-            cursor.execute(set_timeout + CELL_TILE_SQL, params)
-            cursor.nextset()
+            sql, params = CELL_TILE_SQL, {"dataset": dataset.pk, **cell_window(address, kind.level)}
+        cursor.execute(set_timeout + sql, params)
+        cursor.nextset()
         row = cursor.fetchone()
     return bytes(row[0]) if row and row[0] is not None else b""

@@ -1,0 +1,103 @@
+"""Tile serving speed paths: round trips, the per-process tile cache, and that neither one
+weakens access or lets the tile statement timeout leak to other queries."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test import Client
+
+from groundmotion import tile_views
+from groundmotion.models import Dataset, Status
+from tests.factories import make_dataset
+from tests.mvt import get_tile, tile_of
+
+COLUMNS = np.arange(20)
+LON = np.repeat(-1.06 + COLUMNS * 0.00124, 20)
+LAT = np.tile(43.70 + COLUMNS * 0.0009, 20)
+CENTRE = (-1.06 + 0.0119, 43.70 + 0.0086)
+
+
+def grid_dataset(slug: str = "serving") -> Dataset:
+    return make_dataset(slug, lon=LON, lat=LAT, velocity=np.repeat(COLUMNS - 10.0, 20))
+
+
+def statement_timeout() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW statement_timeout")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("zoom", "expected_queries"), [(8, 2), (14, 3)])
+def test_uncached_tiles_take_no_begin_or_commit_and_leak_no_timeout(
+    settings, django_assert_num_queries, zoom: int, expected_queries: int
+) -> None:
+    """Outside a transaction (as under gunicorn): lookup, then one message per statement."""
+    settings.GROUNDMOTION = {**settings.GROUNDMOTION, "TILE_CACHE_SECONDS": 0}
+    dataset = grid_dataset()
+    before = statement_timeout()
+    # Cells: lookup + (SET LOCAL; cells). Points: lookup + (SET LOCAL; count) + (SET LOCAL; tile).
+    with django_assert_num_queries(expected_queries) as queries:
+        status, layers, _ = get_tile(Client(), dataset.slug, *tile_of(*CENTRE, zoom))
+    assert status == 200 and layers
+    tile_statements = [q["sql"] for q in queries.captured_queries[1:]]
+    assert all(sql.startswith("SET LOCAL statement_timeout") for sql in tile_statements)
+    assert statement_timeout() == before != "5s"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_timed_out_tile_outside_a_transaction_is_a_503_and_the_connection_lives_on(
+    settings,
+) -> None:
+    settings.GROUNDMOTION = {**settings.GROUNDMOTION, "TILE_STATEMENT_TIMEOUT_MS": 1,
+                             "TILE_CACHE_SECONDS": 0}  # fmt: skip
+    rng = np.random.default_rng(6)
+    count = 60_000
+    lon, lat = -1.05 + rng.uniform(0, 0.004, count), 43.70 + rng.uniform(0, 0.004, count)
+    dataset = make_dataset("slow", lon=lon, lat=lat)
+    status, _, response = get_tile(Client(), dataset.slug, *tile_of(-1.048, 43.702, 16))
+    assert status == 503 and response["Retry-After"] == "5"
+    assert Dataset.objects.filter(pk=dataset.pk).count() == 1  # not an aborted transaction
+    assert statement_timeout() != "1ms"
+
+
+@pytest.mark.django_db
+def test_a_tile_from_the_shared_cache_fills_the_process_cache(django_assert_num_queries) -> None:
+    dataset = grid_dataset()
+    address = tile_of(*CENTRE, 14)
+    _, _, first = get_tile(Client(), dataset.slug, *address)
+    key = tile_views.tile_cache_key(dataset.pk, dataset.version, "points", tile_views.tiles.
+                                    TileAddress(*address))  # fmt: skip
+    assert tile_views.local_tiles.get(key) == first.content == cache.get(key)
+    tile_views.local_tiles.entries.pop(key)  # as another gunicorn worker would see it
+    with django_assert_num_queries(1):  # the access lookup only; the tile is in Redis
+        _, _, second = get_tile(Client(), dataset.slug, *address)
+    assert second.content == first.content and tile_views.local_tiles.get(key) == first.content
+
+
+@pytest.mark.django_db
+def test_a_cached_tile_is_refused_once_its_dataset_is_hidden() -> None:
+    """Access is decided per request: a hidden dataset 404s even with its tile still cached."""
+    dataset = grid_dataset()
+    address = tile_of(*CENTRE, 14)
+    assert get_tile(Client(), dataset.slug, *address)[0] == 200
+    Dataset.objects.filter(pk=dataset.pk).update(status=Status.DRAFT)  # version unchanged
+    response = Client().get(f"/tiles/{dataset.slug}/{address[0]}/{address[1]}/{address[2]}.pbf")
+    assert response.status_code == 404
+
+
+def test_the_process_cache_evicts_the_least_recently_used_tiles_by_bytes() -> None:
+    local = tile_views.LocalTiles(limit_bytes=10)
+    local.put("a", b"1234")
+    local.put("b", b"5678")
+    assert local.get("a") == b"1234"  # a is now the most recently used
+    local.put("c", b"90")  # 10 bytes: still fits
+    local.put("d", b"xyz")  # 13 bytes: b, the least recently used, goes
+    assert local.get("b") is None
+    assert [local.get(key) for key in "acd"] == [b"1234", b"90", b"xyz"]
+    assert local.size_bytes == 9
+    local.put("huge", b"x" * 11)  # larger than the whole cache: never stored
+    assert local.get("huge") is None and local.size_bytes == 9
