@@ -169,6 +169,8 @@ def http_servers(url: str, ports: dict[str, int], wanted: set[str], paths: dict)
         "DEBUG": "false",
         "SECRET_KEY": "bench-only",
         "ALLOWED_HOSTS": "127.0.0.1",
+        # Plain HTTP on loopback: without this, DEBUG=false redirects every request to https.
+        "SECURE_SSL_REDIRECT": "false",
         "GROUNDMOTION_TILE_CACHE_SECONDS": "0",
     }
     redis = f"redis://127.0.0.1:{os.environ.get('REDIS_PORT', '63799')}/3"
@@ -185,6 +187,11 @@ def http_servers(url: str, ports: dict[str, int], wanted: set[str], paths: dict)
             "GROUNDMOTION_TILE_CACHE_SECONDS": "3600",
         }
         result.append(("cached", [*gunicorn, f"127.0.0.1:{ports['cached']}"], cached, paths))
+    before = os.environ.get("BENCH_TILES_BEFORE", "")
+    if "before" in wanted and before:
+        # Another checkout's code (e.g. `git archive main`), same database, same settings.
+        command = [*gunicorn[:-1], "--chdir", before, "-b", f"127.0.0.1:{ports['before']}"]
+        result.insert(0, ("before", command, django_environment, paths))
     ids = dataset_ids(url)
     if (BENCH_VENV / "bin" / "gunicorn").exists():
         result += baseline_servers(url, ports, wanted, paths, ids)

@@ -25,6 +25,11 @@ local paths = {}
 for line in io.lines("%(paths)s") do paths[#paths + 1] = line end
 local counter = 0
 local threads = {}
+-- Any answer but 200 is an error (a 301 to https or a 404 would otherwise count as served).
+not_ok = 0
+function response(status, headers, body)
+  if status ~= 200 then not_ok = not_ok + 1 end
+end
 function setup(thread)
   thread:set("offset", #threads * 7919)
   table.insert(threads, thread)
@@ -34,11 +39,13 @@ function request()
   return wrk.format("GET", paths[((offset + counter) %% #paths) + 1])
 end
 function done(summary, latency, requests)
+  local total_not_ok = 0
+  for _, thread in ipairs(threads) do total_not_ok = total_not_ok + thread:get("not_ok") end
   io.write(string.format('WRK {"requests": %%d, "duration_us": %%d, "bytes": %%d, ' ..
     '"errors": %%d, "non2xx": %%d, "p50": %%d, "p95": %%d, "p99": %%d}\\n',
     summary.requests, summary.duration, summary.bytes,
     summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    summary.errors.status, latency:percentile(50), latency:percentile(95), latency:percentile(99)))
+    total_not_ok, latency:percentile(50), latency:percentile(95), latency:percentile(99)))
 end
 """
 

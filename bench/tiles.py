@@ -3,7 +3,9 @@
 Usage: .venv/bin/python -m bench tiles
   BENCH_TILES_POINTS   points per track for make_demo (default 5,000,000: 10 M in all)
   BENCH_TILES_SECONDS  seconds per measurement (default 8)
-  BENCH_TILES_SERVERS  comma-separated subset of F,ours,cached,T,V (default all)
+  BENCH_TILES_SERVERS  comma-separated subset of F,before,ours,cached,T,V (default all)
+  BENCH_TILES_BEFORE   a checkout of earlier code (e.g. `git archive main`) run as "before",
+                       uncached, on the same database, for before/after in one run
 The data live in their own database (bench_tiles), loaded once and kept for later runs.
 Baselines T and V run from var/bench-venv (pip install tipg django-vectortiles there); they are
 not dependencies of the service.
@@ -22,7 +24,7 @@ from bench import _tile_data as data
 from bench import _tile_servers as servers
 
 CONCURRENCY = (1, 4, 16)
-PORTS = {"ours": 18081, "cached": 18082, "T": 18083, "V": 18084}
+PORTS = {"before": 18085, "ours": 18081, "cached": 18082, "T": 18083, "V": 18084}
 
 
 def measure_http(name: str, base: str, paths: dict[str, list[str]], seconds: int) -> list[dict]:
@@ -91,12 +93,13 @@ def viewport(base: str, slug: str) -> None:
           f"({sum(map(len, bodies)) / 1000:.0f} KB)")  # fmt: skip
 
 
-def point_detail(base: str, point_ids: list[int], seconds: int) -> None:
+def point_detail(name: str, base: str, point_ids: list[int], seconds: int) -> None:
     paths = [f"/api/points/{point_id}/" for point_id in point_ids]
     for connections in (1, 4):
         result = servers.run_wrk(base, paths, connections, seconds)
-        print(f"  point detail c={connections}: p50 {result['p50']:.2f} ms p95 "
-              f"{result['p95']:.2f} ms, {result['rps']:.0f} req/s")  # fmt: skip
+        print(f"  {name:>6} point detail c={connections}: p50 {result['p50']:.2f} ms "
+              f"p95 {result['p95']:.2f} ms, {result['rps']:.0f} req/s, "
+              f"errors {result['errors']}")  # fmt: skip
 
 
 def ratio(rows: list[dict], server: str, baseline: str, tile_class: str, c: int) -> str:
@@ -120,13 +123,14 @@ def report(rows: list[dict]) -> None:
             print(f"  {tile_class:>4} c={c:<2} vs F: {ratio(rows, 'ours', 'F', tile_class, c)};"
                   f" vs T: {ratio(rows, 'ours', 'T', tile_class, c)};"
                   f" vs V: {ratio(rows, 'ours', 'V', tile_class, c)};"
-                  f" cached/uncached: {ratio(rows, 'cached', 'ours', tile_class, c)}")  # fmt: skip
+                  f" cached/uncached: {ratio(rows, 'cached', 'ours', tile_class, c)};"
+                  f" ours/before: {ratio(rows, 'ours', 'before', tile_class, c)}")  # fmt: skip
 
 
 def main() -> None:
     points = int(os.environ.get("BENCH_TILES_POINTS", "5000000"))
     seconds = int(os.environ.get("BENCH_TILES_SECONDS", "8"))
-    wanted = set(os.environ.get("BENCH_TILES_SERVERS", "F,ours,cached,T,V").split(","))
+    wanted = set(os.environ.get("BENCH_TILES_SERVERS", "F,before,ours,cached,T,V").split(","))
     url = data.ensure_database(points)
     tiles = data.tile_list()
     print(
@@ -143,9 +147,9 @@ def main() -> None:
             if name == "cached":
                 sizes(name, base, paths_for, 10**6)  # warms every tile
             rows += measure_http(name, base, paths_for, seconds)
-            if name == "ours":
+            if name in ("ours", "before"):
                 sizes(name, base, paths_for, 200)
-                point_detail(base, data.sample_point_ids(url), seconds)
+                point_detail(name, base, data.sample_point_ids(url), seconds)
             elif name == "cached":
                 viewport(base, data.SLUGS[0])
             else:

@@ -97,15 +97,21 @@ def get_dataset_for_user(user: AnyUser, slug: str) -> tuple[Dataset, bool]:
     return dataset, is_curator(user)
 
 
-def point_for_user(user: AnyUser, point_id: int) -> tuple[MeasurementPoint, Dataset]:
-    """A point the user may see, with its dataset; 404 otherwise (never 403: no leak)."""
-    point = MeasurementPoint.objects.select_related("dataset").filter(pk=point_id).first()
+def point_for_user(
+    user: AnyUser, point_id: int, with_series: bool = False
+) -> tuple[MeasurementPoint, Dataset]:
+    """A point the user may see, with its dataset; 404 otherwise (never 403: no leak).
+
+    with_series also fetches the point's PointSeries row (point.series) in the same query.
+    """
+    related = ("dataset", "series") if with_series else ("dataset",)
+    point = MeasurementPoint.objects.select_related(*related).filter(pk=point_id).first()
     if point is None:
         raise Http404("No such point")
     dataset = point.dataset
-    if not visible_datasets(user).filter(pk=dataset.pk).exists():
-        raise Http404("No such point")
-    if not visible_points(user, dataset).filter(pk=point.pk).exists():
+    # Both rules in one query: the dataset is visible and the point is among its visible points.
+    visible = visible_datasets(user).filter(pk=dataset.pk).values("pk")
+    if not visible_points(user, dataset).filter(pk=point.pk, dataset__in=visible).exists():
         raise Http404("No such point")
     return point, dataset
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from django.core.cache import cache
+from django.contrib.gis.geos import MultiPolygon
 from django.db import connection
 from django.test import Client
 
 from groundmotion import tile_views
-from groundmotion.models import Dataset, Status
+from groundmotion.models import Dataset, MaskedArea, MeasurementPoint, Status
 from tests.factories import make_dataset
 from tests.mvt import get_tile, tile_of
 
@@ -101,3 +102,23 @@ def test_the_process_cache_evicts_the_least_recently_used_tiles_by_bytes() -> No
     assert local.size_bytes == 9
     local.put("huge", b"x" * 11)  # larger than the whole cache: never stored
     assert local.get("huge") is None and local.size_bytes == 9
+
+
+@pytest.mark.django_db
+def test_point_detail_takes_two_queries_and_still_hides_masked_points(
+    django_assert_num_queries,
+) -> None:
+    """The point with its dataset and series, then one access query (dataset and point rules)."""
+    dataset = grid_dataset()
+    point = MeasurementPoint.objects.filter(dataset=dataset).order_by("id").first()
+    with django_assert_num_queries(2):
+        response = Client().get(f"/api/points/{point.pk}/")
+    assert response.status_code == 200
+    assert len(response.json()["displacements"]) == len(dataset.acquisition_dates)
+    mask = MaskedArea.objects.create(
+        name="m", reason="test", geom=MultiPolygon(point.geom.buffer(0.0001))
+    )
+    assert mask.active and Client().get(f"/api/points/{point.pk}/").status_code == 404
+    Dataset.objects.filter(pk=dataset.pk).update(status=Status.DRAFT)
+    other = MeasurementPoint.objects.filter(dataset=dataset).order_by("-id").first()
+    assert Client().get(f"/api/points/{other.pk}/").status_code == 404

@@ -85,10 +85,12 @@ def points(request: Request, slug: str) -> Response:
 
 def point_with_series(request: Request, point_id: int) -> tuple:
     """(point, dataset, displacements mm as float64 with NaN for missing values)."""
-    point, dataset = access.point_for_user(request.user, point_id)
-    stored = PointSeries.objects.filter(point_id=point.pk).values_list("displacements", flat=True)
-    chunk = stored.first()
+    point, dataset = access.point_for_user(request.user, point_id, with_series=True)
     values = np.full(len(dataset.acquisition_dates), np.nan)
+    try:
+        chunk = point.series.displacements
+    except PointSeries.DoesNotExist:
+        chunk = None
     if chunk is not None:
         values = series_codec.decode(chunk).astype(np.float64)
     return point, dataset, values
