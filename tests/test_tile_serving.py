@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from django.core.cache import cache
 from django.contrib.gis.geos import MultiPolygon
+from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 
