@@ -48,3 +48,4 @@ def outsider(others) -> User:
 @pytest.fixture
 def curator(db) -> User:
     return make_user("curator", curator=True)
+
