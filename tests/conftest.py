@@ -48,4 +48,3 @@ def outsider(others) -> User:
 @pytest.fixture
 def curator(db) -> User:
     return make_user("curator", curator=True)
-
