@@ -17,7 +17,14 @@ import shapely
 from affine import Affine
 from django.db.models import QuerySet
 
-from groundmotion.exports.columns import TO_LAEA, chunk_table, date_columns, static_columns
+from groundmotion.exports.columns import (
+    TO_LAEA,
+    chunk_table,
+    date_columns,
+    static_block,
+    static_columns,
+)
+from groundmotion.exports.csvtext import format_rows
 from groundmotion.exports.stream import ProgressCallback, stream_points
 from groundmotion.models import Dataset, Level, MeasurementPoint
 
@@ -51,22 +58,20 @@ class ExportResult:
 def csv_chunks(
     points: QuerySet[MeasurementPoint], dataset: Dataset, progress: ProgressCallback | None = None
 ) -> Iterator[bytes]:
-    """EGMS CSV as a stream of byte blocks: the header, then one block per chunk of points."""
+    """EGMS CSV as a stream of byte blocks: the header, then one block per chunk of points.
+
+    Rows are formatted from integers by csvtext's numba kernel (see its docstring)."""
+    yield csv_header(dataset)
     written = 0
-    header_sent = False
     for chunk in stream_points(points, dataset):
-        table = chunk_table(chunk, dataset)
-        text = table.to_csv(index=False, header=not header_sent, na_rep="", lineterminator="\n")
-        header_sent = True
+        block = static_block(chunk, dataset)
+        yield format_rows(chunk.pid_bytes, block.values, block.decimals, block.least, chunk.series)
         written += len(chunk)
         if progress:
             progress(written)
-        yield text.encode("utf-8")
-    if not header_sent:
-        yield empty_csv_header(dataset)
 
 
-def empty_csv_header(dataset: Dataset) -> bytes:
+def csv_header(dataset: Dataset) -> bytes:
     names = static_columns(dataset) + date_columns(dataset.acquisition_dates)
     return (",".join(names) + "\n").encode("utf-8")
 
@@ -139,7 +144,7 @@ def write_geotiff(
         raise ExportError("GeoTIFF exports are for L3 (gridded) datasets only.")
     size = float(dataset.grid_size_m or 100)
     cells, velocities = [], []
-    for chunk in stream_points(points, dataset, with_series=False):
+    for chunk in stream_points(points, dataset, with_series=False, with_extras=False):
         cells.append(grid_indices(chunk.longitude, chunk.latitude, size))
         velocities.append(chunk.attributes["velocity"])
         if progress:
