@@ -5,15 +5,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('groundmotion', '0003_point_extras'),
+        ("groundmotion", "0003_point_extras"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='pointseries',
-            name='point',
-            field=models.OneToOneField(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='series', serialize=False, to='groundmotion.measurementpoint'),
+            model_name="pointseries",
+            name="point",
+            field=models.OneToOneField(
+                db_constraint=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                primary_key=True,
+                related_name="series",
+                serialize=False,
+                to="groundmotion.measurementpoint",
+            ),
         ),
     ]
