@@ -168,8 +168,17 @@ class MeasurementPoint(models.Model):
     """One measurement point (or L3 grid cell). Kept narrow: spatial queries scan it."""
 
     # No index of its own: the (dataset, pid) unique index serves dataset lookups.
+    # No database foreign key: its deferred per-row check at commit cost ~5 us per point (12%
+    # of a 200k-point load, bench/README.md). Points are written by bulk.copy_points into a
+    # dataset that the same transaction created or locked (ingest.loader.prepare_dataset's
+    # select_for_update), so a concurrent delete waits for the load; Django's CASCADE still
+    # deletes the points (and their series and extras) with their dataset.
     dataset = models.ForeignKey(
-        Dataset, on_delete=models.CASCADE, related_name="points", db_index=False
+        Dataset,
+        on_delete=models.CASCADE,
+        related_name="points",
+        db_index=False,
+        db_constraint=False,
     )
     pid = models.CharField(max_length=32)
     geom = models.PointField(srid=4326)
