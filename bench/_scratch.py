@@ -28,7 +28,8 @@ class Runner:
         return result.stdout
 
     def sql(self, query: str) -> tuple | None:
-        with psycopg.connect(self.url.replace("postgis://", "postgresql://")) as connection:
+        url = self.url.replace("postgis://", "postgresql://")
+        with psycopg.connect(url, autocommit=True) as connection:
             cursor = connection.execute(query)
             return cursor.fetchone() if cursor.description else None
 

@@ -174,6 +174,9 @@ SPECTACULAR_SETTINGS = {
         "east is positive eastwards and up positive upwards."
     ),
     "VERSION": "1.0.0",
+    # The docs page loads Swagger UI from static/vendor (npm swagger-ui-dist), never a CDN.
+    "SWAGGER_UI_DIST": "/static/vendor/swagger-ui-dist-5.35.0",
+    "SWAGGER_UI_FAVICON_HREF": "/static/vendor/swagger-ui-dist-5.35.0/favicon-32x32.png",
 }
 
 # The service's own settings, validated in groundmotion/apps.py at start-up.
@@ -182,6 +185,8 @@ GROUNDMOTION = {
     "POINT_ZOOM": envint("GROUNDMOTION_POINT_ZOOM", "13"),
     # Statement timeout for tile queries, milliseconds.
     "TILE_STATEMENT_TIMEOUT_MS": envint("GROUNDMOTION_TILE_TIMEOUT_MS", "5000"),
+    # Seconds a rendered tile stays in the server-side cache; 0 turns the cache off.
+    "TILE_CACHE_SECONDS": envint("GROUNDMOTION_TILE_CACHE_SECONDS", "3600"),
     # Base-map URL for when the viewer is online; empty means the offline outline map only.
     "BASEMAP_URL": os.environ.get("GROUNDMOTION_BASEMAP_URL", ""),
     # Downloads (issue 6): largest area and point count per request, how many points stream
@@ -204,6 +209,29 @@ LEAFLET_CONFIG = {
     "TILES": [],
     "NO_GLOBALS": True,
     "RESET_VIEW": False,
+    # Declared once; the map page loads them with {% leaflet_js plugins="..." %}.
+    "PLUGINS": {
+        "vectorgrid": {
+            "js": ["vendor/leaflet.vectorgrid-1.3.0/Leaflet.VectorGrid.bundled.min.js"],
+        },
+        "draw": {
+            "js": ["leaflet/draw/leaflet.draw.js"],
+            "css": ["leaflet/draw/leaflet.draw.css"],
+        },
+        "outlines": {"js": ["vendor/topojson-client-3.1.0/topojson-client.min.js"]},
+        "viewer": {
+            "js": [
+                "js/legend.js",
+                "js/series-chart.js",
+                "js/url-state.js",
+                "js/point-panel.js",
+                "js/draw-area.js",
+                "js/overlays.js",
+                "js/map.js",
+            ],
+            "css": ["css/map.css"],
+        },
+    },
 }
 
 # Security when not in DEBUG: HTTPS only, secure cookies, HSTS (`manage.py check --deploy` clean).

@@ -157,3 +157,12 @@ def describe(user: AnyUser) -> dict[str, Any]:
         "username": user.get_username() if user.is_authenticated else "",
         "curator": is_curator(user),
     }
+
+
+def require_points(user: AnyUser, dataset: Dataset) -> None:
+    """403 when the user sees the dataset (cells) but not its points, series or plots.
+
+    The caller must already have found the dataset through visible_datasets.
+    """
+    if not sees_points(user, dataset):
+        raise PermissionDenied("This dataset is public at reduced resolution: sign in for points")

@@ -12,7 +12,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from leaflet.admin import LeafletGeoAdmin
 
-from groundmotion import access, curation
+from groundmotion import access, cells, curation
 from groundmotion.models import (
     CornerReflector,
     Dataset,
@@ -130,8 +130,9 @@ class CornerReflectorAdmin(LeafletGeoAdmin):
 
 @admin.register(MaskedArea)
 class MaskedAreaAdmin(LeafletGeoAdmin):
-    """Masks drawn on a Leaflet map. Saving or deleting one bumps every affected dataset's
-    version (before and after the change), so cached tiles and aggregates are refreshed."""
+    """Masks drawn on a Leaflet map. Saving or deleting one rebuilds the tile cells of every
+    affected dataset (before and after the change) and bumps its version, so cells, cached
+    tiles and aggregates follow the mask."""
 
     list_display = ["name", "active", "created_at"]
     filter_horizontal = ["datasets"]
@@ -142,19 +143,19 @@ class MaskedAreaAdmin(LeafletGeoAdmin):
             before = set(curation.datasets_under_mask(form.instance).values_list("pk", flat=True))
         super().save_related(request, form, *args, **kwargs)
         after = curation.datasets_under_mask(form.instance).values_list("pk", flat=True)
-        curation.bump_datasets(before | set(after))
+        cells.refresh_datasets(before | set(after))
 
     def delete_model(self, request: HttpRequest, area: MaskedArea) -> None:
         affected = list(curation.datasets_under_mask(area).values_list("pk", flat=True))
         super().delete_model(request, area)
-        curation.bump_datasets(affected)
+        cells.refresh_datasets(affected)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[MaskedArea]) -> None:
         affected: set[int] = set()
         for area in queryset:
             affected |= set(curation.datasets_under_mask(area).values_list("pk", flat=True))
         super().delete_queryset(request, queryset)
-        curation.bump_datasets(affected)
+        cells.refresh_datasets(affected)
 
 
 @admin.register(ProcessingJob)

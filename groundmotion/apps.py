@@ -9,12 +9,19 @@ REQUIRED_SETTINGS = {
     "TILE_STATEMENT_TIMEOUT_MS": int,
     "BASEMAP_URL": str,
 }
+# Checked when present; groundmotion/tile_views.py falls back to its own default.
+OPTIONAL_SETTINGS = {
+    "TILE_CACHE_SECONDS": int,
+}
 
 
 def validate_settings(config: dict) -> None:
     """GROUNDMOTION settings are checked at start-up, not when a tile first needs them."""
     for name, kind in REQUIRED_SETTINGS.items():
         if not isinstance(config.get(name), kind):
+            raise ImproperlyConfigured(f"GROUNDMOTION['{name}'] must be a {kind.__name__}")
+    for name, kind in OPTIONAL_SETTINGS.items():
+        if name in config and not isinstance(config[name], kind):
             raise ImproperlyConfigured(f"GROUNDMOTION['{name}'] must be a {kind.__name__}")
     if not 0 <= config["POINT_ZOOM"] <= 22:
         raise ImproperlyConfigured("GROUNDMOTION['POINT_ZOOM'] must be between 0 and 22")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from django.db import connection
 
-from groundmotion import series_codec
+from groundmotion import cells, series_codec
 from groundmotion.models import EXTRA_DTYPE, Dataset
 
 COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
@@ -225,7 +225,8 @@ def copy_vector_rows(table: str, column: str, ids: np.ndarray, matrix: np.ndarra
 
 
 def refresh_summary(dataset: Dataset) -> None:
-    """Recount points, recompute the extent and bump the version."""
+    """Recount points, recompute the extent, rebuild the tile cells and bump the version."""
+    cells.refresh_cells(dataset)
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE groundmotion_dataset SET point_count = s.count, extent = s.extent,"

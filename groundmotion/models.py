@@ -404,3 +404,31 @@ class DownloadRecord(models.Model):
             # Used by per-user daily limits and the user's download history.
             models.Index(fields=["user", "-created_at"], name="download_user_created"),
         ]
+
+
+class TileCell(models.Model):
+    """A pre-aggregated cell of one dataset at one zoom level (groundmotion/cells.py).
+
+    Each web-mercator tile of zoom `zoom` is split into CELLS_PER_TILE x CELLS_PER_TILE cells;
+    (cell_column, cell_row) index the cell over the whole world, rows from the top. Built from
+    the points an anonymous user may aggregate (masked areas excluded), so one table serves
+    every user. Aggregating millions of points per low-zoom tile on the fly is too slow.
+    """
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, db_index=False, related_name="+")
+    zoom = models.SmallIntegerField()
+    tile_x = models.IntegerField()
+    tile_y = models.IntegerField()
+    cell_column = models.IntegerField()
+    cell_row = models.IntegerField()
+    count = models.IntegerField(help_text="Points in the cell")
+    velocity_sum = models.FloatField(help_text="Sum of the velocities of the cell, mm/yr")
+    velocity_count = models.IntegerField(help_text="Points with a velocity")
+    coherence_sum = models.FloatField()
+    coherence_count = models.IntegerField()
+
+    class Meta:
+        indexes = [
+            # Used by tiles.cell_tile_sql: one tile's cells by equality on the whole key.
+            models.Index(fields=["dataset", "zoom", "tile_x", "tile_y"], name="tilecell_tile"),
+        ]

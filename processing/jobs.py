@@ -46,11 +46,19 @@ def run_reference(parameters: dict, progress: ProgressCallback) -> Dataset:
     return dataset
 
 
+def _names(value: object) -> list[str]:
+    """One slug or a list of slugs."""
+    return [str(item) for item in value] if isinstance(value, list) else [str(value)]
+
+
 def run_calibrate(parameters: dict, progress: ProgressCallback) -> Dataset:
-    source = _dataset(parameters.get("dataset"))
+    """dataset and output: one slug each, or lists (tracks of one pass, harmonised)."""
+    sources = [_dataset(slug) for slug in _names(parameters.get("dataset"))]
     network = _network(parameters.get("gnss"))
-    output, _ = calibrate.calibrate_dataset(source, network, str(parameters["output"]), progress)
-    return output
+    outputs, _ = calibrate.calibrate_datasets(
+        sources, network, _names(parameters["output"]), progress
+    )
+    return outputs[0]
 
 
 def run_decompose(parameters: dict, progress: ProgressCallback) -> Dataset:

@@ -88,3 +88,13 @@ def test_it_reproduces_velocities_and_series_cell_by_cell(result_and_truth, comp
     assert series_rmse < 0.3  # mm; the files round to 0.1 mm
     print(f"Ustica {component}: 522 cells, velocity RMSE {velocity_rmse:.3f} mm/yr, "
           f"series RMSE {series_rmse:.3f} mm")  # fmt: skip
+
+
+def test_it_names_cells_with_the_egms_pids(result_and_truth) -> None:
+    from processing.kernels.decomposition import cell_pids
+
+    _, _, east, up = result_and_truth
+    for truth in (east, up):
+        column = (truth.easting.to_numpy() // 100).astype(np.int64)
+        row = (truth.northing.to_numpy() // 100).astype(np.int64)
+        assert cell_pids(column, row).tolist() == truth.pid.tolist()

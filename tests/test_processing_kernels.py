@@ -159,3 +159,62 @@ def test_scr_recovers_a_known_target_above_clutter() -> None:
     assert np.median(reflectors.to_db(result["scr"])) == pytest.approx(29.5, abs=1.0)
     sigma = reflectors.los_precision_mm(900.0, 0.0555)
     assert sigma == pytest.approx(55.5 / (4 * np.pi * np.sqrt(1800)))
+
+
+def test_fit_coherence_matches_numpy_when_residual_phases_wrap() -> None:
+    rng = np.random.default_rng(11)
+    t = np.arange(150) * 6 / 365.25
+    noise = rng.normal(0, [[0.5], [4.0], [12.0], [40.0]], (4, 150))  # phases up to many turns
+    series = (2.0 * t + noise).astype(np.float32)
+    result = velocity.fit_series(series, t, WAVELENGTH_MM)
+    for i in range(4):
+        expected = numpy_fit(series[i], t)["temporal_coherence"]
+        assert result["temporal_coherence"][i] == pytest.approx(expected, abs=2e-5)
+    assert result["temporal_coherence"][0] > 0.9 > 0.5 > result["temporal_coherence"][3]
+
+
+def test_complete_and_gappy_paths_agree_on_the_same_dates() -> None:
+    rng = np.random.default_rng(5)
+    t = np.arange(100) * 6 / 365.25
+    series = (rng.normal(0, 3, (50, 1)) * t + rng.normal(0, 2, (50, 100))).astype(np.float32)
+    gappy = series.copy()
+    gappy[::2, -1] = np.nan  # every other point takes the per-point (Cholesky) path
+    fast = velocity.fit_series(series[::2, :-1], t[:-1])
+    slow = velocity.fit_series(gappy[::2], t)
+    for name in velocity.OUTPUT_NAMES:
+        assert np.allclose(fast[name], slow[name], rtol=1e-4, atol=1e-5), name
+    assert not np.allclose(fast["velocity"], velocity.fit_series(series[::2], t)["velocity"])
+
+
+def test_harmonised_offsets_close_every_overlap_and_keep_the_anchored_mean() -> None:
+    truth = np.array([0.4, -0.3, 0.1, 0.0])  # track 3 overlaps nothing
+    pairs = np.array([[0, 1], [1, 2], [0, 2]])
+    differences = truth[pairs[:, 0]] - truth[pairs[:, 1]]
+    anchors = np.array([3.0, 1.0, 2.0, 5.0])
+    offsets = calibration.harmonise_offsets(4, pairs, differences, np.ones(3), anchors)
+    shift = np.average(truth[:3], weights=anchors[:3])  # only the anchored mean is unseen
+    np.testing.assert_allclose(offsets[:3], truth[:3] - shift, atol=1e-12)
+    assert offsets[3] == 0.0
+    # Inconsistent overlaps: the weighted least-squares compromise, as numpy solves it.
+    noisy = differences + np.array([0.1, -0.05, 0.0])
+    weights = np.array([4.0, 1.0, 2.0])
+    offsets = calibration.harmonise_offsets(3, pairs, noisy, weights, anchors[:3])
+    design = np.array([[1, -1, 0], [0, 1, -1], [1, 0, -1]], dtype=float)
+    constraint = anchors[:3] / anchors[:3].sum()
+    stacked = np.vstack([design * np.sqrt(weights)[:, None], 1e6 * constraint])
+    expected = np.linalg.lstsq(stacked, np.append(noisy * np.sqrt(weights), 0), rcond=None)[0]
+    np.testing.assert_allclose(offsets, expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("trend_mm_yr", [100.0, 1000.0])
+def test_fit_of_complete_series_stays_accurate_for_metres_of_motion(trend_mm_yr: float) -> None:
+    # SSR = yᵀy - explained cancels: check it against lstsq when yᵀy dwarfs the residuals.
+    rng = np.random.default_rng(8)
+    t = np.arange(300) * 6 / 365.25
+    series = trend_mm_yr * t + 0.3 * trend_mm_yr * t**2 + rng.normal(0, 1, (4, 300))
+    series = series.astype(np.float32)
+    result = velocity.fit_series(series, t, WAVELENGTH_MM)
+    for i in range(4):
+        for name, value in numpy_fit(series[i], t).items():
+            tolerance = 1e-3 if name == "temporal_coherence" else 1e-4
+            assert result[name][i] == pytest.approx(value, rel=tolerance, abs=1e-4), name

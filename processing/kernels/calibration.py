@@ -87,3 +87,59 @@ def evaluate_surface(coefficients: np.ndarray, x: np.ndarray, y: np.ndarray) -> 
     """The fitted surface (mm/yr) at points (km)."""
     order = {1: 0, 3: 1, 6: 2}[len(coefficients)]
     return surface_design(np.asarray(x, float), np.asarray(y, float), order) @ coefficients
+
+
+def _components(count: int, pairs: np.ndarray) -> np.ndarray:
+    """Connected-component label of each track, given the overlapping pairs."""
+    label = np.arange(count)
+    changed = True
+    while changed:
+        changed = False
+        for first, second in pairs:
+            low = min(label[first], label[second])
+            if label[first] != low or label[second] != low:
+                label[label == label[first]] = low
+                label[label == label[second]] = low
+                changed = True
+    return label
+
+
+def harmonise_offsets(
+    count: int, pairs: np.ndarray, differences: np.ndarray, weights: np.ndarray,
+    anchors: np.ndarray,
+) -> np.ndarray:  # fmt: skip
+    """Velocity offsets (mm/yr) that make overlapping tracks of one pass agree.
+
+    pairs: (m, 2) track indices i, j whose overlap shows a median calibrated velocity
+    difference v_i - v_j = differences (mm/yr), with weights (e.g. common cells). Solves
+    o_i - o_j = d_ij by weighted least squares within each connected group of tracks, with
+    the anchor-weighted mean offset of the group held at zero (anchors: GNSS stations tied
+    per track), so the group keeps its GNSS level on average. Tracks with no overlap get 0.
+    Subtract o_i from track i's velocities.
+    """
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    offsets = np.zeros(count)
+    label = _components(count, pairs)
+    for group in np.unique(label):
+        members = np.flatnonzero(label == group)
+        if len(members) < 2:
+            continue
+        position = {int(track): k for k, track in enumerate(members)}
+        inside = [r for r, (i, _) in enumerate(pairs) if int(i) in position]
+        size = len(members)
+        # KKT system of the constrained least squares: [[AᵀWA, a], [aᵀ, 0]].
+        system = np.zeros((size + 1, size + 1))
+        right = np.zeros(size + 1)
+        for r in inside:
+            i, j = position[int(pairs[r, 0])], position[int(pairs[r, 1])]
+            w, d = weights[r], differences[r]
+            system[i, i] += w
+            system[j, j] += w
+            system[i, j] -= w
+            system[j, i] -= w
+            right[i] += w * d
+            right[j] -= w * d
+        anchor = np.maximum(np.asarray(anchors, dtype=float)[members], 1e-3)
+        system[:size, size] = system[size, :size] = anchor / anchor.sum()
+        offsets[members] = np.linalg.solve(system, right)[:size]
+    return offsets

@@ -6,9 +6,15 @@
    order from the station count), evaluated at every point and removed from its velocity and
    series (surface x years); the parameters are re-fitted.
 4. The report gives each station's misfit before and after.
+5. Tracks of one pass calibrated together are harmonised: the median velocity difference
+   of each overlapping pair on common 100 m cells gives per-track offsets (least squares,
+   station-weighted mean held at zero), removed like the surface; the report gives each
+   overlap's difference before and after.
 """
 
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 from django.db import connection, transaction
@@ -20,6 +26,8 @@ from processing.products import ProgressCallback, no_progress, series_io
 from processing.products.fit import dataset_years, software_provenance
 
 STATION_RADIUS_M = 500.0
+OVERLAP_CELL_M = 100.0
+MIN_OVERLAP_CELLS = 10
 ATTRIBUTE_COLUMNS = {name: f"p.{name}" for name in bulk.POINT_FLOAT_COLUMNS}
 
 
@@ -88,31 +96,118 @@ def create_output(source: Dataset, slug: str, level: str, provenance: dict, **fi
     )  # fmt: skip
 
 
+def cell_velocities(
+    dataset: Dataset, coefficients: np.ndarray, centre: list[float],
+    cell_size: float = OVERLAP_CELL_M,
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Per EPSG:3035 cell holding points: a key and the calibrated mean velocity (mm/yr).
+
+    The surface is evaluated at the mean position of the cell's points (exact for a plane).
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT floor(ST_X(laea) / %s)::bigint, floor(ST_Y(laea) / %s)::bigint,"
+            " avg(velocity), avg(ST_X(geom)), avg(ST_Y(geom)) FROM (SELECT velocity, geom,"
+            f" ST_Transform(geom, 3035) AS laea FROM {bulk.POINT_TABLE}"
+            " WHERE dataset_id = %s AND velocity IS NOT NULL) AS points GROUP BY 1, 2",
+            [cell_size, cell_size, dataset.pk],
+        )
+        rows = np.array(cursor.fetchall(), dtype=np.float64).reshape(-1, 5)
+    keys = (rows[:, 1].astype(np.int64) << 32) + rows[:, 0].astype(np.int64)
+    x, y = calibration.local_km(rows[:, 3], rows[:, 4], *centre)
+    return keys, rows[:, 2] - calibration.evaluate_surface(coefficients, x, y)
+
+
+def harmonisation(sources: list[Dataset], surfaces: list[tuple[np.ndarray, dict]]) -> dict:
+    """Offsets (mm/yr) that make overlapping tracks agree on common ground, with the report.
+
+    Common ground: 100 m EPSG:3035 cells holding points of both tracks; the difference of
+    two tracks is the median over those cells of their calibrated velocity difference.
+    """
+    cells = [cell_velocities(source, coefficients, report["centre"])
+             for source, (coefficients, report) in zip(sources, surfaces, strict=True)]  # fmt: skip
+    pairs, differences, weights = [], [], []
+    for i, j in itertools.combinations(range(len(sources)), 2):
+        _, first, second = np.intersect1d(cells[i][0], cells[j][0], return_indices=True)
+        if len(first) >= MIN_OVERLAP_CELLS:
+            pairs.append((i, j))
+            differences.append(float(np.median(cells[i][1][first] - cells[j][1][second])))
+            weights.append(float(len(first)))
+    anchors = np.array([len(report["stations"]) for _, report in surfaces], dtype=float)
+    offsets = calibration.harmonise_offsets(
+        len(sources), np.array(pairs), np.array(differences), np.array(weights), anchors
+    )
+    overlaps = [
+        {"tracks": [sources[i].slug, sources[j].slug], "cells": int(w), "difference_before": d,
+         "difference_after": d - float(offsets[i] - offsets[j])}
+        for (i, j), d, w in zip(pairs, differences, weights, strict=True)
+    ]  # fmt: skip
+    named = {source.slug: float(o) for source, o in zip(sources, offsets, strict=True)}
+    return {"offsets": named, "overlaps": overlaps, "cell_m": OVERLAP_CELL_M}
+
+
+def _write_calibrated(
+    source: Dataset, output: Dataset, coefficients: np.ndarray, centre: list[float],
+    offset: float, progress: ProgressCallback,
+) -> None:  # fmt: skip
+    """Copy the source's points into output less (surface + offset) x years, re-fitted."""
+    years = dataset_years(source)
+    columns = {**series_io.GEOMETRY_COLUMNS, **ATTRIBUTE_COLUMNS}
+    for fraction, chunk in series_io.iterate_chunks(source, columns):
+        x, y = calibration.local_km(chunk["lon"], chunk["lat"], *centre)
+        correction = calibration.evaluate_surface(coefficients, x, y) + offset
+        velocity.remove_velocity(chunk["series"], correction, years)
+        attributes = {name: chunk[name] for name in bulk.POINT_FLOAT_COLUMNS}
+        attributes.update(velocity.fit_series(chunk["series"], years, source.wavelength_m * 1e3))
+        ids = bulk.reserve_point_ids(len(chunk["id"]))
+        pids = series_io.read_pids(source, (int(chunk["id"][0]), int(chunk["id"][-1])))
+        bulk.copy_points(output, ids, pids, chunk["lon"], chunk["lat"], attributes)
+        bulk.copy_series(ids, chunk["series"])
+        if source.extra_columns:
+            bulk.copy_extras(ids, series_io.read_extras(source, chunk["id"]))
+        progress(fraction, f"calibrated {fraction:.0%} of {source.slug}")
+    bulk.refresh_summary(output)
+
+
+def calibrate_datasets(
+    sources: list[Dataset], network: GNSSNetwork, output_slugs: list[str],
+    progress: ProgressCallback = no_progress,
+) -> tuple[list[Dataset], dict]:  # fmt: skip
+    """Calibrate tracks of one pass together: one L2b draft each, in one transaction.
+
+    Each track gets its own GNSS surface; tracks that overlap are then harmonised (see
+    `harmonisation`). Returns the outputs and the report (per track, and the harmonisation).
+    """
+    if len(sources) != len(output_slugs) or not sources:
+        raise ValueError("give one output slug per input dataset")
+    if len({source.pass_direction for source in sources}) > 1:
+        raise ValueError("tracks calibrated together must share one pass direction")
+    for source in sources:
+        dataset_years(source)
+    with transaction.atomic():
+        surfaces = [calibration_surface(source, network) for source in sources]
+        harmonised = harmonisation(sources, surfaces) if len(sources) > 1 else None
+        outputs, share = [], 1.0 / len(sources)
+        for number, (source, slug, (coefficients, report)) in enumerate(
+            zip(sources, output_slugs, surfaces, strict=True)
+        ):
+            offset = harmonised["offsets"][source.slug] if harmonised else 0.0
+            parameters = {"source": source.slug, "network": network.slug,
+                          "calibrated_with": [s.slug for s in sources]}  # fmt: skip
+            provenance = software_provenance("calibrate", parameters) | {
+                "calibration": report, "harmonisation": harmonised}  # fmt: skip
+            output = create_output(source, slug, Level.L2B, provenance,
+                                   extra_columns=list(source.extra_columns))  # fmt: skip
+            _write_calibrated(source, output, coefficients, report["centre"], offset,
+                              lambda f, m, n=number: progress((n + f) * share, m))  # fmt: skip
+            outputs.append(output)
+    return outputs, {"tracks": [report for _, report in surfaces], "harmonisation": harmonised}
+
+
 def calibrate_dataset(
     source: Dataset, network: GNSSNetwork, output_slug: str,
     progress: ProgressCallback = no_progress,
 ) -> tuple[Dataset, dict]:  # fmt: skip
     """Write the L2b dataset `output_slug` (draft) in one transaction; returns it and the report."""
-    years = dataset_years(source)
-    with transaction.atomic():
-        coefficients, report = calibration_surface(source, network)
-        parameters = {"source": source.slug, "network": network.slug}
-        provenance = software_provenance("calibrate", parameters) | {"calibration": report}
-        output = create_output(source, output_slug, Level.L2B, provenance)
-        centre = report["centre"]
-        columns = {**series_io.GEOMETRY_COLUMNS, **ATTRIBUTE_COLUMNS}
-        for fraction, chunk in series_io.iterate_chunks(source, columns):
-            x, y = calibration.local_km(chunk["lon"], chunk["lat"], *centre)
-            surface = calibration.evaluate_surface(coefficients, x, y)
-            velocity.remove_velocity(chunk["series"], surface, years)
-            attributes = {name: chunk[name] for name in bulk.POINT_FLOAT_COLUMNS}
-            attributes.update(
-                velocity.fit_series(chunk["series"], years, source.wavelength_m * 1e3)
-            )
-            ids = bulk.reserve_point_ids(len(chunk["id"]))
-            pids = series_io.read_pids(source, (int(chunk["id"][0]), int(chunk["id"][-1])))
-            bulk.copy_points(output, ids, pids, chunk["lon"], chunk["lat"], attributes)
-            bulk.copy_series(ids, chunk["series"])
-            progress(fraction, f"calibrated {fraction:.0%} of {source.slug}")
-        bulk.refresh_summary(output)
-    return output, report
+    outputs, report = calibrate_datasets([source], network, [output_slug], progress)
+    return outputs[0], report["tracks"][0]

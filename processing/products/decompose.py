@@ -1,10 +1,11 @@
 """L3 decomposition: ascending + descending L2b -> up-down and east-west datasets on a grid.
 
 `decompose_arrays` works on plain arrays (used by the tests on the real EGMS Ustica files);
-`decompose_datasets` reads two datasets from PostGIS, calls it and writes two L3 datasets.
-Series on the output are shifted so the cubic + seasonal model is zero at the first date, as
-in the EGMS L3 files. Memory: the resampled series of both inputs are held (4 bytes per point
-and date); inputs are read in chunks.
+`decompose_datasets` reads two datasets from PostGIS band by band (runs of whole cell rows,
+found through the GiST index), calls it per band and writes two L3 datasets. Memory is
+bounded by one band (about BAND_POINTS points), so 10^7 points per geometry fit. Series on
+the output are shifted so the cubic + seasonal model is zero at the first date, as in the
+EGMS L3 files.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import datetime
 from dataclasses import dataclass
 
 import numpy as np
-from django.db import transaction
+from django.db import connection, transaction
 from pyproj import Transformer
 
 from groundmotion import bulk
@@ -69,13 +70,16 @@ def shift_to_model_origin(series: np.ndarray, years: np.ndarray) -> np.ndarray:
     return (series - origin[:, None]).astype(np.float32)
 
 
-def decompose_arrays(geometries: list[Geometry], cell_size: float = 100.0) -> dict:
+def decompose_arrays(
+    geometries: list[Geometry], cell_size: float = 100.0, days: np.ndarray | None = None
+) -> dict:
     """East and up per cell seen by every geometry, with re-fitted parameters.
 
-    Returns days (common grid), column, row, easting, northing (cell centres, m), and for
-    "east" and "up": series (cells x dates, mm), std (mm) and the fit (kernels.velocity).
+    days: the common grid (days since 1970), by default from the geometries' dates.
+    Returns days, column, row, easting, northing (cell centres, m), and for "east" and
+    "up": series (cells x dates, mm), std (mm) and the fit (kernels.velocity).
     """
-    days = common_days(geometries)
+    days = common_days(geometries) if days is None else days
     prepared = [_prepared_series(g, days) for g in geometries]
     label = np.concatenate([np.full(len(g.easting), i) for i, g in enumerate(geometries)])
     easting = np.concatenate([g.easting for g in geometries])
@@ -107,53 +111,115 @@ GEOMETRY_COLUMNS = {
     "los_north": "p.los_north",
     "los_up": "p.los_up",
 }
+BAND_POINTS = 300_000
+to_laea = Transformer.from_crs(4326, 3035, always_xy=True)
+to_wgs84 = Transformer.from_crs(3035, 4326, always_xy=True)
 
 
-def read_geometry(dataset: Dataset, network: GNSSNetwork | None) -> Geometry:
-    """A dataset's points, LOS vectors and series, read in chunks."""
-    chunks = [chunk for _, chunk in series_io.iterate_chunks(dataset, GEOMETRY_COLUMNS)]
-    if not chunks:
-        raise ValueError(f"{dataset.slug} has no points")
-    data = {key: np.concatenate([c[key] for c in chunks]) for key in chunks[0]}
+def dataset_days(dataset: Dataset) -> np.ndarray:
+    return np.array([(d - EPOCH).days for d in dataset.acquisition_dates])
+
+
+def common_grid(datasets: list[Dataset], step_days: int = STEP_DAYS) -> np.ndarray:
+    """The regular grid over the dates every dataset covers (days since 1970)."""
+    first = max(int(dataset_days(d)[0]) for d in datasets)
+    last = min(int(dataset_days(d)[-1]) for d in datasets)
+    if last <= first:
+        raise ValueError("the inputs share no time span")
+    return decomposition.regular_days(first, last, step_days)
+
+
+def plan_bands(datasets: list[Dataset], cell_size: float) -> list[tuple[int, int]]:
+    """Runs of whole cell rows (first, last) holding at most about BAND_POINTS points.
+
+    Memory stays bounded by the band, whatever the datasets' size: a cell lies in one
+    row, so each band is decomposed on its own.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT floor(ST_Y(ST_Transform(geom, 3035)) / %s)::bigint AS row, count(*)"
+            f" FROM {bulk.POINT_TABLE} WHERE dataset_id = ANY(%s) GROUP BY row ORDER BY row",
+            [cell_size, [d.pk for d in datasets]],
+        )
+        rows = cursor.fetchall()
+    bands: list[tuple[int, int]] = []
+    total = 0
+    for row, count in rows:
+        if bands and total + count <= BAND_POINTS:
+            bands[-1] = (bands[-1][0], row)
+            total += count
+        else:
+            bands.append((row, row))
+            total = count
+    return bands
+
+
+def band_envelope(datasets: list[Dataset], northing_m: tuple[float, float]) -> tuple:
+    """WGS84 bounds of the band [northing_m) across the datasets' extents (densified)."""
+    eastings = []
+    for dataset in datasets:
+        west, south, east, north = dataset.extent.extent
+        x, _ = to_laea.transform([west, east, west, east], [south, south, north, north])
+        eastings += list(x)
+    bounds = to_wgs84.transform_bounds(min(eastings) - 1000, northing_m[0] - 1000,
+                                       max(eastings) + 1000, northing_m[1] + 1000,
+                                       densify_pts=21)  # fmt: skip
+    return tuple(float(value) for value in bounds)
+
+
+def north_velocity(data: dict, dataset: Dataset, network: GNSSNetwork | None):
+    """GNSS north velocity (mm/yr) at each point by inverse-distance weighting, or None."""
+    if network is None:
+        return None
+    stations = list(network.stations.all())
+    if not stations:
+        raise ValueError(f"GNSS network {network.slug} has no stations")
+    centre = dataset.extent.centroid
+    sx, sy = calibration.local_km(
+        np.array([s.geom.x for s in stations]), np.array([s.geom.y for s in stations]),
+        centre.x, centre.y,
+    )  # fmt: skip
+    x, y = calibration.local_km(data["lon"], data["lat"], centre.x, centre.y)
+    values = np.array([s.velocity_north for s in stations])
+    return calibration.interpolate_stations(sx, sy, values, x, y)
+
+
+def read_geometry(dataset: Dataset, network: GNSSNetwork | None, envelope: tuple,
+                  northing_m: tuple[float, float]) -> Geometry | None:  # fmt: skip
+    """A dataset's points, LOS vectors and series in one band, or None if it has none."""
+    data = series_io.read_band(dataset, GEOMETRY_COLUMNS, envelope, northing_m)
+    if not len(data["id"]):
+        return None
     if np.isnan(data["los_east"]).any() or np.isnan(data["los_up"]).any():
         raise ValueError(f"{dataset.slug} has points without a LOS vector")
-    north = None
-    if network is not None:
-        stations = list(network.stations.all())
-        if not stations:
-            raise ValueError(f"GNSS network {network.slug} has no stations")
-        lon0, lat0 = float(np.mean(data["lon"])), float(np.mean(data["lat"]))
-        sx, sy = calibration.local_km(
-            np.array([s.geom.x for s in stations]), np.array([s.geom.y for s in stations]),
-            lon0, lat0,
-        )  # fmt: skip
-        x, y = calibration.local_km(data["lon"], data["lat"], lon0, lat0)
-        values = np.array([s.velocity_north for s in stations])
-        north = calibration.interpolate_stations(sx, sy, values, x, y)
-    days = np.array([(d - EPOCH).days for d in dataset.acquisition_dates])
     return Geometry(data["easting"], data["northing"], data["los_east"], data["los_north"],
-                    data["los_up"], data["series"], days, north)  # fmt: skip
+                    data["los_up"], data["series"], dataset_days(dataset),
+                    north_velocity(data, dataset, network))  # fmt: skip
 
 
-def _write_component(source: Dataset, slug: str, component: str, result: dict, name: str,
-                     provenance: dict, cell_size: int) -> Dataset:  # fmt: skip
-    dates = [EPOCH + datetime.timedelta(days=int(d)) for d in result["days"]]
-    output = create_output(
-        source, slug, Level.L3, provenance, component=component, grid_size_m=cell_size,
-        pass_direction=PassDirection.NONE, relative_orbit=None, acquisition_dates=dates,
-        name=f"{source.name} L3 {component}",
-    )  # fmt: skip
-    to_wgs84 = Transformer.from_crs(3035, 4326, always_xy=True)
+def _create_outputs(source: Dataset, slugs: dict[str, str], days: np.ndarray,
+                    provenance: dict, cell_size: int) -> dict[str, Dataset]:  # fmt: skip
+    dates = [EPOCH + datetime.timedelta(days=int(d)) for d in days]
+    components = {"up": Component.UP_DOWN, "east": Component.EAST_WEST}
+    return {
+        name: create_output(
+            source, slug, Level.L3, provenance, component=components[name],
+            grid_size_m=cell_size, pass_direction=PassDirection.NONE, relative_orbit=None,
+            acquisition_dates=dates, name=f"{source.name} L3 {components[name]}",
+        )
+        for name, slug in slugs.items()
+    }  # fmt: skip
+
+
+def _write_cells(outputs: dict[str, Dataset], result: dict) -> None:
+    """COPY one band's cells into both outputs (EGMS pids, centres in WGS84)."""
     lon, lat = to_wgs84.transform(result["easting"], result["northing"])
-    pids = np.char.add(
-        np.char.add("L3", result["column"].astype(str)), np.char.add("_", result["row"].astype(str))
-    )
-    part = result[name]
-    ids = bulk.reserve_point_ids(len(pids))
-    bulk.copy_points(output, ids, pids, np.asarray(lon), np.asarray(lat), dict(part["fit"]))
-    bulk.copy_series(ids, part["series"])
-    bulk.refresh_summary(output)
-    return output
+    pids = decomposition.cell_pids(result["column"], result["row"])
+    for name, output in outputs.items():
+        part = result[name]
+        ids = bulk.reserve_point_ids(len(pids))
+        bulk.copy_points(output, ids, pids, np.asarray(lon), np.asarray(lat), dict(part["fit"]))
+        bulk.copy_series(ids, part["series"])
 
 
 def decompose_datasets(
@@ -161,20 +227,33 @@ def decompose_datasets(
     cell_size: int = 100, network: GNSSNetwork | None = None,
     progress: ProgressCallback = no_progress,
 ) -> tuple[Dataset, Dataset]:  # fmt: skip
-    """Write the up-down and east-west L3 datasets (drafts) in one transaction."""
-    progress(0.0, "reading inputs")
-    geometries = [read_geometry(ascending, network), read_geometry(descending, network)]
-    progress(0.4, "solving cells")
-    result = decompose_arrays(geometries, float(cell_size))
-    if not len(result["column"]):
-        raise ValueError("no grid cell holds points of both geometries")
+    """Write the up-down and east-west L3 datasets (drafts) in one transaction.
+
+    Streams bands of cell rows (plan_bands): memory is bounded by one band.
+    """
+    inputs = [ascending, descending]
+    if any(dataset.extent is None for dataset in inputs):
+        raise ValueError("both inputs need points")
+    days = common_grid(inputs)
     parameters = {"ascending": ascending.slug, "descending": descending.slug,
                   "grid_m": cell_size, "network": network.slug if network else None}  # fmt: skip
     provenance = software_provenance("decompose", parameters)
-    progress(0.8, f"writing {len(result['column'])} cells")
     with transaction.atomic():
-        up = _write_component(ascending, up_slug, Component.UP_DOWN, result, "up",
-                              provenance, cell_size)  # fmt: skip
-        east = _write_component(ascending, east_slug, Component.EAST_WEST, result, "east",
-                                provenance, cell_size)  # fmt: skip
-    return up, east
+        outputs = _create_outputs(ascending, {"up": up_slug, "east": east_slug}, days,
+                                  provenance, cell_size)  # fmt: skip
+        bands = plan_bands(inputs, cell_size)
+        cells = 0
+        for number, (first, last) in enumerate(bands):
+            northing = (first * cell_size, (last + 1) * cell_size)
+            envelope = band_envelope(inputs, northing)
+            geometries = [read_geometry(d, network, envelope, northing) for d in inputs]
+            if all(g is not None for g in geometries):
+                result = decompose_arrays(geometries, float(cell_size), days)
+                _write_cells(outputs, result)
+                cells += len(result["column"])
+            progress((number + 1) / len(bands), f"{cells} cells after band {number + 1}")
+        if not cells:
+            raise ValueError("no grid cell holds points of both geometries")
+        for output in outputs.values():
+            bulk.refresh_summary(output)
+    return outputs["up"], outputs["east"]

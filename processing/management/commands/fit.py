@@ -26,7 +26,8 @@ class Command(BaseCommand):
         except ValueError as error:
             raise CommandError(str(error)) from None
         self.stdout.write(
-            f"{dataset.slug}: {timings['points']} points re-fitted (version {dataset.version});"
+            f"{dataset.slug}: {timings['points']} points re-fitted (version {dataset.version})"
+            f" in {timings['total_s']:.2f} s; kernel load {timings['load_s']:.2f} s,"
             f" extract {timings['extract_s']:.2f} s, kernel {timings['kernel_s']:.2f} s,"
             f" write {timings['write_s']:.2f} s"
         )

@@ -1,0 +1,22 @@
+"""API routes. The names are stable: tests and the access matrix refer to them."""
+
+from __future__ import annotations
+
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from groundmotion.api import views
+
+urlpatterns = [
+    path("datasets/", views.datasets, name="api-datasets"),
+    path("datasets/<slug:slug>/points/", views.points, name="api-points"),
+    path("points/<int:point_id>/", views.point_detail, name="api-point"),
+    path("points/<int:point_id>/plot.png", views.point_plot_png, name="api-point-plot-png"),
+    path("points/<int:point_id>/plot.svg", views.point_plot_svg, name="api-point-plot-svg"),
+    path("points/<int:point_id>/series.csv", views.point_series_csv, name="api-point-series-csv"),
+    path("area-mean/", views.area_mean, name="api-area-mean"),
+    path("gnss-stations/", views.gnss_stations, name="api-gnss-stations"),
+    path("reflectors/", views.reflectors, name="api-reflectors"),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]

@@ -1,0 +1,240 @@
+"""API views: short function views. Every one starts with a call into groundmotion/access.py.
+
+Units: displacement mm, velocity mm/yr, coordinates WGS84 degrees. Positive line-of-sight
+values move towards the satellite.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import numpy as np
+from django.db.models import F, FloatField, Func
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.decorators import api_view
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from groundmotion import access, series_codec
+from groundmotion.api import filters, plots, series
+from groundmotion.models import CornerReflector, GNSSStation, PointSeries
+
+SIGN_CONVENTION = "positive line-of-sight displacement is towards the satellite"
+POINT_LIST_LIMIT = 10_000
+AREA_POINT_LIMIT = 500_000
+
+
+class Longitude(Func):
+    function = "ST_X"
+    output_field = FloatField()
+
+
+class Latitude(Func):
+    function = "ST_Y"
+    output_field = FloatField()
+
+
+@extend_schema(responses=OpenApiTypes.OBJECT, summary="Datasets the user may see")
+@api_view(["GET"])
+def datasets(request: Request) -> Response:
+    visible = access.visible_datasets(request.user).order_by("slug")
+    items = []
+    for dataset in visible:
+        item = dict(dataset.to_dict())
+        item["sees_points"] = access.sees_points(request.user, dataset)
+        item["tiles"] = f"/tiles/{dataset.slug}/{{z}}/{{x}}/{{y}}.pbf"
+        items.append(item)
+    return Response({"datasets": items, "sign_convention": SIGN_CONVENTION})
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter("in_bbox", str, description="min lon, min lat, max lon, max lat"),
+        OpenApiParameter("velocity_min", float, description="mm/yr"),
+        OpenApiParameter("velocity_max", float, description="mm/yr"),
+        OpenApiParameter("coherence_min", float, description="0..1"),
+        OpenApiParameter("pid", str, description="exact point id"),
+    ],
+    responses=OpenApiTypes.OBJECT,
+    summary="Points of a dataset in a box, with filters (at most 10,000)",
+)
+@api_view(["GET"])
+def points(request: Request, slug: str) -> Response:
+    dataset, _ = access.get_dataset_for_user(request.user, slug)
+    access.require_points(request.user, dataset)
+    selected = filters.filter_points(access.visible_points(request.user, dataset), request)
+    rows = list(
+        selected.annotate(
+            lon=Longitude("geom"), lat=Latitude("geom"), coherence=F("temporal_coherence")
+        )
+        .values("id", "pid", "lon", "lat", "velocity", "coherence")
+        .order_by("id")[: POINT_LIST_LIMIT + 1]
+    )
+    return Response(
+        {
+            "dataset": dataset.slug,
+            "count": min(len(rows), POINT_LIST_LIMIT),
+            "truncated": len(rows) > POINT_LIST_LIMIT,
+            "points": rows[:POINT_LIST_LIMIT],
+        }
+    )
+
+
+def point_with_series(request: Request, point_id: int) -> tuple:
+    """(point, dataset, displacements mm as float64 with NaN for missing values)."""
+    point, dataset = access.point_for_user(request.user, point_id)
+    stored = PointSeries.objects.filter(point_id=point.pk).values_list("displacements", flat=True)
+    chunk = stored.first()
+    values = np.full(len(dataset.acquisition_dates), np.nan)
+    if chunk is not None:
+        values = series_codec.decode(chunk).astype(np.float64)
+    return point, dataset, values
+
+
+POINT_FIELDS = ("height", "velocity", "velocity_std", "acceleration", "acceleration_std",
+                "seasonality", "seasonality_std", "temporal_coherence", "rmse",
+                "amplitude_dispersion", "incidence_angle", "track_angle", "los_east",
+                "los_north", "los_up", "mp_type")  # fmt: skip
+
+
+@extend_schema(responses=OpenApiTypes.OBJECT, summary="One point with its series and fitted model")
+@api_view(["GET"])
+def point_detail(request: Request, point_id: int) -> Response:
+    point, dataset, values = point_with_series(request, point_id)
+    dates = dataset.acquisition_dates
+    body = {
+        "id": point.pk,
+        "pid": point.pid,
+        "dataset": dataset.slug,
+        "lon": point.geom.x,
+        "lat": point.geom.y,
+        **{name: getattr(point, name) for name in POINT_FIELDS},
+        "dates": [date.isoformat() for date in dates],
+        "displacements": series.json_floats(values),
+        "model": series.fit_model(dates, values),
+        "units": {"displacements": "mm", "velocity": "mm/yr", "height": "m"},
+        "sign_convention": SIGN_CONVENTION,
+    }
+    return Response(body)
+
+
+def plot_response(request: Request, point_id: int, image_format: str) -> HttpResponse:
+    point, dataset, values = point_with_series(request, point_id)
+    dates = dataset.acquisition_dates
+    velocity = "n/a" if point.velocity is None else f"{point.velocity:.2f} mm/yr"
+    image = plots.point_plot(
+        title=f"{point.pid} — {dataset.name} — velocity {velocity}",
+        dates=dates,
+        displacements=values,
+        model=series.fit_model(dates, values),
+        image_format=image_format,
+    )
+    return HttpResponse(image, content_type=plots.CONTENT_TYPES[image_format])
+
+
+@extend_schema(responses={(200, "image/png"): OpenApiTypes.BINARY}, summary="Series plot (PNG)")
+@api_view(["GET"])
+def point_plot_png(request: Request, point_id: int) -> HttpResponse:
+    return plot_response(request, point_id, "png")
+
+
+@extend_schema(responses={(200, "image/svg+xml"): OpenApiTypes.STR}, summary="Series plot (SVG)")
+@api_view(["GET"])
+def point_plot_svg(request: Request, point_id: int) -> HttpResponse:
+    return plot_response(request, point_id, "svg")
+
+
+@extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR}, summary="Series as CSV")
+@api_view(["GET"])
+def point_series_csv(request: Request, point_id: int) -> HttpResponse:
+    point, dataset, values = point_with_series(request, point_id)
+    buffer = io.StringIO()
+    buffer.write(f"# pid {point.pid}, dataset {dataset.slug}; {SIGN_CONVENTION}\n")
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["date", "displacement_mm"])
+    for date, value in zip(dataset.acquisition_dates, series.json_floats(values), strict=True):
+        writer.writerow([date.isoformat(), "" if value is None else value])
+    response = HttpResponse(buffer.getvalue(), content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="{point.pid}.csv"'
+    return response
+
+
+@extend_schema(
+    request=OpenApiTypes.OBJECT,
+    responses=OpenApiTypes.OBJECT,
+    summary="Mean series of the points inside a GeoJSON polygon",
+)
+@api_view(["POST"])
+def area_mean(request: Request) -> Response:
+    slug, polygon = filters.area_request(request.data)
+    dataset, _ = access.get_dataset_for_user(request.user, slug)
+    access.require_points(request.user, dataset)
+    inside = access.visible_points(request.user, dataset).filter(geom__intersects=polygon)
+    chunks = PointSeries.objects.filter(point__in=inside.values("pk"))
+    stored = list(chunks.values_list("displacements", flat=True)[: AREA_POINT_LIMIT + 1])
+    if len(stored) > AREA_POINT_LIMIT:
+        return Response({"detail": f"more than {AREA_POINT_LIMIT} points: draw a smaller area"},
+                        status=400)  # fmt: skip
+    matrix = series_codec.decode_many(stored, len(dataset.acquisition_dates))
+    mean, spread = series.mean_series(matrix)
+    return Response(
+        {
+            "dataset": dataset.slug,
+            "count": matrix.shape[0],
+            "dates": [date.isoformat() for date in dataset.acquisition_dates],
+            "mean": series.json_floats(mean),
+            "std": series.json_floats(spread),
+            "units": "mm",
+            "sign_convention": SIGN_CONVENTION,
+        }
+    )
+
+
+def feature(geometry: object, properties: dict) -> dict:
+    return {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [round(geometry.x, 6), round(geometry.y, 6)]},
+        "properties": properties,
+    }
+
+
+@extend_schema(responses=OpenApiTypes.OBJECT, summary="GNSS stations (GeoJSON, mm/yr)")
+@api_view(["GET"])
+def gnss_stations(request: Request) -> Response:
+    stations = GNSSStation.objects.select_related("network").order_by("network__slug", "code")
+    fields = ("velocity_east", "velocity_north", "velocity_up", "velocity_east_std",
+              "velocity_north_std", "velocity_up_std", "height")  # fmt: skip
+    features = [
+        feature(
+            station.geom,
+            {
+                "code": station.code,
+                "network": station.network.slug,
+                **{name: getattr(station, name) for name in fields},
+            },
+        )
+        for station in stations
+    ]
+    return Response({"type": "FeatureCollection", "features": features})
+
+
+@extend_schema(responses=OpenApiTypes.OBJECT, summary="Corner reflectors (GeoJSON)")
+@api_view(["GET"])
+def reflectors(request: Request) -> Response:
+    fields = ("apex_height", "leg_length", "boresight_azimuth", "boresight_elevation",
+              "facing_orbits")  # fmt: skip
+    features = [
+        feature(
+            reflector.geom,
+            {
+                "code": reflector.code,
+                "install_date": reflector.install_date and reflector.install_date.isoformat(),
+                **{name: getattr(reflector, name) for name in fields},
+            },
+        )
+        for reflector in CornerReflector.objects.order_by("code")
+    ]
+    return Response({"type": "FeatureCollection", "features": features})

@@ -1,0 +1,55 @@
+"""The viewer page at /map: one template, server configuration handed over with json_script."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.templatetags.static import static
+from django.urls import NoReverseMatch, reverse
+from django.views.decorators.csrf import ensure_csrf_cookie
+
+from groundmotion import access
+
+
+def login_url() -> str:
+    """The accounts login page when one is installed, else the admin's."""
+    try:
+        return reverse(settings.LOGIN_URL)
+    except NoReverseMatch:
+        return reverse("admin:login")
+
+
+def viewer_config(request: HttpRequest) -> dict[str, Any]:
+    """What map.js needs: datasets, URLs, the point zoom and the login state."""
+    datasets = [
+        {
+            "slug": dataset.slug,
+            "name": dataset.name,
+            "level": dataset.level,
+            "pass_direction": dataset.pass_direction,
+            "component": dataset.component,
+            "status": dataset.status,
+            "sees_points": access.sees_points(request.user, dataset),
+            "extent": list(dataset.extent.extent) if dataset.extent else None,
+        }
+        for dataset in access.visible_datasets(request.user).order_by("slug")
+    ]
+    config = settings.GROUNDMOTION
+    return {
+        "datasets": datasets,
+        "tileUrl": "/tiles/{slug}/{z}/{x}/{y}.pbf",
+        "apiUrl": "/api/",
+        "pointZoom": config["POINT_ZOOM"],
+        "basemapUrl": config["BASEMAP_URL"],
+        "outlinesUrl": static("vendor/world-atlas-2.0.2/countries-50m.json"),
+        "user": access.describe(request.user),
+        "loginUrl": f"{login_url()}?next=/map/",
+    }
+
+
+@ensure_csrf_cookie
+def map_page(request: HttpRequest) -> HttpResponse:
+    return render(request, "groundmotion/map.html", {"config": viewer_config(request)})

@@ -1,0 +1,220 @@
+"""Mapbox Vector Tiles built in PostGIS with ST_AsMVT: cells below the point zoom, points above.
+
+Every tile is one SQL statement whose access predicates come from groundmotion/access.py: the
+access queryset is compiled with query.sql_with_params() and wrapped in ST_AsMVT, so a tile can
+never show what the API would hide. Tiles are at most FEATURE_CAP features whatever the data:
+cell tiles by construction (64 x 64 cells), point tiles by a stride derived from the
+pre-aggregated counts (uniform thinning, served by partial indexes) plus a LIMIT as the guard.
+
+Optimization: velocities are rounded to 0.1 mm/yr and coherences to 0.01 in tiles (the API
+gives exact values), so MVT's value table deduplicates them and tiles shrink about threefold.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.gis.geos import Polygon
+from django.db import connection, transaction
+
+from groundmotion import access, cells
+from groundmotion.access import AnyUser
+from groundmotion.models import Dataset, Visibility
+
+MAX_ZOOM = 22
+TILE_EXTENT = 4096
+# Points within this many tile pixels outside the tile are kept, so symbols are not cut.
+TILE_BUFFER = 64
+FEATURE_CAP = 10_000
+# The stride aims below the cap so that the LIMIT guard almost never has to cut.
+STRIDE_TARGET = 8_000
+CONTENT_TYPE = "application/vnd.mapbox-vector-tile"
+
+
+@dataclass(frozen=True)
+class TileAddress:
+    zoom: int
+    x: int
+    y: int
+
+    def is_valid(self) -> bool:
+        return (
+            0 <= self.zoom <= MAX_ZOOM and 0 <= self.x < 2**self.zoom and 0 <= self.y < 2**self.zoom
+        )
+
+    def lonlat_envelope(self, buffer_pixels: int = TILE_BUFFER) -> Polygon:
+        """The tile's bounds plus a buffer, in WGS84 degrees (the points' own SRID).
+
+        Optimization: the query filters the stored 4326 column against this box, so the GiST
+        index is used; projecting every point to 3857 before filtering could not use it.
+        """
+        tiles = 2**self.zoom
+        margin = buffer_pixels / TILE_EXTENT
+        west = (self.x - margin) / tiles * 360.0 - 180.0
+        east = (self.x + 1 + margin) / tiles * 360.0 - 180.0
+        north = mercator_latitude((self.y - margin) / tiles)
+        south = mercator_latitude((self.y + 1 + margin) / tiles)
+        envelope = Polygon.from_bbox((west, south, east, north))
+        envelope.srid = 4326
+        return envelope
+
+
+def mercator_latitude(fraction_from_top: float) -> float:
+    """Latitude in degrees of a web-mercator row given as a fraction of the world from the top."""
+    fraction = min(max(fraction_from_top, 0.0), 1.0)
+    return math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * fraction))))
+
+
+@dataclass(frozen=True)
+class TileKind:
+    """What a user gets at a tile: points (and whether masked ones), or cells of a level."""
+
+    points: bool
+    masked: bool = False
+    level: int = 0
+
+    @property
+    def name(self) -> str:
+        if self.points:
+            return "points-masked" if self.masked else "points"
+        return f"cells-{self.level}"
+
+
+def tile_kind(user: AnyUser, dataset: Dataset, zoom: int) -> TileKind:
+    """The tile content the user may see at this zoom (the dataset is already visible)."""
+    sees_points = access.sees_points(user, dataset)
+    if sees_points and zoom >= settings.GROUNDMOTION["POINT_ZOOM"]:
+        return TileKind(points=True, masked=access.sees_masked_points(user))
+    if not sees_points and dataset.visibility == Visibility.REDUCED:
+        return TileKind(points=False, level=min(zoom, cells.reduced_level()))
+    return TileKind(points=False, level=min(zoom, cells.finest_level()))
+
+
+# Cells of level L seen from a tile of zoom z >= L: a level-L cell spans `scale` = 2^(z-L)
+# cells of zoom z. Geometry is built directly in tile pixels (no ST_AsMVTGeom, no projection):
+# centre in zoom-z cell units, minus the tile's first cell, times pixels per cell.
+# The lookup is an equality on the whole (dataset, zoom, tile_x, tile_y) index.
+CELL_TILE_SQL = f"""
+SELECT ST_AsMVT(features, 'cells', {TILE_EXTENT}, 'geom') FROM (
+    SELECT ST_Point(((cell_column + 0.5) * %(scale)s - %(first_column)s) * %(pixels)s,
+                    ((cell_row + 0.5) * %(scale)s - %(first_row)s) * %(pixels)s) AS geom,
+           count,
+           round((velocity_sum / NULLIF(velocity_count, 0))::numeric, 1)::real AS velocity,
+           round((coherence_sum / NULLIF(coherence_count, 0))::numeric, 2)::real AS coherence
+    FROM {cells.CELL_TABLE}
+    WHERE dataset_id = %(dataset)s AND zoom = %(level)s
+      AND tile_x = %(tile_x)s AND tile_y = %(tile_y)s
+      AND cell_column >= %(column_min)s AND cell_column < %(column_max)s
+      AND cell_row >= %(row_min)s AND cell_row < %(row_max)s
+) AS features
+"""
+
+
+def cell_window(address: TileAddress, level: int) -> dict[str, int | float]:
+    """Index ranges and pixel transform of the level-`level` cells inside a tile."""
+    shift = address.zoom - level
+    scale = 2**shift
+    per_tile = cells.CELLS_PER_TILE
+    return {
+        "level": level,
+        "scale": scale,
+        "tile_x": address.x >> shift,
+        "tile_y": address.y >> shift,
+        "first_column": address.x * per_tile,
+        "first_row": address.y * per_tile,
+        "pixels": TILE_EXTENT // per_tile,
+        "column_min": (address.x * per_tile) // scale,
+        "column_max": -(-((address.x + 1) * per_tile) // scale),
+        "row_min": (address.y * per_tile) // scale,
+        "row_max": -(-((address.y + 1) * per_tile) // scale),
+    }
+
+
+# Points: the access queryset (already bbox-filtered on the indexed 4326 column) is wrapped.
+# Optimization: tile pixels are computed directly from longitude and latitude with the
+# spherical web-mercator formulas (no PROJ call, no ST_AsMVTGeom): a lon/lat box is a mercator
+# rectangle, so every point the bbox filter lets through is inside the tile plus its buffer.
+# Dense tiles are thinned with mod(id, stride) = 0, the stride a power of 4 inlined as a
+# literal: PostgreSQL pushes the condition into the subquery and answers from the matching
+# partial GiST index (point_geom_stride_*, migration 0003), reading ~1/stride of the points.
+POINT_TILE_SQL = f"""
+SELECT ST_AsMVT(features, 'points', {TILE_EXTENT}, 'geom', 'id') FROM (
+    SELECT p.id,
+           ST_Point(
+               round(((ST_X(p.geom) + 180.0) / 360.0 * %s - %s) * {TILE_EXTENT}),
+               round(((1.0 - ln(tan(radians(ST_Y(p.geom))) + 1.0 / cos(radians(ST_Y(p.geom))))
+                       / pi()) / 2.0 * %s - %s) * {TILE_EXTENT})
+           ) AS geom,
+           round(p.velocity::numeric, 1)::real AS velocity,
+           round(p.temporal_coherence::numeric, 2)::real AS coherence
+    FROM ({{points}}) AS p
+    WHERE {{thinning}}
+    LIMIT {FEATURE_CAP}
+) AS features
+"""
+# The point count of a tile from the finest cells (one index lookup), for the stride.
+TILE_POINT_COUNT_SQL = f"""
+SELECT coalesce(sum(count), 0) FROM {cells.CELL_TABLE}
+WHERE dataset_id = %(dataset)s AND zoom = %(level)s AND tile_x = %(tile_x)s
+  AND tile_y = %(tile_y)s AND cell_column >= %(column_min)s AND cell_column < %(column_max)s
+  AND cell_row >= %(row_min)s AND cell_row < %(row_max)s
+"""
+# Each stride above 1 has its partial index; beyond the last, the LIMIT guard cuts.
+STRIDES = (1, 4, 16, 64, 256, 1024)
+
+
+def stride_for(point_count: int) -> int:
+    """The smallest stride that brings the tile to STRIDE_TARGET points or fewer."""
+    for stride in STRIDES:
+        if point_count <= STRIDE_TARGET * stride:
+            return stride
+    return STRIDES[-1]
+
+
+def point_stride(cursor: object, dataset: Dataset, address: TileAddress, prefix: str = "") -> int:
+    """The stride of a point tile, from the pre-aggregated counts of the finest cells.
+
+    `prefix` is a statement sent in the same message (the SET LOCAL), saving a round trip.
+    """
+    window = cell_window(address, min(cells.finest_level(), address.zoom))
+    cursor.execute(prefix + TILE_POINT_COUNT_SQL, {"dataset": dataset.pk, **window})
+    if prefix:
+        cursor.nextset()
+    return stride_for(int(cursor.fetchone()[0]))
+
+
+def point_tile_query(
+    user: AnyUser, dataset: Dataset, address: TileAddress, stride: int
+) -> tuple[str, list]:
+    """The point tile's SQL and parameters, with the access rules compiled in."""
+    points = (
+        access.visible_points(user, dataset)
+        .filter(geom__bboverlaps=address.lonlat_envelope())
+        .values("id", "geom", "velocity", "temporal_coherence")
+    )
+    points_sql, points_params = points.query.sql_with_params()
+    # A literal from STRIDES (never user input): the planner must see it to pick the index.
+    thinning = "true" if stride == 1 else f"mod(p.id, {int(stride)}) = 0"
+    sql = POINT_TILE_SQL.replace("{points}", points_sql).replace("{thinning}", thinning)
+    tiles = 2**address.zoom
+    return sql, [tiles, address.x, tiles, address.y, *points_params]
+
+
+def render_tile(user: AnyUser, dataset: Dataset, address: TileAddress, kind: TileKind) -> bytes:
+    """The tile's MVT bytes (empty when nothing is there), under a statement timeout."""
+    timeout = int(settings.GROUNDMOTION["TILE_STATEMENT_TIMEOUT_MS"])
+    # SET LOCAL: the timeout ends with this transaction and never leaks to other queries.
+    # Optimization: it travels in the same message as the next statement (one round trip).
+    set_timeout = f"SET LOCAL statement_timeout = {timeout};"
+    with transaction.atomic(), connection.cursor() as cursor:
+        if kind.points:
+            stride = point_stride(cursor, dataset, address, prefix=set_timeout)
+            cursor.execute(*point_tile_query(user, dataset, address, stride))
+        else:
+            params = {"dataset": dataset.pk, **cell_window(address, kind.level)}
+            cursor.execute(set_timeout + CELL_TILE_SQL, params)
+            cursor.nextset()
+        row = cursor.fetchone()
+    return bytes(row[0]) if row and row[0] is not None else b""
