@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("groundmotion", "0003_point_extras"),
+        ("groundmotion", "0005_point_stride_indexes"),
     ]
 
     operations = [
