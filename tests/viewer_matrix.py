@@ -44,7 +44,7 @@ def masked(case: str) -> np.ndarray:
     if not CASES[case].get("mask"):
         return np.zeros(len(LON), dtype=bool)
     west, south, east, north = MASK_BOX
-    return (LON > west) & (LON < east) & (LAT > south) & (LAT < north)
+    return (west < LON) & (east > LON) & (south < LAT) & (north > LAT)
 
 
 def visible(case: str, user: str) -> bool:
