@@ -63,8 +63,9 @@ def map_config(user: object) -> dict:
     """What the dialog's map needs: a start view and the downloadable datasets' extents."""
     leaflet = settings.LEAFLET_CONFIG
     # The extent as the user may know it: masked points must not stretch it.
-    extents = [{"slug": dataset.slug, "bbox": list(access.visible_summary(user, dataset)[1])}
-               for dataset in access.downloadable_datasets(user).exclude(extent=None)]  # fmt: skip
+    known = [(dataset.slug, access.visible_summary(user, dataset)[1])
+             for dataset in access.downloadable_datasets(user).exclude(extent=None)]  # fmt: skip
+    extents = [{"slug": slug, "bbox": list(extent)} for slug, extent in known if extent]
     return {"center": list(leaflet["DEFAULT_CENTER"]), "zoom": leaflet["DEFAULT_ZOOM"],
             "basemap": settings.GROUNDMOTION["BASEMAP_URL"], "extents": extents}  # fmt: skip
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import Permission, User
 from django.test import Client
 
 from groundmotion import cells
@@ -27,6 +28,7 @@ from tests.viewer_matrix import (
     YEARS,
     World,
     build_world,
+    make_cast_user,
     masked,
     remove_world,
     sees_points,
@@ -300,6 +302,35 @@ def test_tile_cache_never_hands_one_users_tile_to_another(world: World, case: st
         elif status == 200:
             assert set(layers) == {"cells"}
             check_cells(layers["cells"], case)
+
+
+@pytest.mark.django_db
+def test_mask_viewers_see_and_count_the_masked_point(world: World) -> None:
+    """The other side of the masked case: the view_masked permission shows the point again."""
+    viewer = make_cast_user("mask-viewer", [])
+    viewer.user_permissions.set(Permission.objects.filter(codename="view_masked"))
+    client = Client()
+    client.force_login(User.objects.get(pk=viewer.pk))
+    dataset = world.datasets["masked"]
+    everything = set(world.point_ids["masked"])
+    address = tile_of(LON.mean(), LAT.mean(), settings.GROUNDMOTION["POINT_ZOOM"])
+    layers = get_tile(client, dataset.slug, *address)[1]
+    assert {feature["id"] for feature in layers["points"]} == everything
+    listed = client.get("/api/datasets/").json()["datasets"]
+    assert [item["point_count"] for item in listed if item["slug"] == dataset.slug] == [4]
+    body = client.get(f"/api/datasets/{dataset.slug}/points/").json()
+    assert {point["id"] for point in body["points"]} == everything
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("user", ["registered", "curator"])
+def test_download_dialog_extent_leaves_the_masked_point_out(world: World, user: str) -> None:
+    client = Client()
+    client.force_login(world.users[user])
+    html = client.get("/downloads/").content.decode()
+    config = json.loads(html.split('id="download-config"', 1)[1].split(">", 1)[1].split("<")[0])
+    (bbox,) = [item["bbox"] for item in config["extents"] if item["slug"] == "mx-masked"]
+    check_extent(bbox, "masked")
 
 
 def test_reduced_cells_are_at_least_500_m() -> None:
