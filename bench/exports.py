@@ -1,10 +1,14 @@
-"""Export throughput: our binary-COPY stream against a server-side-cursor baseline.
+"""Export throughput: the EGMS CSV writer against pandas and against PostgreSQL's own CSV.
 
-Usage: .venv/bin/python -m bench exports   (BENCH_EXPORT_POINTS per track, default 200,000)
-Both sides read the same access-filtered points and series of one demo track and produce the
-same numpy chunks; the baseline is the strongest ordinary alternative: a psycopg server-side
-cursor (text protocol, 20,000 rows per fetch) plus series_codec.decode_many. We time the
-transfer to numpy alone, then the whole EGMS CSV (same writer on both sides).
+Usage: .venv/bin/python -m bench exports
+(BENCH_EXPORT_POINTS per demo track, default 200,000; BENCH_EXPORT_YEARS, default 3.36 = 200
+dates.) One run, the same access-filtered points and series of one demo track on every side:
+- ours: write_export(csv): binary COPY -> numpy chunks -> numba row formatter (csvtext.py);
+- pandas (the first version's writer): the same numpy chunks -> DataFrame -> to_csv;
+- floor: psql-style `COPY (SELECT the same rows) TO STDOUT (FORMAT csv)` to a file: the
+  server formats and sends text, with series left as bytea hex (no decoding at all), so no
+  exporter of these rows can beat it by much.
+Also the formatter alone (CSV text from chunks already in memory) and the transfer alone.
 """
 
 from __future__ import annotations
@@ -14,59 +18,67 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 from bench._scratch import scratch_database
-
-CHUNK = 20_000
-
-
-def baseline_chunks(dataset, points):
-    """Server-side cursor over the same selection; yields PointChunk like ours."""
-    from django.db import connection, transaction
-
-    from groundmotion import series_codec
-    from groundmotion.bulk import POINT_FLOAT_COLUMNS
-    from groundmotion.exports.stream import PointChunk
-
-    selection, params = points.order_by().values("id").query.sql_with_params()
-    columns = ", ".join(f"p.{name}" for name in POINT_FLOAT_COLUMNS)
-    sql = (f"SELECT p.id, p.pid, ST_X(p.geom), ST_Y(p.geom), {columns}, s.displacements"
-           " FROM groundmotion_measurementpoint p LEFT JOIN groundmotion_pointseries s"
-           f" ON s.point_id = p.id WHERE p.id IN ({selection}) ORDER BY p.id")  # fmt: skip
-    dates = len(dataset.acquisition_dates)
-    connection.ensure_connection()
-    with transaction.atomic(), connection.connection.cursor(name="baseline") as cursor:
-        cursor.itersize = CHUNK
-        cursor.execute(sql, params)
-        while rows := cursor.fetchmany(CHUNK):
-            table = list(zip(*rows, strict=True))
-            floats = np.array(table[4:-1], dtype=np.float64).astype(np.float32)
-            yield PointChunk(
-                ids=np.array(table[0], dtype=np.int64), pids=np.array(table[1], dtype=str),
-                longitude=np.array(table[2]), latitude=np.array(table[3]),
-                attributes=dict(zip(POINT_FLOAT_COLUMNS, floats, strict=True)),
-                series=series_codec.decode_many(list(table[-1]), dates),
-            )  # fmt: skip
 
 
 def timed(label: str, function) -> float:
     started = time.perf_counter()
     count = function()
     elapsed = time.perf_counter() - started
-    print(f"  {label:<38} {count:>10,} points in {elapsed:6.2f} s ({count / elapsed:>9,.0f}/s)")
+    print(f"  {label:<44} {count:>9,} points in {elapsed:6.2f} s ({count / elapsed:>9,.0f}/s)",
+          flush=True)  # fmt: skip
     return elapsed
 
 
-def csv_with(chunks, dataset, path: Path) -> int:
+def pandas_csv(points, dataset, path: Path) -> int:
+    """The first version's writer: the same chunks formatted by pandas."""
     from groundmotion.exports.columns import chunk_table
+    from groundmotion.exports.stream import stream_points
 
     count = 0
     with open(path, "w") as target:
-        for chunk in chunks:
-            target.write(chunk_table(chunk, dataset).to_csv(index=False, header=count == 0))
+        for chunk in stream_points(points, dataset):
+            text = chunk_table(chunk, dataset).to_csv(index=False, header=count == 0,
+                                                      lineterminator="\n")  # fmt: skip
+            target.write(text)
             count += len(chunk)
     return count
+
+
+def floor_csv(points, path: Path) -> int:
+    """PostgreSQL's COPY TO (FORMAT csv) of the same rows, written to a file."""
+    from django.db import connection
+
+    from groundmotion.bulk import POINT_FLOAT_COLUMNS, SERIES_TABLE
+
+    selection, params = points.order_by().values("id").query.sql_with_params()
+    columns = ", ".join(f"p.{name}" for name in POINT_FLOAT_COLUMNS)
+    sql = (f"COPY (SELECT p.pid, ST_Y(p.geom), ST_X(p.geom), {columns}, s.displacements"
+           f" FROM groundmotion_measurementpoint p LEFT JOIN {SERIES_TABLE} s"
+           f" ON s.point_id = p.id WHERE p.id IN ({selection}) ORDER BY p.id)"
+           " TO STDOUT (FORMAT csv, HEADER)")  # fmt: skip
+    with (
+        open(path, "wb") as target,
+        connection.cursor() as cursor,
+        cursor.connection.cursor().copy(sql, params) as copy,
+    ):
+        for block in copy:
+            target.write(block)
+    return points.count()
+
+
+def formatter_only(points, dataset) -> tuple[int, float]:
+    """(points, seconds) of the numba formatter alone, on chunks already in memory."""
+    from groundmotion.exports.columns import static_block
+    from groundmotion.exports.csvtext import format_rows
+    from groundmotion.exports.stream import stream_points
+
+    chunks = list(stream_points(points, dataset))
+    started = time.perf_counter()
+    for chunk in chunks:
+        block = static_block(chunk, dataset)
+        format_rows(chunk.pid_bytes, block.values, block.decimals, block.least, chunk.series)
+    return sum(len(chunk) for chunk in chunks), time.perf_counter() - started
 
 
 def compare() -> None:
@@ -81,30 +93,32 @@ def compare() -> None:
     points = access.aggregatable_points(AnonymousUser(), dataset)
     print(f"{dataset.slug}: {dataset.point_count:,} points x {len(dataset.acquisition_dates)} "
           "dates")  # fmt: skip
-    ours = timed("ours: binary COPY -> numpy",
-                 lambda: sum(len(c) for c in stream_points(points, dataset)))  # fmt: skip
-    base = timed("baseline: server-side cursor -> numpy",
-                 lambda: sum(len(c) for c in baseline_chunks(dataset, points)))  # fmt: skip
-    print(f"  transfer ratio baseline/ours: {base / ours:.2f}x")
+    formatter_only(points.filter(pk__in=points.values("pk")[:1000]), dataset)  # numba warm-up
+    timed("transfer: binary COPY -> numpy",
+          lambda: sum(len(c) for c in stream_points(points, dataset)))  # fmt: skip
+    count, seconds = formatter_only(points, dataset)
+    print(f"  {'formatter alone (numba, chunks in memory)':<44} {count:>9,} points in "
+          f"{seconds:6.2f} s ({count / seconds:>9,.0f}/s)")  # fmt: skip
     with tempfile.TemporaryDirectory() as directory:
         folder = Path(directory)
-        ours = timed("ours: EGMS CSV",
+        ours = timed("ours: EGMS CSV (write_export)",
                      lambda: write_export(Format.CSV, points, dataset,
                                           folder / "ours.csv").point_count)  # fmt: skip
-        base = timed("baseline: EGMS CSV",
-                     lambda: csv_with(baseline_chunks(dataset, points), dataset,
-                                      folder / "base.csv"))  # fmt: skip
-        print(f"  CSV ratio baseline/ours: {base / ours:.2f}x "
-              f"({(folder / 'ours.csv').stat().st_size / 1e6:,.0f} MB)")  # fmt: skip
-        timed("ours: GeoPackage",
-              lambda: write_export(Format.GPKG, points, dataset,
-                                   folder / "ours.gpkg").point_count)  # fmt: skip
+        floor = timed("floor: COPY TO STDOUT (FORMAT csv)",
+                      lambda: floor_csv(points, folder / "floor.csv"))  # fmt: skip
+        slow = timed("pandas: same chunks, DataFrame.to_csv",
+                     lambda: pandas_csv(points, dataset, folder / "pandas.csv"))  # fmt: skip
+        size = (folder / "ours.csv").stat().st_size / 1e6
+        print(f"  ours/floor speed: {floor / ours:.2f}x; ours/pandas speed: {slow / ours:.1f}x "
+              f"(ours {size:,.0f} MB, floor {(folder / 'floor.csv').stat().st_size / 1e6:,.0f}"
+              " MB)")  # fmt: skip
 
 
 def main() -> None:
     points = int(os.environ.get("BENCH_EXPORT_POINTS", "200000"))
+    years = os.environ.get("BENCH_EXPORT_YEARS", "3.36")
     with scratch_database("bench_exports") as run:
-        run(["make_demo", "--points", str(points)])
+        run(["make_demo", "--points", str(points), "--years", years])
         os.environ["DATABASE_URL"] = run.url
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
         import django

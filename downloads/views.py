@@ -62,8 +62,10 @@ def counted(blocks: Iterator[bytes], record: DownloadRecord) -> Iterator[bytes]:
 def map_config(user: object) -> dict:
     """What the dialog's map needs: a start view and the downloadable datasets' extents."""
     leaflet = settings.LEAFLET_CONFIG
-    extents = [{"slug": dataset.slug, "bbox": list(dataset.extent.extent)}
-               for dataset in access.downloadable_datasets(user).exclude(extent=None)]  # fmt: skip
+    # The extent as the user may know it: masked points must not stretch it.
+    known = [(dataset.slug, access.visible_summary(user, dataset)[1])
+             for dataset in access.downloadable_datasets(user).exclude(extent=None)]  # fmt: skip
+    extents = [{"slug": slug, "bbox": list(extent)} for slug, extent in known if extent]
     return {"center": list(leaflet["DEFAULT_CENTER"]), "zoom": leaflet["DEFAULT_ZOOM"],
             "basemap": settings.GROUNDMOTION["BASEMAP_URL"], "extents": extents}  # fmt: skip
 

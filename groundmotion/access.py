@@ -15,11 +15,14 @@ visible points: masked areas are excluded exactly as on the map.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, Max, Min, OuterRef, Q, QuerySet, Sum
 from django.http import Http404
 
 from groundmotion.models import (
@@ -28,6 +31,7 @@ from groundmotion.models import (
     MaskedArea,
     MeasurementPoint,
     Status,
+    TileCell,
     Visibility,
 )
 
@@ -189,3 +193,49 @@ def get_dataset_for_tiles(user: AnyUser, slug: str) -> Dataset:
         return visible_datasets(user).only(*TILE_DATASET_FIELDS).get(slug=slug)
     except Dataset.DoesNotExist:
         raise Http404("No such dataset") from None
+
+
+# The level of the tile cells an extent is taken from when masks hide points (~600 m cells).
+SUMMARY_LEVEL = 10
+CELLS_PER_TILE = 64  # as in groundmotion/cells.py (which imports this module)
+
+Extent = tuple[float, float, float, float]
+
+
+def visible_summary(user: AnyUser, dataset: Dataset) -> tuple[int, Extent | None]:
+    """(point count, extent as west, south, east, north in WGS84 degrees) the user may know.
+
+    The stored count and extent include masked points, so they would reveal them: for a user
+    who may not see masked points, both come from the tile cells, which are built without them
+    (the extent padded to whole cells of SUMMARY_LEVEL). Cached per dataset version, which every
+    mask change bumps.
+    """
+    stored = tuple(dataset.extent.extent) if dataset.extent else None
+    if sees_masked_points(user) or not active_masks(dataset).exists():
+        return dataset.point_count, stored
+    key = f"visible-summary:{dataset.pk}:{dataset.version}"
+    return cache.get_or_set(key, lambda: unmasked_summary(dataset), 3600)
+
+
+def unmasked_summary(dataset: Dataset) -> tuple[int, Extent | None]:
+    cells = TileCell.objects.filter(dataset=dataset)
+    count = cells.filter(zoom=0).aggregate(total=Sum("count"))["total"] or 0
+    level = max(min(SUMMARY_LEVEL, settings.GROUNDMOTION["POINT_ZOOM"] - 1), 0)
+    bounds = cells.filter(zoom=level, count__gt=0).aggregate(
+        west=Min("cell_column"), east=Max("cell_column"),
+        north=Min("cell_row"), south=Max("cell_row"),
+    )  # fmt: skip
+    if bounds["west"] is None:
+        return count, None
+    per_world = CELLS_PER_TILE * 2**level
+
+    def latitude(row: int) -> float:
+        return math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * row / per_world))))
+
+    extent = (
+        bounds["west"] / per_world * 360.0 - 180.0,
+        latitude(bounds["south"] + 1),
+        (bounds["east"] + 1) / per_world * 360.0 - 180.0,
+        latitude(bounds["north"]),
+    )
+    return count, extent

@@ -131,6 +131,35 @@ KNOWN_EXTRAS = (
     "gnss_velocity_u",
 )
 
+# Columns EGMS writes as integers (every other numeric column as a float: -1.0, not -1).
+INTEGER_COLUMNS = {
+    L2A: ("cluster_label", "mp_type", "line", "pixel"),
+    L2B: ("mp_type", "line", "pixel"),
+    L3: ("easting", "northing"),  # cell centres
+}
+
+
+def canonical_extra(name: str) -> str:
+    """The name an extra column is stored under (height_ellipse is kept as height_wgs84)."""
+    return EXTRA_ALIASES.get(name, name)
+
+
+def generation_of(extra_columns: list[str]) -> Generation:
+    """The release generation a dataset's stored extras come from: 2020-2024 files carry
+    GNSS model columns (L2b, L3); anything else is written with the 2018-2022 names."""
+    gnss = {name for names in GNSS_COLUMNS_2020.values() for name in names}
+    return Generation.G2020 if gnss & set(extra_columns) else Generation.G2018
+
+
+def export_columns(level: str, extra_columns: list[str]) -> tuple[str, ...]:
+    """The static columns an export writes, in file order: the level's EGMS columns (in the
+    generation of the stored extras), then any other stored extra (unknown numeric columns
+    of the source), so that a re-ingest finds every value it came with."""
+    names = static_columns(level, generation_of(extra_columns))
+    written = {canonical_extra(name) for name in names}
+    return names + tuple(name for name in extra_columns if name not in written)
+
+
 LOCATION_COLUMNS = ("latitude", "longitude")
 PROJECTED_COLUMNS = ("easting", "northing")
 PROJECTED_CRS = "EPSG:3035"  # ETRS89-LAEA

@@ -22,6 +22,12 @@ def login_url() -> str:
         return reverse("admin:login")
 
 
+def extent_for(request: HttpRequest, dataset: object) -> list[float] | None:
+    """The dataset's extent as the user may know it (masked points left out), degrees."""
+    extent = access.visible_summary(request.user, dataset)[1]
+    return list(extent) if extent else None
+
+
 def viewer_config(request: HttpRequest) -> dict[str, Any]:
     """What map.js needs: datasets, URLs, the point zoom and the login state."""
     datasets = [
@@ -33,7 +39,7 @@ def viewer_config(request: HttpRequest) -> dict[str, Any]:
             "component": dataset.component,
             "status": dataset.status,
             "sees_points": access.sees_points(request.user, dataset),
-            "extent": list(dataset.extent.extent) if dataset.extent else None,
+            "extent": extent_for(request, dataset),
         }
         for dataset in access.visible_datasets(request.user).order_by("slug")
     ]

@@ -168,8 +168,17 @@ class MeasurementPoint(models.Model):
     """One measurement point (or L3 grid cell). Kept narrow: spatial queries scan it."""
 
     # No index of its own: the (dataset, pid) unique index serves dataset lookups.
+    # No database foreign key: its deferred per-row check at commit cost ~5 us per point (12%
+    # of a 200k-point load, bench/README.md). Points are written by bulk.copy_points into a
+    # dataset that the same transaction created or locked (ingest.loader.prepare_dataset's
+    # select_for_update), so a concurrent delete waits for the load; Django's CASCADE still
+    # deletes the points (and their series and extras) with their dataset.
     dataset = models.ForeignKey(
-        Dataset, on_delete=models.CASCADE, related_name="points", db_index=False
+        Dataset,
+        on_delete=models.CASCADE,
+        related_name="points",
+        db_index=False,
+        db_constraint=False,
     )
     pid = models.CharField(max_length=32)
     geom = models.PointField(srid=4326)
@@ -208,8 +217,17 @@ class PointSeries(models.Model):
     row (~0.4 KB) stays inline under the 2 KB TOAST threshold.
     """
 
+    # No database foreign key, for the reason given on PointExtra.point: its deferred check
+    # cost ~4 us per point at commit (14% of a 1M-point load). Rows are written only by
+    # bulk.copy_series with ids of points COPYed in the same transaction (ingest) or read
+    # from the points table (processing); Django's CASCADE still deletes them with their
+    # points and datasets, and ingest.loader.delete_points deletes them in one statement.
     point = models.OneToOneField(
-        MeasurementPoint, on_delete=models.CASCADE, primary_key=True, related_name="series"
+        MeasurementPoint,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="series",
+        db_constraint=False,
     )
     displacements = models.BinaryField()
 

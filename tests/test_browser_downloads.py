@@ -11,6 +11,7 @@ from django.conf import settings
 from django.contrib.auth.models import Permission, User
 
 from groundmotion.models import DownloadRecord, Level, Visibility
+from tests.browser_support import wait_for_idle_database
 from tests.factories import make_dataset, make_user
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -76,6 +77,7 @@ def test_sign_in_download_a_polygon_and_find_it_in_the_admin(live_server, monkey
         page.wait_for_selector(".leaflet-container")
         page.screenshot(path=str(DOCS / "admin-dataset.png"), full_page=True)
         browser.close()
+    wait_for_idle_database()
     table = pd.read_csv(saved)
     record = DownloadRecord.objects.get()
     assert 0 < len(table) < 400 and record.point_count == len(table)

@@ -177,3 +177,29 @@ def test_wide_float32_series_and_int16_series_export_together(db, tmp_path) -> N
     exported = pd.read_csv(tmp_path / "out.csv")[[f"{d:%Y%m%d}" for d in DATES]].to_numpy()
     np.testing.assert_allclose(exported, series, atol=0.051)
     assert np.isnan(exported[4, :3]).all() and not np.isnan(exported[4, 3:]).any()
+
+
+def test_stored_extras_fill_their_columns_and_unknown_ones_follow(db, tmp_path) -> None:
+    from groundmotion import bulk
+
+    dataset = make_dataset("extras", lon=LON[:4], lat=LAT[:4])
+    ids = list(MeasurementPoint.objects.filter(dataset=dataset).order_by("id")
+               .values_list("id", flat=True))  # fmt: skip
+    names = ["cluster_label", "line", "pixel", "height_wgs84", "custom_flag"]
+    values = np.array(
+        [[3, 1043, 11607, -1.0, 7], [4, 1044, 11608, 12.25, 8],
+         [5, 1045, 11609, np.nan, 9], [6, 1046, 11610, 0.5, 10]], dtype=float
+    )  # fmt: skip
+    bulk.copy_extras(np.array(ids), values)
+    Dataset.objects.filter(pk=dataset.pk).update(extra_columns=names)
+    dataset.refresh_from_db()
+
+    write_export(Format.CSV, all_points(dataset), dataset, tmp_path / "out.csv")
+
+    table = pd.read_csv(tmp_path / "out.csv", dtype=str, keep_default_na=False)
+    assert list(table.columns[:2]) == ["pid", "cluster_label"]
+    assert table.columns[len(table.columns) - len(DATES) - 1] == "custom_flag"
+    assert list(table["cluster_label"]) == ["3", "4", "5", "6"]
+    assert list(table["line"]) == ["1043", "1044", "1045", "1046"]
+    assert list(table["height_wgs84"]) == ["-1.0", "12.25", "", "0.5"]
+    assert list(table["custom_flag"]) == ["7", "8", "9", "10"]

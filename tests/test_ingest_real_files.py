@@ -156,3 +156,26 @@ def test_ingest_export_ingest_gives_identical_values(tmp_path) -> None:
     second_dataset = Dataset.objects.get(slug="second")
     assert second_dataset.acquisition_dates == Dataset.objects.get(slug="first").acquisition_dates
     assert (second_dataset.level, second_dataset.pass_direction) == ("l2b", "ascending")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", [L2B_DESC, L3_UP], ids=["l2b", "l3"])
+def test_an_export_writes_back_the_source_file_text(path: Path, tmp_path) -> None:
+    """Every static column, extras included (height_ellipse, line, pixel, gnss_velocity...),
+    comes back as the source text; displacements too, except that -0.0 is written 0.0."""
+    call_command("ingest", str(path), "--dataset", "source")
+    exported = tmp_path / "out.csv"
+    call_command("export", "source", "--format", "csv", "-o", str(exported), stdout=io.StringIO())
+
+    with zipfile.ZipFile(path) as archive:
+        name = next(n for n in archive.namelist() if n.endswith(".csv"))
+        source = list(csv.reader(io.TextIOWrapper(archive.open(name), encoding="utf-8")))
+    written = list(csv.reader(exported.open()))
+    assert written[0] == source[0]
+    assert len(written) == len(source)
+    unsigned_zero = [[field.replace("-0.0", "0.0") if field == "-0.0" else field for field in row]
+                     for row in source[1:]]  # fmt: skip
+    for one, two in zip(sorted(written[1:]), sorted(unsigned_zero), strict=True):
+        differences = [(source[0][i], a, b) for i, (a, b) in enumerate(zip(one, two, strict=True))
+                       if a != b]  # fmt: skip
+        assert differences == []

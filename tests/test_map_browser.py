@@ -9,6 +9,7 @@ import pytest
 from django.test import Client
 from playwright.sync_api import Page, sync_playwright
 
+from tests.browser_support import wait_for_idle_database
 from tests.factories import DATES, make_dataset
 
 pytestmark = [pytest.mark.browser]
@@ -49,11 +50,15 @@ def demo(transactional_db) -> dict:
 
 
 @pytest.fixture
-def page(browser, live_server):
+def page(browser, live_server, transactional_db):
+    # Depends on the database so that the browser closes (and stops fetching tiles) before
+    # the database is flushed: a flush racing a tile request deadlocks.
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
     yield page
+    page.goto("about:blank")
     context.close()
+    wait_for_idle_database()
 
 
 def open_map(page: Page, live_server, fragment: str = "") -> None:

@@ -45,6 +45,8 @@ def datasets(request: Request) -> Response:
     for dataset in visible:
         item = dict(dataset.to_dict())
         item["sees_points"] = access.sees_points(request.user, dataset)
+        count, extent = access.visible_summary(request.user, dataset)
+        item["point_count"], item["extent"] = count, list(extent) if extent else None
         item["tiles"] = f"/tiles/{dataset.slug}/{{z}}/{{x}}/{{y}}.pbf"
         items.append(item)
     return Response({"datasets": items, "sign_convention": SIGN_CONVENTION})

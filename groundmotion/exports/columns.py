@@ -1,62 +1,46 @@
-"""EGMS column layouts per product level, and a chunk of points as a table of those columns.
+"""Where each exported EGMS column takes its values from, for a chunk of streamed points.
 
-Columns follow the EGMS Product Description (v2.0): L2a, L2b and L3 static columns, then one
-`yyyymmdd` column per acquisition (displacement, mm, 1 decimal). Columns the service does not
-store (cluster_label, height_wgs84, line, pixel) are written empty so that EGMS readers find
-every column they expect. easting/northing are EPSG:3035 (ETRS89-LAEA) for every level.
+The column names and their order come from groundmotion/egms.py (the one place that knows the
+EGMS layout): the level's static columns, in the release generation of the dataset's stored
+extras, then its other stored extras, then one `yyyymmdd` column per date. A column's values
+come from, in turn: the point's location (latitude, longitude), its stored extras (PointExtra:
+easting, northing, height_wgs84, line, pixel, gnss_velocity..., exactly as ingested), a
+MeasurementPoint field, easting/northing computed in EPSG:3035 when not stored; else empty.
+Decimals: the fewest that give back the stored value (csvtext.choose_decimals).
 """
 
 from __future__ import annotations
 
 import datetime
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from pyproj import Transformer
 
+from groundmotion import egms
+from groundmotion.exports.csvtext import choose_decimals
 from groundmotion.exports.stream import PointChunk
 from groundmotion.models import Dataset, Level
 
 TO_LAEA = Transformer.from_crs("EPSG:4326", "EPSG:3035", always_xy=True)
-
-# EGMS column -> (our attribute, decimals). None means not stored: written empty.
-STATIC_COLUMNS: dict[str, tuple[str | None, int]] = {
-    "pid": ("pid", 0),
-    "cluster_label": (None, 0),
-    "mp_type": ("mp_type", 1),
-    "latitude": ("latitude", 7),
-    "longitude": ("longitude", 7),
-    "easting": ("easting", 2),
-    "northing": ("northing", 2),
-    "height": ("height", 2),
-    "height_wgs84": (None, 0),
-    "line": (None, 0),
-    "pixel": (None, 0),
-    "rmse": ("rmse", 2),
-    "temporal_coherence": ("temporal_coherence", 3),
-    "amplitude_dispersion": ("amplitude_dispersion", 3),
-    "incidence_angle": ("incidence_angle", 3),
-    "track_angle": ("track_angle", 3),
-    "los_east": ("los_east", 4),
-    "los_north": ("los_north", 4),
-    "los_up": ("los_up", 4),
-    "mean_velocity": ("velocity", 3),
-    "mean_velocity_std": ("velocity_std", 3),
-    "acceleration": ("acceleration", 3),
-    "acceleration_std": ("acceleration_std", 3),
-    "seasonality": ("seasonality", 3),
-    "seasonality_std": ("seasonality_std", 3),
-}
-L2B_COLUMNS = [name for name in STATIC_COLUMNS if name != "cluster_label"]
-L3_COLUMNS = ["pid", "easting", "northing", "height", "rmse", "mean_velocity",
-              "mean_velocity_std", "acceleration", "acceleration_std", "seasonality",
-              "seasonality_std"]  # fmt: skip
-LEVEL_COLUMNS = {Level.L2A: list(STATIC_COLUMNS), Level.L2B: L2B_COLUMNS, Level.L3: L3_COLUMNS}
+COMPUTED_PROJECTED_DECIMALS = 2  # centimetres, as EGMS writes easting/northing
 DISPLACEMENT_DECIMALS = 1
 
 
+@dataclass
+class StaticBlock:
+    """A chunk's static columns after the pid: values (points x columns, NaN for empty)."""
+
+    names: list[str]
+    values: np.ndarray  # float64
+    decimals: np.ndarray  # int64, one per column
+    least: np.ndarray  # int64: decimals kept when zero (0 integer columns, 1 floats)
+
+
 def static_columns(dataset: Dataset) -> list[str]:
-    return LEVEL_COLUMNS[Level(dataset.level)]
+    """Every static column an export of the dataset writes, pid first (egms.export_columns)."""
+    return list(egms.export_columns(str(dataset.level), list(dataset.extra_columns)))
 
 
 def date_columns(dates: list[datetime.date], prefix: str = "") -> list[str]:
@@ -64,30 +48,61 @@ def date_columns(dates: list[datetime.date], prefix: str = "") -> list[str]:
     return [f"{prefix}{day:%Y%m%d}" for day in dates]
 
 
-def chunk_values(chunk: PointChunk, dataset: Dataset) -> dict[str, np.ndarray]:
-    """Every source value a column may need, by our attribute name."""
-    easting, northing = TO_LAEA.transform(chunk.longitude, chunk.latitude)
+def column_values(name: str, chunk: PointChunk, dataset: Dataset) -> tuple[np.ndarray, int]:
+    """(float64 values, decimals) of one static column (not the pid) for the chunk."""
+    stored = egms.canonical_extra(name)
+    if name in egms.LOCATION_COLUMNS:
+        values = chunk.latitude if name == "latitude" else chunk.longitude
+        return values, choose_decimals(values)
+    if stored in chunk.extras:
+        values = chunk.extras[stored]
+        return values, choose_decimals(values)
+    if name in egms.PROJECTED_COLUMNS:
+        return projected(chunk, dataset)[egms.PROJECTED_COLUMNS.index(name)]
+    if name in egms.POINT_FIELDS:
+        values = chunk.attributes[egms.POINT_FIELDS[name]]
+        return values.astype(np.float64), choose_decimals(values, np.float32)
+    return np.full(len(chunk), np.nan), 0
+
+
+def projected(chunk: PointChunk, dataset: Dataset) -> list[tuple[np.ndarray, int]]:
+    """Easting and northing (m, EPSG:3035) from the location, for points without stored ones;
+    L3 cells are named by their integer centres."""
+    easting, northing = (np.asarray(axis) for axis in
+                         TO_LAEA.transform(chunk.longitude, chunk.latitude))  # fmt: skip
     if dataset.level == Level.L3:
-        # L3 cells are named by their integer centres in EPSG:3035.
-        easting, northing = np.rint(easting), np.rint(northing)
-    values = dict(chunk.attributes)
-    values.update(pid=chunk.pids, latitude=chunk.latitude, longitude=chunk.longitude,
-                  easting=np.asarray(easting), northing=np.asarray(northing))  # fmt: skip
-    return values
+        return [(np.rint(easting), 0), (np.rint(northing), 0)]
+    return [(easting, COMPUTED_PROJECTED_DECIMALS), (northing, COMPUTED_PROJECTED_DECIMALS)]
+
+
+def static_block(chunk: PointChunk, dataset: Dataset) -> StaticBlock:
+    """The chunk's static columns after the pid, with the decimals each is written with."""
+    names = static_columns(dataset)[1:]
+    pairs = [column_values(name, chunk, dataset) for name in names]
+    values = np.empty((len(chunk), len(names)), dtype=np.float64)
+    for index, (column, _) in enumerate(pairs):
+        values[:, index] = column
+    decimals = np.array([places for _, places in pairs], dtype=np.int64)
+    least = np.array([least_decimals(name, dataset, places) for name, (_, places) in
+                      zip(names, pairs, strict=True)], dtype=np.int64)  # fmt: skip
+    return StaticBlock(names, values, decimals, least)
+
+
+def least_decimals(name: str, dataset: Dataset, decimals: int) -> int:
+    """0 for EGMS's integer columns (and unknown extras holding integers), else 1."""
+    if name in egms.INTEGER_COLUMNS[str(dataset.level)]:
+        return 0
+    known = set(egms.static_columns(str(dataset.level), egms.generation_of(dataset.extra_columns)))
+    return 1 if name in known or decimals > 0 else 0
 
 
 def chunk_table(chunk: PointChunk, dataset: Dataset, date_prefix: str = "") -> pd.DataFrame:
-    """The chunk as a DataFrame of the level's EGMS columns, rounded as EGMS writes them."""
-    values = chunk_values(chunk, dataset)
-    data: dict[str, np.ndarray] = {}
-    for name in static_columns(dataset):
-        source, decimals = STATIC_COLUMNS[name]
-        if source is None:
-            data[name] = np.full(len(chunk), np.nan)
-        elif source == "pid":
-            data[name] = values["pid"]
-        else:
-            data[name] = np.round(values[source].astype(np.float64), decimals)
+    """The chunk as a DataFrame of the export's columns, rounded as the CSV writes them."""
+    block = static_block(chunk, dataset)
+    data: dict[str, np.ndarray] = {"pid": chunk.pids}
+    for index, name in enumerate(block.names):
+        places = max(int(block.decimals[index]), int(block.least[index]))
+        data[name] = np.round(block.values[:, index], places)
     table = pd.DataFrame(data)
     if chunk.series is not None:
         rounded = np.round(chunk.series.astype(np.float64), DISPLACEMENT_DECIMALS)

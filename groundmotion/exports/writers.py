@@ -6,6 +6,7 @@ Units: displacement mm, velocity mm/yr, heights m; positive LOS is towards the s
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,8 +18,15 @@ import shapely
 from affine import Affine
 from django.db.models import QuerySet
 
-from groundmotion.exports.columns import TO_LAEA, chunk_table, date_columns, static_columns
-from groundmotion.exports.stream import ProgressCallback, stream_points
+from groundmotion.exports.columns import (
+    TO_LAEA,
+    chunk_table,
+    date_columns,
+    static_block,
+    static_columns,
+)
+from groundmotion.exports.csvtext import format_rows
+from groundmotion.exports.stream import PointChunk, ProgressCallback, stream_points
 from groundmotion.models import Dataset, Level, MeasurementPoint
 
 
@@ -51,22 +59,33 @@ class ExportResult:
 def csv_chunks(
     points: QuerySet[MeasurementPoint], dataset: Dataset, progress: ProgressCallback | None = None
 ) -> Iterator[bytes]:
-    """EGMS CSV as a stream of byte blocks: the header, then one block per chunk of points."""
+    """EGMS CSV as a stream of byte blocks: the header, then one block per chunk of points.
+
+    Rows are formatted from integers by csvtext's numba kernel (see its docstring)."""
+    yield csv_header(dataset)
     written = 0
-    header_sent = False
-    for chunk in stream_points(points, dataset):
-        table = chunk_table(chunk, dataset)
-        text = table.to_csv(index=False, header=not header_sent, na_rep="", lineterminator="\n")
-        header_sent = True
-        written += len(chunk)
-        if progress:
-            progress(written)
-        yield text.encode("utf-8")
-    if not header_sent:
-        yield empty_csv_header(dataset)
+    # Optimization: chunk k is formatted in a thread (numpy and the nogil kernel) while this
+    # thread reads chunk k+1 from the COPY (Django's connection stays in this thread).
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="csv-format") as pool:
+        pending: Future | None = None
+        for chunk in stream_points(points, dataset):
+            if pending is not None:
+                yield pending.result()
+            pending = pool.submit(csv_rows, chunk, dataset)
+            written += len(chunk)
+            if progress:
+                progress(written)
+        if pending is not None:
+            yield pending.result()
 
 
-def empty_csv_header(dataset: Dataset) -> bytes:
+def csv_rows(chunk: PointChunk, dataset: Dataset) -> bytes:
+    """The CSV lines of one chunk of points."""
+    block = static_block(chunk, dataset)
+    return format_rows(chunk.pid_bytes, block.values, block.decimals, block.least, chunk.series)
+
+
+def csv_header(dataset: Dataset) -> bytes:
     names = static_columns(dataset) + date_columns(dataset.acquisition_dates)
     return (",".join(names) + "\n").encode("utf-8")
 
@@ -139,7 +158,7 @@ def write_geotiff(
         raise ExportError("GeoTIFF exports are for L3 (gridded) datasets only.")
     size = float(dataset.grid_size_m or 100)
     cells, velocities = [], []
-    for chunk in stream_points(points, dataset, with_series=False):
+    for chunk in stream_points(points, dataset, with_series=False, with_extras=False):
         cells.append(grid_indices(chunk.longitude, chunk.latitude, size))
         velocities.append(chunk.attributes["velocity"])
         if progress:
