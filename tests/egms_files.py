@@ -12,26 +12,6 @@ import numpy as np
 from fixtures import demo_region
 from groundmotion import egms
 
-# Demo generator attribute -> EGMS column (2018-2022 names).
-DEMO_COLUMNS = {
-    "height": "height",
-    "rmse": "rmse",
-    "temporal_coherence": "temporal_coherence",
-    "amplitude_dispersion": "amplitude_dispersion",
-    "incidence_angle": "incidence_angle",
-    "track_angle": "track_angle",
-    "los_east": "los_east",
-    "los_north": "los_north",
-    "los_up": "los_up",
-    "velocity": "mean_velocity",
-    "velocity_std": "mean_velocity_std",
-    "acceleration": "acceleration",
-    "acceleration_std": "acceleration_std",
-    "seasonality": "seasonality",
-    "seasonality_std": "seasonality_std",
-    "mp_type": "mp_type",
-}
-
 
 def demo_track(points: int, years: float = 1.0, seed: int = 5, track: int = 0) -> tuple:
     """(dates, one chunk of the demo generator) for a small track."""
@@ -45,7 +25,8 @@ def demo_track(points: int, years: float = 1.0, seed: int = 5, track: int = 0) -
 def egms_columns(chunk: dict, level: str, generation: str) -> dict[str, np.ndarray]:
     """Every static EGMS column for the chunk, by the generation's names."""
     n = len(chunk["pid"])
-    by_2018 = {DEMO_COLUMNS[key]: value for key, value in chunk["attributes"].items()}
+    # Demo attributes carry MeasurementPoint field names; egms.py names their EGMS columns.
+    by_2018 = {egms.EGMS_NAME_OF_FIELD[key]: value for key, value in chunk["attributes"].items()}
     by_2018.update(
         pid=chunk["pid"],
         latitude=chunk["lat"],
