@@ -29,7 +29,6 @@ import pandas as pd
 from bench._scratch import ROOT, Runner, scratch_database
 from fixtures import demo_region
 from groundmotion import egms
-from tests.egms_files import DEMO_COLUMNS
 
 DATES = [datetime.date(2021, 1, 3) + datetime.timedelta(days=6 * i) for i in range(170)]
 FOLDER = ROOT / "var" / "bench"
@@ -41,7 +40,8 @@ def chunk_frames(points: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     track = demo_region.TRACKS[0]
     for chunk in demo_region.generate_track(track, points, DATES, seed=7, chunk=CHUNK):
         n = len(chunk["pid"])
-        statics = {DEMO_COLUMNS[k]: np.round(v, 4) for k, v in chunk["attributes"].items()}
+        attributes = chunk["attributes"].items()
+        statics = {egms.EGMS_NAME_OF_FIELD[k]: np.round(v, 4) for k, v in attributes}
         statics.update(
             pid=chunk["pid"],
             latitude=np.round(chunk["lat"], 6),
