@@ -10,8 +10,9 @@ from __future__ import annotations
 import numpy as np
 from django.db import connection
 
-from groundmotion import cells, series_codec
+from groundmotion import cells, partitions, series_codec
 from groundmotion.models import EXTRA_DTYPE, Dataset
+from groundmotion.partitions import EXTRA_TABLE, POINT_TABLE, SERIES_TABLE
 
 COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
 COPY_TRAILER = b"\xff\xff"
@@ -36,9 +37,6 @@ POINT_FLOAT_COLUMNS = (
     "los_up",
     "mp_type",
 )
-POINT_TABLE = "groundmotion_measurementpoint"
-SERIES_TABLE = "groundmotion_pointseries"
-EXTRA_TABLE = "groundmotion_pointextra"
 
 
 def pack_binary_rows(columns: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
@@ -130,15 +128,19 @@ def copy_points(
     lon: np.ndarray,
     lat: np.ndarray,
     attributes: dict[str, np.ndarray],
+    table: str = POINT_TABLE,
 ) -> None:
-    """COPY points into the dataset. Missing attributes are NULL."""
+    """COPY points into the dataset. Missing attributes are NULL.
+
+    `table` is the dataset's staged partition during a partitioned load (partitions.stage).
+    """
     n = len(ids)
     missing = np.full(n, np.nan, dtype=np.float32)
     unknown = set(attributes) - set(POINT_FLOAT_COLUMNS)
     if unknown:
         raise ValueError(f"unknown point attributes: {sorted(unknown)}")
     names = ["id", "dataset_id", "pid", "geom", *POINT_FLOAT_COLUMNS]
-    sql = f"COPY {POINT_TABLE} ({', '.join(names)}) FROM STDIN (FORMAT BINARY)"
+    sql = f"COPY {table} ({', '.join(names)}) FROM STDIN (FORMAT BINARY)"
     with connection.cursor() as cursor, cursor.connection.cursor().copy(sql) as copy:
         copy.write(COPY_HEADER)
         for start in range(0, n, ROWS_PER_CHUNK):
@@ -224,17 +226,28 @@ def copy_vector_rows(table: str, column: str, ids: np.ndarray, matrix: np.ndarra
         copy.write(COPY_TRAILER)
 
 
-def refresh_summary(dataset: Dataset) -> None:
-    """Recount points, recompute the extent, rebuild the tile cells and bump the version."""
-    cells.refresh_cells(dataset)
+def refresh_summary(dataset: Dataset, table: str = POINT_TABLE) -> None:
+    """Recount points, recompute the extent, rebuild the tile cells and bump the version.
+
+    `table` is where the points are: a staged partition before it is attached.
+    """
+    cells.refresh_cells(dataset, table)
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE groundmotion_dataset SET point_count = s.count, extent = s.extent,"
             " version = version + 1, updated_at = now()"
             " FROM (SELECT count(*) AS count,"
             "       ST_SetSRID(ST_Expand(ST_Extent(geom), 1e-6)::geometry, 4326) AS extent"
-            "       FROM groundmotion_measurementpoint WHERE dataset_id = %s) AS s"
+            f"       FROM {table} WHERE dataset_id = %s) AS s"
             " WHERE id = %s",
             [dataset.pk, dataset.pk],
         )
     dataset.refresh_from_db(fields=["point_count", "extent", "version", "updated_at"])
+
+
+def finish_load(dataset: Dataset, table: str) -> None:
+    """End a load of a new dataset's points into `table` (partitions.stage): summary and cells
+    from it, then its indexes and ATTACH, the last step before the caller commits."""
+    refresh_summary(dataset, table)
+    if table != POINT_TABLE:
+        partitions.attach(dataset.pk, table)

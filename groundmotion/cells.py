@@ -22,6 +22,7 @@ from django.db.models import F
 
 from groundmotion import access
 from groundmotion.models import Dataset, MaskedArea
+from groundmotion.partitions import POINT_TABLE
 
 CELLS_PER_TILE = 64
 # Web-mercator world width, metres (EPSG:3857).
@@ -92,9 +93,14 @@ def aggregatable_points_sql(dataset: Dataset) -> tuple[str, tuple]:
     return projected, params
 
 
-def refresh_cells(dataset: Dataset) -> None:
-    """Rebuild every level of the dataset's cells, in one transaction."""
+def refresh_cells(dataset: Dataset, table: str = POINT_TABLE) -> None:
+    """Rebuild every level of the dataset's cells, in one transaction.
+
+    `table` is where the points are: a staged partition (partitions.stage) is not yet part of
+    the points table, so the access SQL is pointed at it by name.
+    """
     points_sql, points_params = aggregatable_points_sql(dataset)
+    points_sql = points_sql.replace(f'"{POINT_TABLE}"', f'"{table}"')
     finest = finest_level()
     # The access SQL carries positional %s parameters; the named ones go in by value.
     insert_sql = insert_finest_level_sql(points_sql)

@@ -20,7 +20,7 @@ import numpy as np
 import psycopg
 from django.db import IntegrityError, connection, transaction
 
-from groundmotion import bulk
+from groundmotion import bulk, partitions
 from groundmotion.ingest.chunk import Chunk, check_chunk, spatial_order
 from groundmotion.ingest.csvtable import CsvTable
 from groundmotion.ingest.describe import Description, describe
@@ -30,7 +30,9 @@ from groundmotion.ingest.sources import open_table
 from groundmotion.ingest.vector import VECTOR_SUFFIXES, VectorLayer
 from groundmotion.models import Dataset
 
-DUPLICATE_KEY = re.compile(r"\(dataset_id, pid\)=\(\d+, (?P<pid>.*)\) already exists")
+DUPLICATE_KEY = re.compile(
+    r"\(dataset_id, pid\)=\(\d+, (?P<pid>.*)\) (already exists|is duplicated)"
+)
 
 
 @dataclass
@@ -83,6 +85,10 @@ class Loader:
     def __init__(self, options: IngestOptions, report: IngestReport) -> None:
         self.options, self.report = options, report
         self.dataset: Dataset | None = None
+        # A new dataset is loaded into a staged partition (groundmotion/partitions.py) whose
+        # indexes are built at the end; a reload writes through the points table.
+        self.table = bulk.POINT_TABLE
+        self.pids_indexed = True
 
     def load_file(self, path: Path) -> None:
         label = str(path)
@@ -91,6 +97,8 @@ class Loader:
             first = next(chunks)
             if self.dataset is None:
                 self.dataset = self._create(path, table, first)
+            else:
+                self._index_pids()  # later files look up the pids already loaded
             self._check_dates(table, label)
             first_id = None
             for chunk in _chain(first, chunks):
@@ -102,7 +110,9 @@ class Loader:
     def _create(self, path: Path, table: Any, first: Chunk) -> Dataset:
         projected = bool(getattr(getattr(table, "layout", None), "projected", False))
         description = describe(path, first, vars(self.options), projected)
-        dataset = prepare_dataset(self.options, description)
+        dataset, created = prepare_dataset(self.options, description)
+        if created:
+            self.table, self.pids_indexed = partitions.stage(dataset.pk), False
         dataset.acquisition_dates = list(table.dates)
         dataset.reference_date = dataset.acquisition_dates[0] if dataset.acquisition_dates else None
         dataset.extra_columns = list(first.extras)
@@ -127,7 +137,9 @@ class Loader:
         if not len(ids):
             return ids
         try:
-            bulk.copy_points(self.dataset, ids, chunk.pids, chunk.lon, chunk.lat, chunk.attributes)
+            bulk.copy_points(
+                self.dataset, ids, chunk.pids, chunk.lon, chunk.lat, chunk.attributes, self.table
+            )
         except (IntegrityError, psycopg.errors.UniqueViolation) as error:
             raise _duplicate_error(chunk, error) from None
         if chunk.series is not None and chunk.series.shape[1]:
@@ -141,7 +153,7 @@ class Loader:
         """Skip points an earlier file (an overlapping burst) already loaded."""
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT pid, id FROM {bulk.POINT_TABLE} WHERE dataset_id = %s AND pid = ANY(%s)",
+                f"SELECT pid, id FROM {self.table} WHERE dataset_id = %s AND pid = ANY(%s)",
                 [self.dataset.pk, chunk.pids.tolist()],
             )
             found = dict(cursor.fetchall())
@@ -173,8 +185,35 @@ class Loader:
             if name not in self.report.ignored_columns:
                 self.report.ignored_columns.append(name)
 
+    def _index_pids(self) -> None:
+        """Build the staged table's pid index; a duplicate pid is reported at its line."""
+        if self.pids_indexed:
+            return
+        try:
+            with transaction.atomic():
+                partitions.index_pids(self.table)
+        except IntegrityError as error:
+            raise self._locate_duplicate(error) from None
+        self.pids_indexed = True
+
+    def _locate_duplicate(self, error: Exception) -> IngestError:
+        """The error for a pid repeated across blocks of the files loaded before the index:
+        read them again (only on this error path) for the line of its second occurrence."""
+        match = DUPLICATE_KEY.search(str(error))
+        pid = match["pid"] if match else "?"
+        for path in self.report.files:
+            seen = False
+            with open_points(Path(path), self.options.mapping) as table:
+                for chunk in table.chunks():
+                    where = np.flatnonzero(chunk.pids == pid)
+                    if len(where) > (0 if seen else 1):
+                        return _duplicate_error(chunk.select(where[1 - seen :]), error)
+                    seen = seen or bool(len(where))
+        return IngestError(self.report.files[0], f"duplicate pid {pid!r}", column="pid")
+
     def finish(self) -> None:
         dataset = self.dataset
+        self._index_pids()
         dataset.provenance["ignored_columns"] = self.report.ignored_columns
         dataset.provenance["skipped_duplicates"] = self.report.skipped_duplicates
         dataset.save(
@@ -186,7 +225,7 @@ class Loader:
                 "metadata",
             ]
         )
-        bulk.refresh_summary(dataset)
+        bulk.finish_load(dataset, self.table)
         self.report.dataset = dataset
 
 
@@ -212,8 +251,9 @@ def _duplicate_error(chunk: Chunk, error: Exception) -> IngestError:
     )
 
 
-def prepare_dataset(options: IngestOptions, description: Description) -> Dataset:
-    """A new dataset, or with --replace the existing one emptied (its settings are kept)."""
+def prepare_dataset(options: IngestOptions, description: Description) -> tuple[Dataset, bool]:
+    """(A new dataset, True), or with --replace (the existing one emptied, False): its
+    settings are kept."""
     fields = {
         "level": description.level,
         "pass_direction": description.pass_direction,
@@ -223,23 +263,15 @@ def prepare_dataset(options: IngestOptions, description: Description) -> Dataset
     }
     existing = Dataset.objects.select_for_update().filter(slug=options.slug).first()
     if existing is None:
-        return Dataset.objects.create(
+        created = Dataset.objects.create(
             slug=options.slug, name=options.name or options.slug, **fields
         )
+        return created, True
     if not options.replace:
         raise IngestError(options.slug, "the dataset exists: give --replace to reload it")
-    delete_points(existing)
+    partitions.delete_points(existing.pk)
     for name, value in fields.items():
         setattr(existing, name, value)
     existing.name = options.name or existing.name
     existing.save(update_fields=[*fields, "name"])
-    return existing
-
-
-def delete_points(dataset: Dataset) -> None:
-    """Delete a dataset's points, series and extras in set-based statements."""
-    points = f"SELECT id FROM {bulk.POINT_TABLE} WHERE dataset_id = %s"
-    with connection.cursor() as cursor:
-        for table in (bulk.SERIES_TABLE, bulk.EXTRA_TABLE):
-            cursor.execute(f"DELETE FROM {table} WHERE point_id IN ({points})", [dataset.pk])
-        cursor.execute(f"DELETE FROM {bulk.POINT_TABLE} WHERE dataset_id = %s", [dataset.pk])
+    return existing, False

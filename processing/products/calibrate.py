@@ -19,7 +19,7 @@ import itertools
 import numpy as np
 from django.db import connection, transaction
 
-from groundmotion import bulk
+from groundmotion import bulk, partitions
 from groundmotion.models import Dataset, GNSSNetwork, Level
 from processing.kernels import calibration, velocity
 from processing.products import ProgressCallback, no_progress, series_io
@@ -153,6 +153,7 @@ def _write_calibrated(
     """Copy the source's points into output less (surface + offset) x years, re-fitted."""
     years = dataset_years(source)
     columns = {**series_io.GEOMETRY_COLUMNS, **ATTRIBUTE_COLUMNS}
+    table = partitions.stage(output.pk)
     for fraction, chunk in series_io.iterate_chunks(source, columns):
         x, y = calibration.local_km(chunk["lon"], chunk["lat"], *centre)
         correction = calibration.evaluate_surface(coefficients, x, y) + offset
@@ -161,12 +162,12 @@ def _write_calibrated(
         attributes.update(velocity.fit_series(chunk["series"], years, source.wavelength_m * 1e3))
         ids = bulk.reserve_point_ids(len(chunk["id"]))
         pids = series_io.read_pids(source, (int(chunk["id"][0]), int(chunk["id"][-1])))
-        bulk.copy_points(output, ids, pids, chunk["lon"], chunk["lat"], attributes)
+        bulk.copy_points(output, ids, pids, chunk["lon"], chunk["lat"], attributes, table)
         bulk.copy_series(ids, chunk["series"])
         if source.extra_columns:
             bulk.copy_extras(ids, series_io.read_extras(source, chunk["id"]))
         progress(fraction, f"calibrated {fraction:.0%} of {source.slug}")
-    bulk.refresh_summary(output)
+    bulk.finish_load(output, table)
 
 
 def calibrate_datasets(

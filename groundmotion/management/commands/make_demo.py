@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection, transaction
 
 from fixtures import demo_region
-from groundmotion import bulk
+from groundmotion import bulk, partitions
 from groundmotion.models import (
     CornerReflector,
     Dataset,
@@ -78,13 +78,14 @@ def load_track(track: demo_region.Track, points: int, dates: list, seed: int) ->
             "track_error": track.error_parameters(),
         },
     )
+    table = partitions.stage(dataset.pk)
     for chunk in demo_region.generate_track(track, points, dates, seed):
         ids = bulk.reserve_point_ids(len(chunk["pid"]))
         bulk.copy_points(
-            dataset, ids, chunk["pid"], chunk["lon"], chunk["lat"], chunk["attributes"]
+            dataset, ids, chunk["pid"], chunk["lon"], chunk["lat"], chunk["attributes"], table
         )
         bulk.copy_series(ids, chunk["series"])
-    bulk.refresh_summary(dataset)
+    bulk.finish_load(dataset, table)
     return dataset
 
 
