@@ -93,18 +93,21 @@ class Loader:
     def load_file(self, path: Path) -> None:
         label = str(path)
         with open_points(path, self.options.mapping) as table:
-            chunks = prefetch(checked(table.chunks()), depth=1)
+            chunks = prefetch(prepared(table.chunks()), depth=1)
             first = next(chunks)
             if self.dataset is None:
                 self.dataset = self._create(path, table, first)
             else:
                 self._index_pids()  # later files look up the pids already loaded
             self._check_dates(table, label)
-            first_id = None
+            first_id, last = None, first
             for chunk in _chain(first, chunks):
                 ids = self._load_chunk(chunk, first_id)
                 if first_id is None and len(ids):
                     first_id = int(ids[0])
+                last = chunk
+            # The parser process kept the table's list of ignored columns: take the last copy.
+            table.ignored = last.ignored
             self._note_file(path, table)
 
     def _create(self, path: Path, table: Any, first: Chunk) -> Dataset:
@@ -133,19 +136,21 @@ class Loader:
     def _load_chunk(self, chunk: Chunk, file_first_id: int | None) -> np.ndarray:
         if self.report.files:
             chunk = self._drop_loaded(chunk, file_first_id)
+        rows = chunk.packed
+        if rows.extra_names != self.dataset.extra_columns:
+            rows = rows.with_extras(chunk, self.dataset.extra_columns)
         ids = bulk.reserve_point_ids(len(chunk))
         if not len(ids):
             return ids
         try:
-            bulk.copy_points(
-                self.dataset, ids, chunk.pids, chunk.lon, chunk.lat, chunk.attributes, self.table
-            )
+            points = rows.points.fill(ids, self.dataset.pk)
+            bulk.copy_rows(self.table, bulk.POINT_COLUMNS, [points])
         except (IntegrityError, psycopg.errors.UniqueViolation) as error:
             raise _duplicate_error(chunk, error) from None
-        if chunk.series is not None and chunk.series.shape[1]:
-            bulk.copy_series(ids, chunk.series)
-        if self.dataset.extra_columns:
-            bulk.copy_extras(ids, self._extras_matrix(chunk))
+        if rows.series is not None:
+            bulk.copy_rows(bulk.SERIES_TABLE, bulk.SERIES_COLUMNS, [rows.series.fill(ids)])
+        if rows.extras is not None:
+            bulk.copy_rows(bulk.EXTRA_TABLE, bulk.EXTRA_COLUMNS, [rows.extras.fill(ids)])
         self.report.points += len(ids)
         return ids
 
@@ -169,11 +174,6 @@ class Loader:
         keep = ~np.isin(chunk.pids, list(found))
         self.report.skipped_duplicates += int((~keep).sum())
         return chunk.select(keep)
-
-    def _extras_matrix(self, chunk: Chunk) -> np.ndarray:
-        missing = np.full(len(chunk), np.nan)
-        columns = [chunk.extras.get(name, missing) for name in self.dataset.extra_columns]
-        return np.column_stack(columns) if columns else np.empty((len(chunk), 0))
 
     def _note_file(self, path: Path, table: Any) -> None:
         self.report.files.append(str(path))
@@ -229,11 +229,49 @@ class Loader:
         self.report.dataset = dataset
 
 
-def checked(chunks: Iterator[Chunk]) -> Iterator[Chunk]:
-    """Checked chunks in Z-order: done in the parser thread, off the COPY's critical path."""
+@dataclass
+class ChunkRows:
+    """A chunk's binary COPY rows (bulk.PackedRows), to be filled with ids and dataset."""
+
+    points: bulk.PackedRows
+    series: bulk.PackedRows | None
+    extras: bulk.PackedRows | None
+    extra_names: list[str]
+
+    @classmethod
+    def pack(cls, chunk: Chunk) -> ChunkRows:
+        series = chunk.series if chunk.series is not None and chunk.series.shape[1] else None
+        rows = cls(
+            bulk.pack_points(chunk.pids, chunk.lon, chunk.lat, chunk.attributes),
+            None if series is None else bulk.pack_series(series),
+            None,
+            [],
+        )
+        return rows.with_extras(chunk, list(chunk.extras))
+
+    def with_extras(self, chunk: Chunk, names: list[str]) -> ChunkRows:
+        """These rows with extras in the order of `names`, NaN where the chunk lacks one."""
+        missing = np.full(len(chunk), np.nan)
+        columns = [chunk.extras.get(name, missing) for name in names]
+        extras = bulk.pack_extras(np.column_stack(columns)) if columns else None
+        return ChunkRows(self.points, self.series, extras, list(names))
+
+    def select(self, keep: np.ndarray) -> ChunkRows:
+        def pick(rows: bulk.PackedRows | None) -> bulk.PackedRows | None:
+            return None if rows is None else rows.select(keep)
+
+        return ChunkRows(pick(self.points), pick(self.series), pick(self.extras), self.extra_names)
+
+
+def prepared(chunks: Iterator[Chunk]) -> Iterator[Chunk]:
+    """Checked chunks in Z-order with their COPY rows packed (in the parser process, off the
+    COPY's critical path: on two cores PostgreSQL takes one block while it does the next)."""
     for chunk in chunks:
         check_chunk(chunk)
-        yield chunk.select(spatial_order(chunk.lon, chunk.lat))
+        chunk = chunk.select(spatial_order(chunk.lon, chunk.lat))
+        chunk.packed = ChunkRows.pack(chunk)
+        chunk.series = None  # in the packed rows: not sent through the pipe twice
+        yield chunk
 
 
 def _chain(first: Chunk, rest: Iterator[Chunk]) -> Iterator[Chunk]:
