@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
+import psycopg
 from django.db import connection
 
 from groundmotion import cells, partitions, series_codec
@@ -220,10 +221,19 @@ def _fixed_width_rows(matrix: np.ndarray) -> PackedRows:
     return PackedRows(rows.view(np.uint8), np.arange(n, dtype=np.int64) * row.itemsize)
 
 
-def copy_rows(table: str, columns: tuple[str, ...], parts: Iterable[np.ndarray]) -> None:
-    """One binary COPY of packed rows, part after part."""
+def copy_rows(
+    table: str,
+    columns: tuple[str, ...],
+    parts: Iterable[np.ndarray],
+    database: psycopg.Connection | None = None,
+) -> None:
+    """One binary COPY of packed rows, part after part, in the caller's transaction (or on
+    `database`, a staged load's own connection)."""
     sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
-    with connection.cursor() as cursor, cursor.connection.cursor().copy(sql) as copy:
+    if database is None:
+        connection.ensure_connection()
+        database = connection.connection
+    with database.cursor().copy(sql) as copy:
         copy.write(COPY_HEADER)
         for part in parts:
             copy.write(part.data)
@@ -242,19 +252,27 @@ def copy_points(
     lon: np.ndarray,
     lat: np.ndarray,
     attributes: dict[str, np.ndarray],
-    table: str = POINT_TABLE,
+    into: partitions.StagedPoints | None = None,
 ) -> None:
-    """COPY points into the dataset. Missing attributes are NULL.
-
-    `table` is the dataset's staged partition during a partitioned load (partitions.stage).
-    """
+    """COPY points into the dataset (`into` its staged table during a load). Missing
+    attributes are NULL."""
     parts = (
         pack_points(
             pids[part], lon[part], lat[part], {k: v[part] for k, v in attributes.items()}
         ).fill(ids[part], dataset.pk)
         for part in _parts(ids)
     )
-    copy_rows(table, POINT_COLUMNS, parts)
+    copy_staged(POINT_COLUMNS, parts, into)
+
+
+def copy_staged(
+    columns: tuple[str, ...], parts: Iterable[np.ndarray], into: partitions.StagedPoints | None
+) -> None:
+    """COPY points rows into a staged table on its connection, else into the points table."""
+    if into is None:
+        copy_rows(POINT_TABLE, columns, parts)
+    else:
+        copy_rows(into.table, columns, parts, into.connection)
 
 
 def copy_series(ids: np.ndarray, series: np.ndarray, table: str = SERIES_TABLE) -> None:
@@ -291,9 +309,13 @@ def refresh_summary(dataset: Dataset, table: str = POINT_TABLE) -> None:
     dataset.refresh_from_db(fields=["point_count", "extent", "version", "updated_at"])
 
 
-def finish_load(dataset: Dataset, table: str) -> None:
-    """End a load of a new dataset's points into `table` (partitions.stage): summary and cells
-    from it, then its indexes and ATTACH, the last step before the caller commits."""
-    refresh_summary(dataset, table)
-    if table != POINT_TABLE:
-        partitions.attach(dataset.pk, table)
+def finish_load(dataset: Dataset, staged: partitions.StagedPoints | None) -> None:
+    """End a load: summary and cells, and for a staged table its indexes (the GiST ones on
+    its own connection meanwhile) and ATTACH, the last step before the caller commits."""
+    if staged is None:
+        refresh_summary(dataset)
+        return
+    with staged.build_indexes():
+        staged.index_keys()
+        refresh_summary(dataset, staged.table)
+    staged.attach(dataset.pk)

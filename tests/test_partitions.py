@@ -6,17 +6,17 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import numpy as np
 import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from groundmotion import partitions
+from groundmotion import bulk, partitions
 from groundmotion.ingest import csvtable
 from groundmotion.ingest.errors import IngestError
 from groundmotion.ingest.loader import IngestOptions, ingest
 from groundmotion.models import Dataset, MeasurementPoint, PointSeries
 from tests.egms_files import demo_track, egms_columns, egms_csv_text
-from tests.factories import make_dataset
 
 POINTS = 200
 
@@ -142,17 +142,21 @@ def test_replace_reloads_into_the_existing_partition(tmp_path) -> None:
 
 @pytest.mark.django_db
 def test_a_stale_table_of_a_reused_dataset_id_is_replaced() -> None:
-    dataset = make_dataset("reused", lon=[0.5], lat=[45.0], velocity=[1.0])
+    dataset = Dataset.objects.create(slug="reused", name="reused")
+    stale = partitions.partition_name(dataset.pk)
     with connection.cursor() as cursor:  # what a flushed test database leaves behind
-        cursor.execute(
-            f"CREATE TABLE {partitions.partition_name(dataset.pk)}"
-            f" (LIKE {partitions.POINT_TABLE}, stale int)"
-        )
-    table = partitions.stage(dataset.pk)
+        cursor.execute(f"CREATE TABLE {stale} (LIKE {partitions.POINT_TABLE}, stale int)")
+    with partitions.StagedPoints() as staged:
+        ids = bulk.reserve_point_ids(3)
+        lon, lat = np.array([0.1, 0.2, 0.3]), np.array([45.1, 45.2, 45.3])
+        bulk.copy_points(dataset, ids, np.array(["A", "B", "C"]), lon, lat, {}, staged)
+        bulk.finish_load(dataset, staged)
     described = query(
-        "SELECT column_name FROM information_schema.columns WHERE table_name = %s", [table]
+        "SELECT column_name FROM information_schema.columns WHERE table_name = %s", [stale]
     )
     assert ("stale",) not in described and ("pid",) in described
+    assert partitions_of_points()[stale] == f"FOR VALUES IN ({dataset.pk})"
+    assert query(f"SELECT count(*) FROM {stale}")[0][0] == 3
 
 
 @pytest.mark.django_db

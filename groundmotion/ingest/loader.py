@@ -72,8 +72,10 @@ def ingest(paths: list[Path], options: IngestOptions) -> IngestReport:
     """Load the files into dataset `options.slug`, whole or not at all."""
     started = time.perf_counter()
     report = IngestReport()
-    with transaction.atomic():
-        loader = Loader(options, report)
+    # The stack closes after the transaction: a staged table is dropped only once the
+    # rolled-back transaction has let go of it.
+    with contextlib.ExitStack() as stack, transaction.atomic():
+        loader = Loader(options, report, stack)
         for path in paths:
             loader.load_file(path)
         loader.finish()
@@ -82,13 +84,15 @@ def ingest(paths: list[Path], options: IngestOptions) -> IngestReport:
 
 
 class Loader:
-    def __init__(self, options: IngestOptions, report: IngestReport) -> None:
-        self.options, self.report = options, report
+    def __init__(
+        self, options: IngestOptions, report: IngestReport, stack: contextlib.ExitStack
+    ) -> None:
+        self.options, self.report, self.stack = options, report, stack
         self.dataset: Dataset | None = None
-        # A new dataset is loaded into a staged partition (groundmotion/partitions.py) whose
+        # A new dataset is loaded into a staged table (groundmotion/partitions.py) whose
         # indexes are built at the end; a reload writes through the points table.
+        self.staged: partitions.StagedPoints | None = None
         self.table = bulk.POINT_TABLE
-        self.pids_indexed = True
 
     def load_file(self, path: Path) -> None:
         label = str(path)
@@ -115,7 +119,8 @@ class Loader:
         description = describe(path, first, vars(self.options), projected)
         dataset, created = prepare_dataset(self.options, description)
         if created:
-            self.table, self.pids_indexed = partitions.stage(dataset.pk), False
+            self.staged = self.stack.enter_context(partitions.StagedPoints())
+            self.table = self.staged.table
         dataset.acquisition_dates = list(table.dates)
         dataset.reference_date = dataset.acquisition_dates[0] if dataset.acquisition_dates else None
         dataset.extra_columns = list(first.extras)
@@ -144,7 +149,7 @@ class Loader:
             return ids
         try:
             points = rows.points.fill(ids, self.dataset.pk)
-            bulk.copy_rows(self.table, bulk.POINT_COLUMNS, [points])
+            bulk.copy_staged(bulk.POINT_COLUMNS, [points], self.staged)
         except (IntegrityError, psycopg.errors.UniqueViolation) as error:
             raise _duplicate_error(chunk, error) from None
         if rows.series is not None:
@@ -187,14 +192,12 @@ class Loader:
 
     def _index_pids(self) -> None:
         """Build the staged table's pid index; a duplicate pid is reported at its line."""
-        if self.pids_indexed:
+        if self.staged is None or self.staged.pids_indexed:
             return
         try:
-            with transaction.atomic():
-                partitions.index_pids(self.table)
-        except IntegrityError as error:
+            self.staged.index_pids()
+        except psycopg.errors.UniqueViolation as error:
             raise self._locate_duplicate(error) from None
-        self.pids_indexed = True
 
     def _locate_duplicate(self, error: Exception) -> IngestError:
         """The error for a pid repeated across blocks of the files loaded before the index:
@@ -225,7 +228,7 @@ class Loader:
                 "metadata",
             ]
         )
-        bulk.finish_load(dataset, self.table)
+        bulk.finish_load(dataset, self.staged)
         self.report.dataset = dataset
 
 

@@ -10,6 +10,7 @@ EGMS L3 files.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 from dataclasses import dataclass
 
@@ -211,7 +212,9 @@ def _create_outputs(source: Dataset, slugs: dict[str, str], days: np.ndarray,
     }  # fmt: skip
 
 
-def _write_cells(outputs: dict[str, Dataset], tables: dict[str, str], result: dict) -> None:
+def _write_cells(
+    outputs: dict[str, Dataset], tables: dict[str, partitions.StagedPoints], result: dict
+) -> None:
     """COPY one band's cells into both outputs' staged tables (EGMS pids, WGS84 centres)."""
     lon, lat = to_wgs84.transform(result["easting"], result["northing"])
     pids = decomposition.cell_pids(result["column"], result["row"])
@@ -239,10 +242,11 @@ def decompose_datasets(
     parameters = {"ascending": ascending.slug, "descending": descending.slug,
                   "grid_m": cell_size, "network": network.slug if network else None}  # fmt: skip
     provenance = software_provenance("decompose", parameters)
-    with transaction.atomic():
+    # Staged points tables are dropped after a rollback, so they wrap the transaction.
+    with contextlib.ExitStack() as stack, transaction.atomic():
+        tables = {name: stack.enter_context(partitions.StagedPoints()) for name in ("up", "east")}
         outputs = _create_outputs(ascending, {"up": up_slug, "east": east_slug}, days,
                                   provenance, cell_size)  # fmt: skip
-        tables = {name: partitions.stage(output.pk) for name, output in outputs.items()}
         bands = plan_bands(inputs, cell_size)
         cells = 0
         for number, (first, last) in enumerate(bands):
