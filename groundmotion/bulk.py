@@ -266,13 +266,18 @@ def copy_points(
 
 
 def copy_staged(
-    columns: tuple[str, ...], parts: Iterable[np.ndarray], into: partitions.StagedPoints | None
+    columns: tuple[str, ...],
+    parts: Iterable[np.ndarray],
+    into: partitions.StagedPoints | None,
+    tag: object = None,
 ) -> None:
-    """COPY points rows into a staged table on its connection, else into the points table."""
+    """COPY points rows into the points table, or into a staged table on its own connection
+    in the background (`tag` names the rows if that COPY fails: see StagedPoints.submit)."""
     if into is None:
         copy_rows(POINT_TABLE, columns, parts)
-    else:
-        copy_rows(into.table, columns, parts, into.connection)
+        return
+    rows = list(parts)
+    into.submit(lambda database: copy_rows(into.table, columns, rows, database), tag)
 
 
 def copy_series(ids: np.ndarray, series: np.ndarray, table: str = SERIES_TABLE) -> None:

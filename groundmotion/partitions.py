@@ -22,8 +22,10 @@ partition; a reload (--replace) writes through the parent into the dataset's par
 
 from __future__ import annotations
 
+import queue
 import secrets
 import threading
+from collections.abc import Callable
 from types import TracebackType
 
 import psycopg
@@ -56,6 +58,11 @@ class StagedPoints:
         self.key_index = f"{self.table}_id"
         self.connection: psycopg.Connection | None = None
         self.pids_indexed = False
+        # Jobs (COPYs) for the second connection, run in order by a thread of their own.
+        self.jobs: queue.Queue = queue.Queue(maxsize=2)
+        self.worker = threading.Thread(target=self._work, name="staged-points", daemon=True)
+        self.error: BaseException | None = None
+        self.error_tag: object = None
 
     def __enter__(self) -> StagedPoints:
         columns = _column_definitions()
@@ -66,11 +73,14 @@ class StagedPoints:
         # Columns spelled out rather than LIKE the parent: LIKE would wait for any lock the
         # caller's transaction holds on the parent (a dataset it just deleted, say).
         self.connection.execute(f"CREATE TABLE {self.table} ({columns})")
+        self.worker.start()
         return self
 
     def __exit__(
         self, kind: type | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
+        self.jobs.put((None, None))
+        self.worker.join()
         try:
             if error is not None:  # the rolled-back transaction has let go of the table
                 self.connection.execute("SET lock_timeout = '10s'")
@@ -80,9 +90,39 @@ class StagedPoints:
         finally:
             self.connection.close()
 
+    def submit(self, job: Callable[[psycopg.Connection], None], tag: object = None) -> None:
+        """Run job(connection) on the second connection, after the jobs before it, while the
+        caller goes on. A failure is raised by a later `submit` or by `wait`; `error_tag` is
+        then the failed job's tag."""
+        self._raise_failure()
+        self.jobs.put((job, tag))
+
+    def wait(self) -> None:
+        """Return when every job submitted is done; raise the first failure."""
+        self.jobs.join()
+        self._raise_failure()
+
+    def _raise_failure(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def _work(self) -> None:
+        while True:
+            job, tag = self.jobs.get()
+            try:
+                if job is None:
+                    return
+                if self.error is None:
+                    job(self.connection)
+            except BaseException as error:  # raised in the caller's thread by submit or wait
+                self.error, self.error_tag = error, tag
+            finally:
+                self.jobs.task_done()
+
     def index_pids(self) -> None:
         """The unique (dataset_id, pid) index, built before a load's second file so that it
         finds the pids already loaded. Raises psycopg's UniqueViolation on a duplicate pid."""
+        self.wait()
         self.connection.execute(
             f"CREATE UNIQUE INDEX {self.table}_pid ON {self.table} (dataset_id, pid)"
         )
@@ -91,6 +131,7 @@ class StagedPoints:
     def build_indexes(self) -> IndexBuild:
         """Start the GiST indexes on the second connection; the caller builds the btree ones
         (`index_keys`) meanwhile, then joins."""
+        self.wait()
         return IndexBuild(self)
 
     def index_keys(self) -> None:

@@ -21,8 +21,10 @@ from tests.egms_files import demo_track, egms_columns, egms_csv_text
 POINTS = 200
 
 
-def write_csv(tmp_path, name: str = "EGMS_L2b_132_0282_IW2_VV_2021_2022_1.csv", seed: int = 5):
-    dates, chunk = demo_track(POINTS, seed=seed)
+def write_csv(
+    tmp_path, name: str = "EGMS_L2b_132_0282_IW2_VV_2021_2022_1.csv", seed: int = 5, track=0
+):
+    dates, chunk = demo_track(POINTS, seed=seed, track=track)
     path = tmp_path / name
     path.write_text(egms_csv_text(egms_columns(chunk, "l2b", "2018"), chunk["series"], dates))
     return path, chunk
@@ -171,3 +173,18 @@ def test_a_duplicate_pid_found_only_when_indexing_names_its_line(tmp_path, monke
         ingest([Path(path)], IngestOptions(slug="dup", level="l2b"))
     assert "line 181" in str(error.value) and "duplicate pid" in str(error.value)
     assert not Dataset.objects.filter(slug="dup").exists()
+
+
+@pytest.mark.django_db
+def test_a_pid_repeated_inside_a_later_file_names_its_line(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(csvtable, "BLOCK_BYTES", 4000)  # COPYs in the background, then waited
+    first, _ = write_csv(tmp_path)
+    second, _ = write_csv(tmp_path, "EGMS_L2b_132_0282_IW2_VV_2021_2022_2.csv", track=1)
+    lines = second.read_text().splitlines()
+    lines[150] = lines[3].split(",")[0] + lines[150][lines[150].index(",") :]
+    second.write_text("\n".join(lines) + "\n")
+    before = point_tables()
+    with pytest.raises(IngestError) as error:
+        ingest([first, second], IngestOptions(slug="dup2", level="l2b"))
+    assert str(error.value).startswith(f"{second}, line 151, column 'pid': duplicate pid")
+    assert point_tables() == before

@@ -149,9 +149,9 @@ class Loader:
             return ids
         try:
             points = rows.points.fill(ids, self.dataset.pk)
-            bulk.copy_staged(bulk.POINT_COLUMNS, [points], self.staged)
+            bulk.copy_staged(bulk.POINT_COLUMNS, [points], self.staged, tag=chunk)
         except (IntegrityError, psycopg.errors.UniqueViolation) as error:
-            raise _duplicate_error(chunk, error) from None
+            raise _duplicate_error(self._failed_chunk(chunk), error) from None
         if rows.series is not None:
             bulk.copy_rows(bulk.SERIES_TABLE, bulk.SERIES_COLUMNS, [rows.series.fill(ids)])
         if rows.extras is not None:
@@ -159,8 +159,22 @@ class Loader:
         self.report.points += len(ids)
         return ids
 
+    def _wait_staged(self, chunk: Chunk | None) -> None:
+        """Wait for the staged points COPYs; a duplicate pid there is reported at its line."""
+        if self.staged is None:
+            return
+        try:
+            self.staged.wait()
+        except psycopg.errors.UniqueViolation as error:
+            raise _duplicate_error(self._failed_chunk(chunk), error) from None
+
+    def _failed_chunk(self, chunk: Chunk) -> Chunk:
+        """The chunk whose COPY failed: this one, or an earlier one COPYed in the background."""
+        return self.staged.error_tag if self.staged and self.staged.error_tag else chunk
+
     def _drop_loaded(self, chunk: Chunk, file_first_id: int | None) -> Chunk:
         """Skip points an earlier file (an overlapping burst) already loaded."""
+        self._wait_staged(chunk)  # every earlier chunk in the table
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT pid, id FROM {self.table} WHERE dataset_id = %s AND pid = ANY(%s)",
@@ -216,6 +230,7 @@ class Loader:
 
     def finish(self) -> None:
         dataset = self.dataset
+        self._wait_staged(None)
         self._index_pids()
         dataset.provenance["ignored_columns"] = self.report.ignored_columns
         dataset.provenance["skipped_duplicates"] = self.report.skipped_duplicates
