@@ -24,6 +24,8 @@ def test_values_equal_python_float_for_random_decimals() -> None:
     formats = ["%.1f", "%.3f", "%.6f", "%.2e", "%.15g"]
     fields = [fmt % value for value in numbers for fmt in formats]
     fields += ["0", "-0.0", "+.5", "5.", "1e3", "1E-3", "007.50", " 2.5 ", "123456789012.125"]
+    # Past the one-pass path's reach (more than 22 decimals, 18 digits), and its edge cases.
+    fields += ["0.000000000000000012345", "-.5", "1234567890123456789012.5", ".0"]
     rows = [fields[i : i + 5] for i in range(0, len(fields) - len(fields) % 5, 5)]
     text = "".join(f"P{i}," + ",".join(row) + "\n" for i, row in enumerate(rows))
 
@@ -56,10 +58,13 @@ def test_empty_and_null_words_are_nan_and_crlf_and_blank_lines_are_handled() -> 
         ("a,1e,2\n", fastcsv.NOT_A_NUMBER, 0, 1),
         ("a,inf,2\n", fastcsv.NOT_A_NUMBER, 0, 1),
         ("a,1.2.3,2\n", fastcsv.NOT_A_NUMBER, 0, 1),
+        ("a,1.5\rx,2\n", fastcsv.NOT_A_NUMBER, 0, 1),
+        ("a,-,2\n", fastcsv.NOT_A_NUMBER, 0, 1),
+        ("a,1,2-\n", fastcsv.NOT_A_NUMBER, 0, 2),
     ],
 )
 def test_it_stops_at_the_first_bad_field(text, status, line, column) -> None:
     *_, found_status, found_line, found_column = parse(text, 3)
     assert (found_status, found_line, found_column) == (status, line, column)
-    rows = list(csv.reader(io.StringIO(text)))
+    rows = list(csv.reader(io.StringIO(text, newline="")))
     assert rows[line][0] in "ab"  # the line it names is the row the csv module reads there

@@ -82,6 +82,47 @@ def _parse_number(data, start, end, powers):  # noqa: C901 - one state machine, 
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
+def _scan_plain_number(data, position, size, delimiter, powers):
+    """Fast path, in the same pass as the field scan: [-]digits[.digits] up to a delimiter,
+    newline or CR. Returns (value, end, ok); ok is False for any other field (a sign '+',
+    spaces, an exponent, a null word, an error), which the careful path then parses.
+    The arithmetic is _parse_number's, so values are identical."""
+    negative = position < size and data[position] == _MINUS
+    if negative:
+        position += 1
+    mantissa, digits, exponent, seen = 0, 0, 0, False
+    while position < size and 48 <= data[position] <= 57:
+        if digits < 18:
+            mantissa = mantissa * 10 + (data[position] - 48)
+            digits += mantissa > 0
+        else:
+            exponent += 1
+        position += 1
+        seen = True
+    if position < size and data[position] == _DOT:
+        position += 1
+        while position < size and 48 <= data[position] <= 57:
+            if digits < 18:
+                mantissa = mantissa * 10 + (data[position] - 48)
+                digits += mantissa > 0
+                exponent -= 1
+            position += 1
+            seen = True
+    if not seen or exponent < -22 or exponent > 22:
+        return 0.0, position, False
+    if position < size and not (
+        data[position] == delimiter or data[position] == _NEWLINE or data[position] == _RETURN
+    ):
+        return 0.0, position, False
+    value = float(mantissa)
+    if exponent >= 0:
+        value *= powers[exponent]
+    else:
+        value /= powers[-exponent]
+    return (-value if negative else value), position, True
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
 def _is_null_word(data, start, end):
     length = end - start
     if length == 2:  # NA
@@ -95,6 +136,28 @@ def _is_null_word(data, start, end):
             and (data[start + 3] | 32) == 108
         )
     return False
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _field(data, start, size, delimiter, numeric):
+    """(value, ok, position, end) of the field at `start`: position is its delimiter or newline,
+    end excludes a CR before the newline. Numeric fields are parsed in the same pass when
+    plain (_scan_plain_number), else by _parse_number."""
+    value, ok, plain_end = 0.0, True, -1
+    position = start
+    if numeric:
+        value, plain_end, plain = _scan_plain_number(data, start, size, delimiter, _POWERS)
+        position = plain_end if plain else start
+        plain_end = plain_end if plain else -1
+    while position < size and data[position] != delimiter and data[position] != _NEWLINE:
+        position += 1
+    end = position
+    at_line_end = position >= size or data[position] == _NEWLINE
+    if at_line_end and end > start and data[end - 1] == _RETURN:
+        end -= 1
+    if numeric and end != plain_end:  # not plain, or a CR inside the field
+        value, ok = _parse_number(data, start, end, _POWERS)
+    return value, ok, position, end
 
 
 @numba.njit(cache=True, nogil=True)
@@ -120,26 +183,21 @@ def parse_block(data, delimiter, numeric_target, values, text_start, text_end, r
         text = 0
         for column in range(columns):
             start = position
-            while position < size and data[position] != delimiter and data[position] != _NEWLINE:
-                position += 1
-            end = position
+            target = numeric_target[column]
+            value, ok, position, end = _field(data, start, size, delimiter, target != TEXT)
             at_line_end = position >= size or data[position] == _NEWLINE
-            if at_line_end and end > start and data[end - 1] == _RETURN:
-                end -= 1
             if at_line_end and column < columns - 1:
                 return row, RAGGED_SHORT, line, column + 1
             if not at_line_end and column == columns - 1:
                 return row, RAGGED_LONG, line, columns
-            target = numeric_target[column]
             if target == TEXT:
                 text_start[row, text] = start
                 text_end[row, text] = end
                 text += 1
-            else:
-                value, ok = _parse_number(data, start, end, _POWERS)
-                if not ok:
-                    return row, NOT_A_NUMBER, line, column
+            elif ok:
                 values[row, target] = value
+            else:
+                return row, NOT_A_NUMBER, line, column
             position += 1  # past the delimiter or the newline
         row_line[row] = line
         row += 1
