@@ -111,7 +111,8 @@ def tile_path(tile: tuple[str, int, int, int]) -> str:
 
 
 def store_tile_sql(url: str, tiles: dict[str, list]) -> None:
-    """Our exact tile SQL (anonymous user), parameters inlined, for pgbench to replay."""
+    """Our exact tile message (anonymous user): the SET LOCALs and the tile statement,
+    parameters inlined, for pgbench to replay."""
     from django.contrib.auth.models import AnonymousUser
     from django.db import connection
 
@@ -120,6 +121,7 @@ def store_tile_sql(url: str, tiles: dict[str, list]) -> None:
 
     datasets = {dataset.slug: dataset for dataset in Dataset.objects.filter(slug__in=SLUGS)}
     rows = []
+    prefix = tile_module.statement_settings()
     for tile_class, items in tiles.items():
         for number, (slug, zoom, x, y) in enumerate(items, start=1):
             address = tile_module.TileAddress(zoom, x, y)
@@ -127,16 +129,14 @@ def store_tile_sql(url: str, tiles: dict[str, list]) -> None:
             if kind.points:
                 with connection.cursor() as cursor:
                     stride = tile_module.point_stride(cursor, datasets[slug], address)
-                sql, params = tile_module.point_tile_query(
-                    AnonymousUser(), datasets[slug], address, stride
-                )
+                sql = tile_module.point_tile_sql(AnonymousUser(), datasets[slug], address, stride)
             else:
-                sql = tile_module.CELL_TILE_SQL
                 params = {
                     "dataset": datasets[slug].pk,
                     **tile_module.cell_window(address, kind.level),
                 }
-            rows.append((tile_class, number, connection.ops.compose_sql(sql, params)))
+                sql = connection.ops.compose_sql(tile_module.CELL_TILE_SQL, params)
+            rows.append((tile_class, number, prefix + sql))
     with psycopg.connect(plain(url), autocommit=True) as db:
         db.execute("DROP TABLE IF EXISTS bench_tile_sql")
         db.execute(
