@@ -237,7 +237,9 @@ def statement_settings() -> str:
     far more than they save on the few thousand rows a thinned tile reads.
     """
     timeout = int(settings.GROUNDMOTION["TILE_STATEMENT_TIMEOUT_MS"])
-    return f"SET LOCAL statement_timeout = {timeout}; SET LOCAL max_parallel_workers_per_gather = 0;"
+    return (
+        f"SET LOCAL statement_timeout = {timeout}; SET LOCAL max_parallel_workers_per_gather = 0;"
+    )
 
 
 def skip_results(cursor: object, prefix: str) -> None:
