@@ -214,8 +214,9 @@ def baseline_servers(url: str, ports: dict, wanted: set[str], paths: dict, ids: 
                    "--port", str(ports["T"]), "--log-level", "warning"]  # fmt: skip
         result.append(("T", command, environment, tipg_paths))
     if "V" in wanted:
+        # Plain HTTP as for ours: without SECURE_SSL_REDIRECT=false every answer is a 301.
         environment = {"DATABASE_URL": url, "DEBUG": "false", "SECRET_KEY": "bench-only",
-                       "ALLOWED_HOSTS": "127.0.0.1",
+                       "ALLOWED_HOSTS": "127.0.0.1", "SECURE_SSL_REDIRECT": "false",
                        "DJANGO_SETTINGS_MODULE": "bench._vectortiles_site"}  # fmt: skip
         command = [str(BENCH_VENV / "bin" / "gunicorn"), "bench._vectortiles_site:application",
                    "-w", "4", "-b", f"127.0.0.1:{ports['V']}"]  # fmt: skip

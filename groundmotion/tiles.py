@@ -1,8 +1,9 @@
 """Mapbox Vector Tiles built in PostGIS with ST_AsMVT: cells below the point zoom, points above.
 
 Every tile is one SQL statement whose access predicates come from groundmotion/access.py: the
-access queryset is compiled with query.sql_with_params() and wrapped in ST_AsMVT, so a tile can
-never show what the API would hide. Tiles are at most FEATURE_CAP features whatever the data:
+access queryset is compiled with query.sql_with_params() (once per process, dataset and kind
+of user; masks are read by the statement itself) and wrapped in ST_AsMVT, so a tile can never
+show what the API would hide. Tiles are at most FEATURE_CAP features whatever the data:
 cell tiles by construction (64 x 64 cells), point tiles by a stride derived from the
 pre-aggregated counts (uniform thinning, served by partial indexes) plus a LIMIT as the guard.
 
