@@ -21,7 +21,8 @@ def main() -> None:
         run(["make_demo", "--points", str(points), "--years", years])
         elapsed = time.perf_counter() - started
         sizes = run.sql(
-            "SELECT pg_total_relation_size('groundmotion_measurementpoint'),"
+            "SELECT (SELECT sum(pg_total_relation_size(relid))"
+            "        FROM pg_partition_tree('groundmotion_measurementpoint')),"
             " pg_total_relation_size('groundmotion_pointseries'),"
             " (SELECT count(*) FROM groundmotion_measurementpoint),"
             " (SELECT cardinality(acquisition_dates) FROM groundmotion_dataset LIMIT 1)"

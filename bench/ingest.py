@@ -3,14 +3,14 @@
 Usage: .venv/bin/python -m bench ingest
   BENCH_INGEST_POINTS  points in the EGMS CSV (default 1,000,000), 170 dates, L2b columns
   BENCH_PANDAS_POINTS  rows given to pandas/geopandas to_postgis (default 100,000: it is slow)
-  BENCH_FK_REPEATS     alternate runs of ours with/without the dropped foreign keys (2)
   BENCH_LARGE_POINTS   also ingest this many points (e.g. 10,000,000) through a FIFO that
                        repeats the file with new pids, and extrapolate to 100 million (0: skip)
 
-Contenders: our `manage.py ingest` (parse, check, binary COPY of points, series and extras
-with every index live); psql `\\copy` of the same rows into a bare table with a float4[]
-series and no index (the floor); pandas.read_csv + geopandas.to_postgis of a wide table (what
-a user would otherwise write). Generated files are cached under var/bench/.
+Contenders: our `manage.py ingest` (parse, check, binary COPY of points into the dataset's
+own unindexed partition and of series and extras, then the partition's indexes built and
+attached: groundmotion/partitions.py); psql `\\copy` of the same rows into a bare table with
+a float4[] series and no index (the floor); pandas.read_csv + geopandas.to_postgis of a wide
+table (what a user would otherwise write). Generated files are cached under var/bench/.
 """
 
 from __future__ import annotations
@@ -106,42 +106,6 @@ def run_ours(run: Runner, path: Path, slug: str) -> tuple[float, float]:
     return elapsed, int(err.strip().splitlines()[-1]) / 1024
 
 
-FOREIGN_KEYS = {
-    "groundmotion_pointseries": ("point_id", "groundmotion_measurementpoint"),
-    "groundmotion_measurementpoint": ("dataset_id", "groundmotion_dataset"),
-}
-
-
-def run_ours_from_empty(run: Runner, path: Path, with_keys: bool) -> float:
-    """Seconds of ours from empty tables, with or without the two foreign keys that migration
-    0004 dropped (points -> dataset, series -> points) put back as Django created them."""
-    run.sql("TRUNCATE groundmotion_pointseries, groundmotion_pointextra,"
-            " groundmotion_measurementpoint, groundmotion_dataset CASCADE")  # fmt: skip
-    if not with_keys:
-        return run_ours(run, path, "bench-keys")[0]
-    for table, (column, target) in FOREIGN_KEYS.items():
-        run.sql(f"ALTER TABLE {table} ADD CONSTRAINT bench_fk FOREIGN KEY ({column})"
-                f" REFERENCES {target} (id) DEFERRABLE INITIALLY DEFERRED")  # fmt: skip
-    try:
-        return run_ours(run, path, "bench-keys")[0]
-    finally:
-        for table in FOREIGN_KEYS:
-            run.sql(f"ALTER TABLE {table} DROP CONSTRAINT bench_fk")
-
-
-def compare_foreign_keys(run: Runner, path: Path, points: int, repeats: int) -> None:
-    """Alternate runs with and without the keys (the shared machine's load drifts)."""
-    times: dict[bool, list[float]] = {False: [], True: []}
-    for _ in range(repeats):
-        for with_keys in (True, False):
-            times[with_keys].append(run_ours_from_empty(run, path, with_keys))
-    for with_keys, label in ((True, "with the two foreign keys"), (False, "without (ours)")):
-        rates = ", ".join(f"{points / seconds:,.0f}" for seconds in times[with_keys])
-        print(f"foreign keys: {label}: {rates} points/s")
-    ratio = float(np.median(times[False]) / np.median(times[True]))
-    print(f"foreign keys: median time without / with = {ratio:.2f}")
-
-
 def run_floor(run: Runner, path: Path) -> float:
     static = ", ".join(f"{name} real" for name in egms.static_columns("l2b")[1:])
     run.sql(f"CREATE TABLE floor (pid text, {static}, series real[])")
@@ -234,8 +198,5 @@ def main() -> None:
             f"peak memory of ours: {memory:.0f} MiB; self rusage "
             f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB"
         )
-        repeats = int(os.environ.get("BENCH_FK_REPEATS", "2"))
-        if repeats:
-            compare_foreign_keys(run, egms_path, points, repeats)
         if large:
             run_large(run, egms_path, large, points)

@@ -215,9 +215,11 @@ def bench_decompose(points: int, dates: int) -> None:
 
 
 def _fit_once(run, slug: str, fillfactor: int) -> dict[str, float]:
-    """`manage.py fit` after rewriting the points table at the given fillfactor."""
-    run.sql(f"ALTER TABLE groundmotion_measurementpoint SET (fillfactor = {fillfactor})")
-    run.sql("VACUUM FULL ANALYZE groundmotion_measurementpoint")
+    """`manage.py fit` after rewriting the dataset's points partition at the given fillfactor."""
+    (table,) = run.sql("SELECT 'groundmotion_measurementpoint_' || id FROM groundmotion_dataset"
+                       f" WHERE slug = '{slug}'")  # fmt: skip
+    run.sql(f"ALTER TABLE {table} SET (fillfactor = {fillfactor})")
+    run.sql(f"VACUUM FULL ANALYZE {table}")
     output = run(["fit", slug])
     print(f"  fillfactor {fillfactor}: {output.strip()}")
     numbers = {key: float(value) for key, value in re.findall(r"(\w+) ([\d.]+) s", output)}

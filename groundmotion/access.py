@@ -85,10 +85,19 @@ def visible_points(user: AnyUser, dataset: Dataset) -> QuerySet[MeasurementPoint
     return aggregatable_points(user, dataset)
 
 
-def aggregatable_points(user: AnyUser, dataset: Dataset) -> QuerySet[MeasurementPoint]:
-    """Points that may contribute to aggregated cells and averages: masked ones excluded."""
+def aggregatable_points(
+    user: AnyUser, dataset: Dataset, *, check_masks_first: bool = False
+) -> QuerySet[MeasurementPoint]:
+    """Points that may contribute to aggregated cells and averages: masked ones excluded.
+
+    With `check_masks_first`, one query first tells whether any active mask applies to the
+    dataset, and the exclusion is left out when none does: for bulk aggregations, where the
+    per-point anti-join costs about 2 s per million points even with no mask at all.
+    """
     points = MeasurementPoint.objects.filter(dataset=dataset)
     if sees_masked_points(user):
+        return points
+    if check_masks_first and not active_masks(dataset).exists():
         return points
     masked = active_masks(dataset).filter(geom__intersects=OuterRef("geom"))
     return points.filter(~Exists(masked))

@@ -34,4 +34,10 @@ class GroundmotionConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.db.models.signals import pre_delete
+
+        from groundmotion import partitions
+        from groundmotion.models import Dataset
+
         validate_settings(settings.GROUNDMOTION)
+        pre_delete.connect(partitions.drop_with_dataset, sender=Dataset)

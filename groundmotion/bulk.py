@@ -7,16 +7,23 @@ load either lands whole or not at all.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
 import numpy as np
+import psycopg
 from django.db import connection
 
-from groundmotion import cells, series_codec
+from groundmotion import cells, partitions, series_codec
 from groundmotion.models import EXTRA_DTYPE, Dataset
+from groundmotion.partitions import EXTRA_TABLE, POINT_TABLE, SERIES_TABLE
 
 COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
 COPY_TRAILER = b"\xff\xff"
 ROWS_PER_CHUNK = 50_000
 
+SERIES_COLUMNS = ("point_id", "displacements")
+EXTRA_COLUMNS = ("point_id", "values")
 # The float columns of MeasurementPoint in COPY order (all real, NULL where NaN).
 POINT_FLOAT_COLUMNS = (
     "height",
@@ -36,9 +43,6 @@ POINT_FLOAT_COLUMNS = (
     "los_up",
     "mp_type",
 )
-POINT_TABLE = "groundmotion_measurementpoint"
-SERIES_TABLE = "groundmotion_pointseries"
-EXTRA_TABLE = "groundmotion_pointextra"
 
 
 def pack_binary_rows(columns: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
@@ -47,6 +51,47 @@ def pack_binary_rows(columns: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray
     Each column is (payload bytes as an n x width uint8 matrix, byte length per row); a
     length of -1 is NULL. Returns the packed rows as a uint8 array (no header or trailer).
     """
+    return _pack(columns).data
+
+
+@dataclass
+class PackedRows:
+    """Binary COPY rows whose leading key columns are filled in last.
+
+    Ingest packs a block's rows in its parser thread, off the COPY's critical path, before the
+    point ids are drawn (and, for the first block, before its dataset exists): `fill` then
+    writes the id, each row's first field, and the dataset id, a points row's second field.
+    """
+
+    data: np.ndarray  # uint8
+    starts: np.ndarray  # offset of each row in data
+
+    # A row starts with its field count (2 bytes); each field with its byte length (4 bytes).
+    ID_AT = 2 + 4
+    DATASET_AT = ID_AT + 8 + 4
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def select(self, keep: np.ndarray) -> PackedRows:
+        """The rows where `keep` (booleans or indices) says so, in that order."""
+        chosen = np.flatnonzero(keep) if keep.dtype == bool else np.asarray(keep)
+        sizes = np.diff(np.append(self.starts, len(self.data)))[chosen]
+        starts = np.cumsum(sizes) - sizes
+        source = np.repeat(self.starts[chosen] - starts, sizes) + np.arange(int(sizes.sum()))
+        return PackedRows(self.data[source], starts)
+
+    def fill(self, ids: np.ndarray, dataset_id: int | None = None) -> np.ndarray:
+        """The rows with these point ids (and dataset id, for points rows)."""
+        as_bytes = np.asarray(ids, dtype=">i8").view(np.uint8).reshape(len(ids), 8)
+        self.data[(self.starts + self.ID_AT)[:, None] + np.arange(8)] = as_bytes
+        if dataset_id is not None:
+            dataset = np.array([dataset_id], dtype=">i4").view(np.uint8)
+            self.data[(self.starts + self.DATASET_AT)[:, None] + np.arange(4)] = dataset
+        return self.data
+
+
+def _pack(columns: list[tuple[np.ndarray, np.ndarray]]) -> PackedRows:
     n = len(columns[0][1])
     payload = [np.maximum(lengths, 0).astype(np.int64) for _, lengths in columns]
     row_size = 2 + sum(4 + size for size in payload)
@@ -66,7 +111,7 @@ def pack_binary_rows(columns: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray
             present = np.arange(width) < lengths[:, None]
             out[target[present]] = matrix[present]
         position += 4 + size
-    return out
+    return PackedRows(out, starts)
 
 
 def fixed_column(values: np.ndarray, dtype: str) -> tuple[np.ndarray, np.ndarray]:
@@ -123,6 +168,83 @@ def reserve_point_ids(count: int) -> np.ndarray:
         return np.array(cursor.fetchone()[0] or [], dtype=np.int64)
 
 
+POINT_COLUMNS = ("id", "dataset_id", "pid", "geom", *POINT_FLOAT_COLUMNS)
+
+
+def pack_points(
+    pids: np.ndarray, lon: np.ndarray, lat: np.ndarray, attributes: dict[str, np.ndarray]
+) -> PackedRows:
+    """Points rows (POINT_COLUMNS) to `fill` with ids and dataset. Missing attributes are NULL."""
+    unknown = set(attributes) - set(POINT_FLOAT_COLUMNS)
+    if unknown:
+        raise ValueError(f"unknown point attributes: {sorted(unknown)}")
+    n = len(pids)
+    missing = np.full(n, np.nan, dtype=np.float32)
+    columns = [
+        fixed_column(np.zeros(n), ">i8"),
+        fixed_column(np.zeros(n), ">i4"),
+        text_column(pids),
+        point_geometry_column(lon, lat),
+    ]
+    columns += [fixed_column(attributes.get(name, missing), ">f4") for name in POINT_FLOAT_COLUMNS]
+    return _pack(columns)
+
+
+def pack_series(series: np.ndarray) -> PackedRows:
+    """(point_id, displacements) rows of an (n points x dates) mm array, series_codec-encoded."""
+    encoded, lengths = series_codec.encode(series)
+    n, width = encoded.shape
+    if not np.all(lengths == width):
+        return _pack([fixed_column(np.zeros(n), ">i8"), (encoded, lengths)])
+    # Optimization: equal-width rows map onto one structured array, with no per-byte scatter.
+    return _fixed_width_rows(encoded)
+
+
+def pack_extras(values: np.ndarray) -> PackedRows:
+    """(point_id, values) rows: each row of (n x extra columns) values as float64 bytes."""
+    matrix = np.ascontiguousarray(values, dtype=EXTRA_DTYPE)
+    return _fixed_width_rows(matrix.view(np.uint8).reshape(len(matrix), -1))
+
+
+def _fixed_width_rows(matrix: np.ndarray) -> PackedRows:
+    """(bigint, bytea) rows whose bytea is each row of a uint8 matrix."""
+    n, width = matrix.shape
+    row = np.dtype(
+        [("fields", ">i2"), ("id_length", ">i4"), ("id", ">i8"), ("value_length", ">i4"),
+         ("value", np.uint8, (width,))]
+    )  # fmt: skip
+    rows = np.empty(n, dtype=row)
+    rows["fields"] = 2
+    rows["id_length"] = 8
+    rows["value_length"] = width
+    rows["value"] = matrix
+    return PackedRows(rows.view(np.uint8), np.arange(n, dtype=np.int64) * row.itemsize)
+
+
+def copy_rows(
+    table: str,
+    columns: tuple[str, ...],
+    parts: Iterable[np.ndarray],
+    database: psycopg.Connection | None = None,
+) -> None:
+    """One binary COPY of packed rows, part after part, in the caller's transaction (or on
+    `database`, a staged load's own connection)."""
+    sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
+    if database is None:
+        connection.ensure_connection()
+        database = connection.connection
+    with database.cursor().copy(sql) as copy:
+        copy.write(COPY_HEADER)
+        for part in parts:
+            copy.write(part.data)
+        copy.write(COPY_TRAILER)
+
+
+def _parts(ids: np.ndarray) -> Iterator[slice]:
+    """Slices of ROWS_PER_CHUNK rows, so that memory stays bounded whatever the count."""
+    return (slice(start, start + ROWS_PER_CHUNK) for start in range(0, len(ids), ROWS_PER_CHUNK))
+
+
 def copy_points(
     dataset: Dataset,
     ids: np.ndarray,
@@ -130,32 +252,27 @@ def copy_points(
     lon: np.ndarray,
     lat: np.ndarray,
     attributes: dict[str, np.ndarray],
+    into: partitions.StagedPoints | None = None,
 ) -> None:
-    """COPY points into the dataset. Missing attributes are NULL."""
-    n = len(ids)
-    missing = np.full(n, np.nan, dtype=np.float32)
-    unknown = set(attributes) - set(POINT_FLOAT_COLUMNS)
-    if unknown:
-        raise ValueError(f"unknown point attributes: {sorted(unknown)}")
-    names = ["id", "dataset_id", "pid", "geom", *POINT_FLOAT_COLUMNS]
-    sql = f"COPY {POINT_TABLE} ({', '.join(names)}) FROM STDIN (FORMAT BINARY)"
-    with connection.cursor() as cursor, cursor.connection.cursor().copy(sql) as copy:
-        copy.write(COPY_HEADER)
-        for start in range(0, n, ROWS_PER_CHUNK):
-            part = slice(start, start + ROWS_PER_CHUNK)
-            size = len(ids[part])
-            columns = [
-                fixed_column(ids[part], ">i8"),
-                fixed_column(np.full(size, dataset.pk), ">i4"),
-                text_column(pids[part]),
-                point_geometry_column(lon[part], lat[part]),
-            ]
-            columns += [
-                fixed_column(attributes.get(name, missing)[part], ">f4")
-                for name in POINT_FLOAT_COLUMNS
-            ]
-            copy.write(pack_binary_rows(columns).data)
-        copy.write(COPY_TRAILER)
+    """COPY points into the dataset (`into` its staged table during a load). Missing
+    attributes are NULL."""
+    parts = (
+        pack_points(
+            pids[part], lon[part], lat[part], {k: v[part] for k, v in attributes.items()}
+        ).fill(ids[part], dataset.pk)
+        for part in _parts(ids)
+    )
+    copy_staged(POINT_COLUMNS, parts, into)
+
+
+def copy_staged(
+    columns: tuple[str, ...], parts: Iterable[np.ndarray], into: partitions.StagedPoints | None
+) -> None:
+    """COPY points rows into a staged table on its connection, else into the points table."""
+    if into is None:
+        copy_rows(POINT_TABLE, columns, parts)
+    else:
+        copy_rows(into.table, columns, parts, into.connection)
 
 
 def copy_series(ids: np.ndarray, series: np.ndarray, table: str = SERIES_TABLE) -> None:
@@ -163,78 +280,42 @@ def copy_series(ids: np.ndarray, series: np.ndarray, table: str = SERIES_TABLE) 
 
     `table` lets processing stage series in a temporary table of the same columns.
     """
-    n = len(ids)
-    sql = f"COPY {table} (point_id, displacements) FROM STDIN (FORMAT BINARY)"
-    with connection.cursor() as cursor, cursor.connection.cursor().copy(sql) as copy:
-        copy.write(COPY_HEADER)
-        for start in range(0, n, ROWS_PER_CHUNK):
-            part = slice(start, start + ROWS_PER_CHUNK)
-            encoded, lengths = series_codec.encode(series[part])
-            copy.write(_series_rows(ids[part], encoded, lengths).data)
-        copy.write(COPY_TRAILER)
-
-
-def _series_rows(ids: np.ndarray, encoded: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    width = encoded.shape[1]
-    if not np.all(lengths == width):
-        return pack_binary_rows([fixed_column(ids, ">i8"), (encoded, lengths)])
-    # Optimization: equal-width rows map onto one structured array, with no per-byte scatter.
-    row = np.dtype(
-        [("fields", ">i2"), ("id_length", ">i4"), ("id", ">i8"), ("series_length", ">i4"),
-         ("series", np.uint8, (width,))]
-    )  # fmt: skip
-    rows = np.empty(len(ids), dtype=row)
-    rows["fields"] = 2
-    rows["id_length"] = 8
-    rows["id"] = ids
-    rows["series_length"] = width
-    rows["series"] = encoded
-    return rows.view(np.uint8)
+    parts = (pack_series(series[part]).fill(ids[part]) for part in _parts(ids))
+    copy_rows(table, SERIES_COLUMNS, parts)
 
 
 def copy_extras(ids: np.ndarray, values: np.ndarray) -> None:
     """COPY extra per-point values (n points x dataset.extra_columns) as float64 bytea rows."""
-    copy_vector_rows(EXTRA_TABLE, "values", ids, np.asarray(values, dtype=EXTRA_DTYPE))
+    parts = (pack_extras(values[part]).fill(ids[part]) for part in _parts(ids))
+    copy_rows(EXTRA_TABLE, EXTRA_COLUMNS, parts)
 
 
-def copy_vector_rows(table: str, column: str, ids: np.ndarray, matrix: np.ndarray) -> None:
-    """COPY (point_id, bytea) rows whose bytea is each row of `matrix` in its own dtype."""
-    n, width = matrix.shape
-    row = np.dtype(
-        [
-            ("fields", ">i2"),
-            ("id_length", ">i4"),
-            ("id", ">i8"),
-            ("values_length", ">i4"),
-            ("values", matrix.dtype, (width,)),
-        ]
-    )
-    sql = f"COPY {table} (point_id, {column}) FROM STDIN (FORMAT BINARY)"
-    with connection.cursor() as cursor, cursor.connection.cursor().copy(sql) as copy:
-        copy.write(COPY_HEADER)
-        for start in range(0, n, ROWS_PER_CHUNK):
-            part = slice(start, start + ROWS_PER_CHUNK)
-            rows = np.empty(len(ids[part]), dtype=row)
-            rows["fields"] = 2
-            rows["id_length"] = 8
-            rows["id"] = ids[part]
-            rows["values_length"] = width * matrix.dtype.itemsize
-            rows["values"] = matrix[part]
-            copy.write(rows.data)
-        copy.write(COPY_TRAILER)
+def refresh_summary(dataset: Dataset, table: str = POINT_TABLE) -> None:
+    """Recount points, recompute the extent, rebuild the tile cells and bump the version.
 
-
-def refresh_summary(dataset: Dataset) -> None:
-    """Recount points, recompute the extent, rebuild the tile cells and bump the version."""
-    cells.refresh_cells(dataset)
+    `table` is where the points are: a staged partition before it is attached.
+    """
+    cells.refresh_cells(dataset, table)
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE groundmotion_dataset SET point_count = s.count, extent = s.extent,"
             " version = version + 1, updated_at = now()"
             " FROM (SELECT count(*) AS count,"
             "       ST_SetSRID(ST_Expand(ST_Extent(geom), 1e-6)::geometry, 4326) AS extent"
-            "       FROM groundmotion_measurementpoint WHERE dataset_id = %s) AS s"
+            f"       FROM {table} WHERE dataset_id = %s) AS s"
             " WHERE id = %s",
             [dataset.pk, dataset.pk],
         )
     dataset.refresh_from_db(fields=["point_count", "extent", "version", "updated_at"])
+
+
+def finish_load(dataset: Dataset, staged: partitions.StagedPoints | None) -> None:
+    """End a load: summary and cells, and for a staged table its indexes (the GiST ones on
+    its own connection meanwhile) and ATTACH, the last step before the caller commits."""
+    if staged is None:
+        refresh_summary(dataset)
+        return
+    with staged.build_indexes():
+        staged.index_keys()
+        refresh_summary(dataset, staged.table)
+    staged.attach(dataset.pk)

@@ -22,11 +22,13 @@ from django.db.models import F
 
 from groundmotion import access
 from groundmotion.models import Dataset, MaskedArea
+from groundmotion.partitions import POINT_TABLE
 
 CELLS_PER_TILE = 64
 # Web-mercator world width, metres (EPSG:3857).
 WORLD_WIDTH_M = 40075016.685578488
 HALF_WORLD_M = WORLD_WIDTH_M / 2
+EARTH_RADIUS_M = 6378137.0  # of EPSG:3857's sphere
 CELL_TABLE = "groundmotion_tilecell"
 # Reduced-resolution datasets show anonymous users no cell smaller than this.
 REDUCED_MINIMUM_CELL_M = 500.0
@@ -81,20 +83,25 @@ COARSER_LEVEL_SQL = f"""
 
 def aggregatable_points_sql(dataset: Dataset) -> tuple[str, tuple]:
     """SQL of the anonymous user's aggregatable points, projected to EPSG:3857 metres."""
-    points = access.aggregatable_points(AnonymousUser(), dataset).values(
-        "geom", "velocity", "temporal_coherence"
-    )
-    sql, params = points.query.sql_with_params()
+    points = access.aggregatable_points(AnonymousUser(), dataset, check_masks_first=True)
+    sql, params = points.values("geom", "velocity", "temporal_coherence").query.sql_with_params()
+    # Spherical web-mercator formulas: what ST_Transform(geom, 3857) computes, without PROJ.
     projected = (
-        "SELECT ST_X(ST_Transform(p.geom, 3857)) AS x, ST_Y(ST_Transform(p.geom, 3857)) AS y,"
+        f"SELECT {EARTH_RADIUS_M} * radians(ST_X(p.geom)) AS x,"
+        f" {EARTH_RADIUS_M} * ln(tan(pi() / 4 + radians(ST_Y(p.geom)) / 2)) AS y,"
         f" p.velocity, p.temporal_coherence AS coherence FROM ({sql}) AS p"
     )
     return projected, params
 
 
-def refresh_cells(dataset: Dataset) -> None:
-    """Rebuild every level of the dataset's cells, in one transaction."""
+def refresh_cells(dataset: Dataset, table: str = POINT_TABLE) -> None:
+    """Rebuild every level of the dataset's cells, in one transaction.
+
+    `table` is where the points are: a staged partition (partitions.stage) is not yet part of
+    the points table, so the access SQL is pointed at it by name.
+    """
     points_sql, points_params = aggregatable_points_sql(dataset)
+    points_sql = points_sql.replace(f'"{POINT_TABLE}"', f'"{table}"')
     finest = finest_level()
     # The access SQL carries positional %s parameters; the named ones go in by value.
     insert_sql = insert_finest_level_sql(points_sql)
@@ -102,6 +109,8 @@ def refresh_cells(dataset: Dataset) -> None:
     insert_sql = insert_sql.replace("%(zoom)s", str(finest))
     insert_sql = insert_sql.replace("%(size)s", repr(cell_size_m(finest)))
     with transaction.atomic(), connection.cursor() as cursor:
+        # Enough memory to group a few million points by cell in a hash, not a sort on disk.
+        cursor.execute("SET LOCAL work_mem = '256MB'")
         cursor.execute(f"DELETE FROM {CELL_TABLE} WHERE dataset_id = %s", [dataset.pk])
         cursor.execute(insert_sql, points_params)
         for zoom in range(finest, 0, -1):

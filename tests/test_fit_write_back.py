@@ -15,14 +15,16 @@ POINT_TABLE = "groundmotion_measurementpoint"
 
 
 def transaction_updates() -> tuple[int, int]:
-    """(rows updated, of which HOT) on the points table in this transaction."""
+    """(rows updated, of which HOT) on the points table's partitions in this transaction."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE relname = %s",
+            "SELECT coalesce(sum(n_tup_upd), 0), coalesce(sum(n_tup_hot_upd), 0)"
+            " FROM pg_stat_xact_user_tables"
+            " WHERE relid IN (SELECT relid FROM pg_partition_tree(%s))",
             [POINT_TABLE],
         )
         row = cursor.fetchone()
-    return (row[0], row[1]) if row else (0, 0)
+    return int(row[0]), int(row[1])
 
 
 def test_a_fit_updates_every_point_once_with_the_fit_of_its_series(db) -> None:

@@ -10,8 +10,8 @@ from django.core.management import call_command
 from django.db import connection
 
 from groundmotion import bulk
-from groundmotion.ingest.loader import delete_points
 from groundmotion.models import Dataset, MeasurementPoint, PointExtra, PointSeries
+from groundmotion.partitions import delete_points
 from tests.factories import make_dataset
 
 COUNT = 40
@@ -82,7 +82,7 @@ def test_deleting_points_through_django_deletes_their_series(db) -> None:
 
 def test_the_dataset_command_and_replace_leave_no_orphans(db) -> None:
     dataset, _ = with_extras("by-command")
-    delete_points(dataset)  # what ingest --replace does first
+    delete_points(dataset.pk)  # what ingest --replace does first
     assert orphans() == (0, 0, 0) and not MeasurementPoint.objects.filter(dataset=dataset).exists()
     with_extras("by-command-2")
     call_command("dataset", "by-command-2", "--delete", stdout=io.StringIO())

@@ -24,6 +24,9 @@ class Chunk:
     path: str = ""
     location_columns: tuple[str, str] = ("longitude", "latitude")
     ignored: list[str] = field(default_factory=list)
+    # Its COPY rows (ingest.loader.ChunkRows), packed in the parser process, which then drops
+    # `series`: the packed rows carry it. A selection selects them too.
+    packed: object | None = None
 
     def __len__(self) -> int:
         return len(self.pids)
@@ -41,6 +44,7 @@ class Chunk:
             self.path,
             self.location_columns,
             self.ignored,
+            None if self.packed is None else self.packed.select(keep),
         )
 
 

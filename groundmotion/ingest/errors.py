@@ -12,6 +12,10 @@ class IngestError(Exception):
         self.path, self.message, self.line, self.column = path, message, line, column
         super().__init__(str(self))
 
+    def __reduce__(self) -> tuple:
+        # Raised in the parser process (ingest/prefetch.py) and re-raised in the loader's.
+        return (_rebuild, (self.path, self.message, self.line, self.column))
+
     def __str__(self) -> str:
         where = [self.path]
         if self.line is not None:
@@ -19,3 +23,7 @@ class IngestError(Exception):
         if self.column is not None:
             where.append(f"column {self.column!r}")
         return f"{', '.join(where)}: {self.message}"
+
+
+def _rebuild(path: str, message: str, line: int | None, column: str | None) -> IngestError:
+    return IngestError(path, message, line=line, column=column)

@@ -20,7 +20,7 @@ import numpy as np
 import psycopg
 from django.db import IntegrityError, connection, transaction
 
-from groundmotion import bulk
+from groundmotion import bulk, partitions
 from groundmotion.ingest.chunk import Chunk, check_chunk, spatial_order
 from groundmotion.ingest.csvtable import CsvTable
 from groundmotion.ingest.describe import Description, describe
@@ -30,7 +30,9 @@ from groundmotion.ingest.sources import open_table
 from groundmotion.ingest.vector import VECTOR_SUFFIXES, VectorLayer
 from groundmotion.models import Dataset
 
-DUPLICATE_KEY = re.compile(r"\(dataset_id, pid\)=\(\d+, (?P<pid>.*)\) already exists")
+DUPLICATE_KEY = re.compile(
+    r"\(dataset_id, pid\)=\(\d+, (?P<pid>.*)\) (already exists|is duplicated)"
+)
 
 
 @dataclass
@@ -70,8 +72,10 @@ def ingest(paths: list[Path], options: IngestOptions) -> IngestReport:
     """Load the files into dataset `options.slug`, whole or not at all."""
     started = time.perf_counter()
     report = IngestReport()
-    with transaction.atomic():
-        loader = Loader(options, report)
+    # The stack closes after the transaction: a staged table is dropped only once the
+    # rolled-back transaction has let go of it.
+    with contextlib.ExitStack() as stack, transaction.atomic():
+        loader = Loader(options, report, stack)
         for path in paths:
             loader.load_file(path)
         loader.finish()
@@ -80,29 +84,43 @@ def ingest(paths: list[Path], options: IngestOptions) -> IngestReport:
 
 
 class Loader:
-    def __init__(self, options: IngestOptions, report: IngestReport) -> None:
-        self.options, self.report = options, report
+    def __init__(
+        self, options: IngestOptions, report: IngestReport, stack: contextlib.ExitStack
+    ) -> None:
+        self.options, self.report, self.stack = options, report, stack
         self.dataset: Dataset | None = None
+        # A new dataset is loaded into a staged table (groundmotion/partitions.py) whose
+        # indexes are built at the end; a reload writes through the points table.
+        self.staged: partitions.StagedPoints | None = None
+        self.table = bulk.POINT_TABLE
 
     def load_file(self, path: Path) -> None:
         label = str(path)
         with open_points(path, self.options.mapping) as table:
-            chunks = prefetch(checked(table.chunks()), depth=1)
+            chunks = prefetch(prepared(table.chunks()), depth=1)
             first = next(chunks)
             if self.dataset is None:
                 self.dataset = self._create(path, table, first)
+            else:
+                self._index_pids()  # later files look up the pids already loaded
             self._check_dates(table, label)
-            first_id = None
+            first_id, last = None, first
             for chunk in _chain(first, chunks):
                 ids = self._load_chunk(chunk, first_id)
                 if first_id is None and len(ids):
                     first_id = int(ids[0])
+                last = chunk
+            # The parser process kept the table's list of ignored columns: take the last copy.
+            table.ignored = last.ignored
             self._note_file(path, table)
 
     def _create(self, path: Path, table: Any, first: Chunk) -> Dataset:
         projected = bool(getattr(getattr(table, "layout", None), "projected", False))
         description = describe(path, first, vars(self.options), projected)
-        dataset = prepare_dataset(self.options, description)
+        dataset, created = prepare_dataset(self.options, description)
+        if created:
+            self.staged = self.stack.enter_context(partitions.StagedPoints())
+            self.table = self.staged.table
         dataset.acquisition_dates = list(table.dates)
         dataset.reference_date = dataset.acquisition_dates[0] if dataset.acquisition_dates else None
         dataset.extra_columns = list(first.extras)
@@ -123,17 +141,21 @@ class Loader:
     def _load_chunk(self, chunk: Chunk, file_first_id: int | None) -> np.ndarray:
         if self.report.files:
             chunk = self._drop_loaded(chunk, file_first_id)
+        rows = chunk.packed
+        if rows.extra_names != self.dataset.extra_columns:
+            rows = rows.with_extras(chunk, self.dataset.extra_columns)
         ids = bulk.reserve_point_ids(len(chunk))
         if not len(ids):
             return ids
         try:
-            bulk.copy_points(self.dataset, ids, chunk.pids, chunk.lon, chunk.lat, chunk.attributes)
+            points = rows.points.fill(ids, self.dataset.pk)
+            bulk.copy_staged(bulk.POINT_COLUMNS, [points], self.staged)
         except (IntegrityError, psycopg.errors.UniqueViolation) as error:
             raise _duplicate_error(chunk, error) from None
-        if chunk.series is not None and chunk.series.shape[1]:
-            bulk.copy_series(ids, chunk.series)
-        if self.dataset.extra_columns:
-            bulk.copy_extras(ids, self._extras_matrix(chunk))
+        if rows.series is not None:
+            bulk.copy_rows(bulk.SERIES_TABLE, bulk.SERIES_COLUMNS, [rows.series.fill(ids)])
+        if rows.extras is not None:
+            bulk.copy_rows(bulk.EXTRA_TABLE, bulk.EXTRA_COLUMNS, [rows.extras.fill(ids)])
         self.report.points += len(ids)
         return ids
 
@@ -141,7 +163,7 @@ class Loader:
         """Skip points an earlier file (an overlapping burst) already loaded."""
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT pid, id FROM {bulk.POINT_TABLE} WHERE dataset_id = %s AND pid = ANY(%s)",
+                f"SELECT pid, id FROM {self.table} WHERE dataset_id = %s AND pid = ANY(%s)",
                 [self.dataset.pk, chunk.pids.tolist()],
             )
             found = dict(cursor.fetchall())
@@ -158,11 +180,6 @@ class Loader:
         self.report.skipped_duplicates += int((~keep).sum())
         return chunk.select(keep)
 
-    def _extras_matrix(self, chunk: Chunk) -> np.ndarray:
-        missing = np.full(len(chunk), np.nan)
-        columns = [chunk.extras.get(name, missing) for name in self.dataset.extra_columns]
-        return np.column_stack(columns) if columns else np.empty((len(chunk), 0))
-
     def _note_file(self, path: Path, table: Any) -> None:
         self.report.files.append(str(path))
         self.dataset.provenance["files"].append(path.name)
@@ -173,8 +190,33 @@ class Loader:
             if name not in self.report.ignored_columns:
                 self.report.ignored_columns.append(name)
 
+    def _index_pids(self) -> None:
+        """Build the staged table's pid index; a duplicate pid is reported at its line."""
+        if self.staged is None or self.staged.pids_indexed:
+            return
+        try:
+            self.staged.index_pids()
+        except psycopg.errors.UniqueViolation as error:
+            raise self._locate_duplicate(error) from None
+
+    def _locate_duplicate(self, error: Exception) -> IngestError:
+        """The error for a pid repeated across blocks of the files loaded before the index:
+        read them again (only on this error path) for the line of its second occurrence."""
+        match = DUPLICATE_KEY.search(str(error))
+        pid = match["pid"] if match else "?"
+        for path in self.report.files:
+            seen = False
+            with open_points(Path(path), self.options.mapping) as table:
+                for chunk in table.chunks():
+                    where = np.flatnonzero(chunk.pids == pid)
+                    if len(where) > (0 if seen else 1):
+                        return _duplicate_error(chunk.select(where[1 - seen :]), error)
+                    seen = seen or bool(len(where))
+        return IngestError(self.report.files[0], f"duplicate pid {pid!r}", column="pid")
+
     def finish(self) -> None:
         dataset = self.dataset
+        self._index_pids()
         dataset.provenance["ignored_columns"] = self.report.ignored_columns
         dataset.provenance["skipped_duplicates"] = self.report.skipped_duplicates
         dataset.save(
@@ -186,15 +228,53 @@ class Loader:
                 "metadata",
             ]
         )
-        bulk.refresh_summary(dataset)
+        bulk.finish_load(dataset, self.staged)
         self.report.dataset = dataset
 
 
-def checked(chunks: Iterator[Chunk]) -> Iterator[Chunk]:
-    """Checked chunks in Z-order: done in the parser thread, off the COPY's critical path."""
+@dataclass
+class ChunkRows:
+    """A chunk's binary COPY rows (bulk.PackedRows), to be filled with ids and dataset."""
+
+    points: bulk.PackedRows
+    series: bulk.PackedRows | None
+    extras: bulk.PackedRows | None
+    extra_names: list[str]
+
+    @classmethod
+    def pack(cls, chunk: Chunk) -> ChunkRows:
+        series = chunk.series if chunk.series is not None and chunk.series.shape[1] else None
+        rows = cls(
+            bulk.pack_points(chunk.pids, chunk.lon, chunk.lat, chunk.attributes),
+            None if series is None else bulk.pack_series(series),
+            None,
+            [],
+        )
+        return rows.with_extras(chunk, list(chunk.extras))
+
+    def with_extras(self, chunk: Chunk, names: list[str]) -> ChunkRows:
+        """These rows with extras in the order of `names`, NaN where the chunk lacks one."""
+        missing = np.full(len(chunk), np.nan)
+        columns = [chunk.extras.get(name, missing) for name in names]
+        extras = bulk.pack_extras(np.column_stack(columns)) if columns else None
+        return ChunkRows(self.points, self.series, extras, list(names))
+
+    def select(self, keep: np.ndarray) -> ChunkRows:
+        def pick(rows: bulk.PackedRows | None) -> bulk.PackedRows | None:
+            return None if rows is None else rows.select(keep)
+
+        return ChunkRows(pick(self.points), pick(self.series), pick(self.extras), self.extra_names)
+
+
+def prepared(chunks: Iterator[Chunk]) -> Iterator[Chunk]:
+    """Checked chunks in Z-order with their COPY rows packed (in the parser process, off the
+    COPY's critical path: on two cores PostgreSQL takes one block while it does the next)."""
     for chunk in chunks:
         check_chunk(chunk)
-        yield chunk.select(spatial_order(chunk.lon, chunk.lat))
+        chunk = chunk.select(spatial_order(chunk.lon, chunk.lat))
+        chunk.packed = ChunkRows.pack(chunk)
+        chunk.series = None  # in the packed rows: not sent through the pipe twice
+        yield chunk
 
 
 def _chain(first: Chunk, rest: Iterator[Chunk]) -> Iterator[Chunk]:
@@ -212,8 +292,9 @@ def _duplicate_error(chunk: Chunk, error: Exception) -> IngestError:
     )
 
 
-def prepare_dataset(options: IngestOptions, description: Description) -> Dataset:
-    """A new dataset, or with --replace the existing one emptied (its settings are kept)."""
+def prepare_dataset(options: IngestOptions, description: Description) -> tuple[Dataset, bool]:
+    """(A new dataset, True), or with --replace (the existing one emptied, False): its
+    settings are kept."""
     fields = {
         "level": description.level,
         "pass_direction": description.pass_direction,
@@ -223,23 +304,15 @@ def prepare_dataset(options: IngestOptions, description: Description) -> Dataset
     }
     existing = Dataset.objects.select_for_update().filter(slug=options.slug).first()
     if existing is None:
-        return Dataset.objects.create(
+        created = Dataset.objects.create(
             slug=options.slug, name=options.name or options.slug, **fields
         )
+        return created, True
     if not options.replace:
         raise IngestError(options.slug, "the dataset exists: give --replace to reload it")
-    delete_points(existing)
+    partitions.delete_points(existing.pk)
     for name, value in fields.items():
         setattr(existing, name, value)
     existing.name = options.name or existing.name
     existing.save(update_fields=[*fields, "name"])
-    return existing
-
-
-def delete_points(dataset: Dataset) -> None:
-    """Delete a dataset's points, series and extras in set-based statements."""
-    points = f"SELECT id FROM {bulk.POINT_TABLE} WHERE dataset_id = %s"
-    with connection.cursor() as cursor:
-        for table in (bulk.SERIES_TABLE, bulk.EXTRA_TABLE):
-            cursor.execute(f"DELETE FROM {table} WHERE point_id IN ({points})", [dataset.pk])
-        cursor.execute(f"DELETE FROM {bulk.POINT_TABLE} WHERE dataset_id = %s", [dataset.pk])
+    return existing, False

@@ -14,12 +14,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 
 import numpy as np
 from django.db import connection, transaction
 
-from groundmotion import bulk
+from groundmotion import bulk, partitions
 from groundmotion.models import Dataset, GNSSNetwork, Level
 from processing.kernels import calibration, velocity
 from processing.products import ProgressCallback, no_progress, series_io
@@ -147,8 +148,8 @@ def harmonisation(sources: list[Dataset], surfaces: list[tuple[np.ndarray, dict]
 
 
 def _write_calibrated(
-    source: Dataset, output: Dataset, coefficients: np.ndarray, centre: list[float],
-    offset: float, progress: ProgressCallback,
+    source: Dataset, output: Dataset, staged: partitions.StagedPoints, coefficients: np.ndarray,
+    centre: list[float], offset: float, progress: ProgressCallback,
 ) -> None:  # fmt: skip
     """Copy the source's points into output less (surface + offset) x years, re-fitted."""
     years = dataset_years(source)
@@ -161,12 +162,12 @@ def _write_calibrated(
         attributes.update(velocity.fit_series(chunk["series"], years, source.wavelength_m * 1e3))
         ids = bulk.reserve_point_ids(len(chunk["id"]))
         pids = series_io.read_pids(source, (int(chunk["id"][0]), int(chunk["id"][-1])))
-        bulk.copy_points(output, ids, pids, chunk["lon"], chunk["lat"], attributes)
+        bulk.copy_points(output, ids, pids, chunk["lon"], chunk["lat"], attributes, staged)
         bulk.copy_series(ids, chunk["series"])
         if source.extra_columns:
             bulk.copy_extras(ids, series_io.read_extras(source, chunk["id"]))
         progress(fraction, f"calibrated {fraction:.0%} of {source.slug}")
-    bulk.refresh_summary(output)
+    bulk.finish_load(output, staged)
 
 
 def calibrate_datasets(
@@ -184,7 +185,9 @@ def calibrate_datasets(
         raise ValueError("tracks calibrated together must share one pass direction")
     for source in sources:
         dataset_years(source)
-    with transaction.atomic():
+    # Staged points tables are dropped after a rollback, so they wrap the transaction.
+    with contextlib.ExitStack() as stack, transaction.atomic():
+        staged = [stack.enter_context(partitions.StagedPoints()) for _ in sources]
         surfaces = [calibration_surface(source, network) for source in sources]
         harmonised = harmonisation(sources, surfaces) if len(sources) > 1 else None
         outputs, share = [], 1.0 / len(sources)
@@ -198,10 +201,15 @@ def calibrate_datasets(
                 "calibration": report, "harmonisation": harmonised}  # fmt: skip
             output = create_output(source, slug, Level.L2B, provenance,
                                    extra_columns=list(source.extra_columns))  # fmt: skip
-            _write_calibrated(source, output, coefficients, report["centre"], offset,
-                              lambda f, m, n=number: progress((n + f) * share, m))  # fmt: skip
+            _write_calibrated(source, output, staged[number], coefficients, report["centre"],
+                              offset, _share_of(progress, number, share))  # fmt: skip
             outputs.append(output)
     return outputs, {"tracks": [report for _, report in surfaces], "harmonisation": harmonised}
+
+
+def _share_of(progress: ProgressCallback, number: int, share: float) -> ProgressCallback:
+    """Progress of the `number`-th of several equal parts, as a fraction of the whole."""
+    return lambda fraction, message: progress((number + fraction) * share, message)
 
 
 def calibrate_dataset(

@@ -10,6 +10,7 @@ EGMS L3 files.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 from dataclasses import dataclass
 
@@ -17,7 +18,7 @@ import numpy as np
 from django.db import connection, transaction
 from pyproj import Transformer
 
-from groundmotion import bulk
+from groundmotion import bulk, partitions
 from groundmotion.models import Component, Dataset, GNSSNetwork, Level, PassDirection
 from processing.kernels import calibration, decomposition, velocity
 from processing.products import ProgressCallback, no_progress, series_io
@@ -211,14 +212,17 @@ def _create_outputs(source: Dataset, slugs: dict[str, str], days: np.ndarray,
     }  # fmt: skip
 
 
-def _write_cells(outputs: dict[str, Dataset], result: dict) -> None:
-    """COPY one band's cells into both outputs (EGMS pids, centres in WGS84)."""
+def _write_cells(
+    outputs: dict[str, Dataset], tables: dict[str, partitions.StagedPoints], result: dict
+) -> None:
+    """COPY one band's cells into both outputs' staged tables (EGMS pids, WGS84 centres)."""
     lon, lat = to_wgs84.transform(result["easting"], result["northing"])
     pids = decomposition.cell_pids(result["column"], result["row"])
     for name, output in outputs.items():
         part = result[name]
         ids = bulk.reserve_point_ids(len(pids))
-        bulk.copy_points(output, ids, pids, np.asarray(lon), np.asarray(lat), dict(part["fit"]))
+        fit = dict(part["fit"])
+        bulk.copy_points(output, ids, pids, np.asarray(lon), np.asarray(lat), fit, tables[name])
         bulk.copy_series(ids, part["series"])
 
 
@@ -238,7 +242,9 @@ def decompose_datasets(
     parameters = {"ascending": ascending.slug, "descending": descending.slug,
                   "grid_m": cell_size, "network": network.slug if network else None}  # fmt: skip
     provenance = software_provenance("decompose", parameters)
-    with transaction.atomic():
+    # Staged points tables are dropped after a rollback, so they wrap the transaction.
+    with contextlib.ExitStack() as stack, transaction.atomic():
+        tables = {name: stack.enter_context(partitions.StagedPoints()) for name in ("up", "east")}
         outputs = _create_outputs(ascending, {"up": up_slug, "east": east_slug}, days,
                                   provenance, cell_size)  # fmt: skip
         bands = plan_bands(inputs, cell_size)
@@ -249,11 +255,11 @@ def decompose_datasets(
             geometries = [read_geometry(d, network, envelope, northing) for d in inputs]
             if all(g is not None for g in geometries):
                 result = decompose_arrays(geometries, float(cell_size), days)
-                _write_cells(outputs, result)
+                _write_cells(outputs, tables, result)
                 cells += len(result["column"])
             progress((number + 1) / len(bands), f"{cells} cells after band {number + 1}")
         if not cells:
             raise ValueError("no grid cell holds points of both geometries")
-        for output in outputs.values():
-            bulk.refresh_summary(output)
+        for name, output in outputs.items():
+            bulk.finish_load(output, tables[name])
     return outputs["up"], outputs["east"]

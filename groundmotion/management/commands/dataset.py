@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.db.models import F
 
-from groundmotion.ingest.loader import delete_points
+from groundmotion import partitions
 from groundmotion.models import Dataset, Status, Visibility
 
 
@@ -43,7 +43,8 @@ class Command(BaseCommand):
             raise CommandError(f"no dataset {slug!r}")
         with transaction.atomic():
             if options["delete"]:
-                delete_points(dataset)
+                if not partitions.drop(dataset.pk):  # else its rows are in the default one
+                    partitions.delete_points(dataset.pk)
                 dataset.delete()
                 self.stdout.write(f"{slug}: deleted")
                 return

@@ -30,6 +30,9 @@ class Command(BaseCommand):
         "point layers. Several files (bursts of one track) are merged, duplicates by pid "
         "skipped. Level and pass come from the EGMS file name or the LOS vector unless given."
     )
+    # The system checks import every view and URL (about 1 s) and say nothing about a file
+    # to load; `manage.py check` and the deployment run them.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("paths", nargs="+", type=Path, help="Product files")

@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection, transaction
 
 from fixtures import demo_region
-from groundmotion import bulk
+from groundmotion import bulk, partitions
 from groundmotion.models import (
     CornerReflector,
     Dataset,
@@ -40,8 +40,9 @@ class Command(BaseCommand):
         dates = demo_region.acquisition_dates(years, seed)
         for track in demo_region.TRACKS:
             started = time.perf_counter()
-            with transaction.atomic():
-                dataset = load_track(track, points, dates, seed)
+            # The staged points table is dropped after a rollback, so it wraps the transaction.
+            with partitions.StagedPoints() as staged, transaction.atomic():
+                dataset = load_track(track, points, dates, seed, staged)
             elapsed = time.perf_counter() - started
             self.stdout.write(
                 f"{dataset.slug}: {dataset.point_count} points x {len(dates)} dates "
@@ -56,7 +57,9 @@ class Command(BaseCommand):
         self.stdout.write(f"GNSS network {GNSS_NETWORK}: {len(demo_region.GNSS_STATIONS)} stations")
 
 
-def load_track(track: demo_region.Track, points: int, dates: list, seed: int) -> Dataset:
+def load_track(
+    track: demo_region.Track, points: int, dates: list, seed: int, staged: partitions.StagedPoints
+) -> Dataset:
     Dataset.objects.filter(slug=track.slug).delete()
     dataset = Dataset.objects.create(
         slug=track.slug,
@@ -81,10 +84,10 @@ def load_track(track: demo_region.Track, points: int, dates: list, seed: int) ->
     for chunk in demo_region.generate_track(track, points, dates, seed):
         ids = bulk.reserve_point_ids(len(chunk["pid"]))
         bulk.copy_points(
-            dataset, ids, chunk["pid"], chunk["lon"], chunk["lat"], chunk["attributes"]
+            dataset, ids, chunk["pid"], chunk["lon"], chunk["lat"], chunk["attributes"], staged
         )
         bulk.copy_series(ids, chunk["series"])
-    bulk.refresh_summary(dataset)
+    bulk.finish_load(dataset, staged)
     return dataset
 
 

@@ -1,0 +1,214 @@
+"""Points partitioned by dataset: a bulk load fills a table of its own, then attaches it.
+
+Why: COPY into a table with no index followed by sorted index builds is about twice as fast as
+COPY with every index live (bench/README.md, "partitioned load"), and each dataset's tile and
+bbox queries then read its own, smaller indexes.
+
+A load of a new dataset (`StagedPoints`, opened before the caller's transaction begins):
+1. a plain table shaped like the points table, under a name of its own, is created and filled
+   on a second connection, in autocommit: PostgreSQL takes the points on one backend while
+   the caller's transaction takes the series on another. Not being a partition, the table is
+   invisible to readers;
+2. the caller computes the summary and cells from it, its transaction builds the btree
+   indexes while the second connection builds the GiST ones, both at once;
+3. the caller's transaction renames it after the dataset and attaches it: the dataset appears
+   with everything else the load wrote, at commit, or not at all. When the load fails, the
+   table is dropped once the transaction has rolled back (so the context wraps it).
+Readers of other datasets are never blocked: ATTACH takes SHARE UPDATE EXCLUSIVE on the
+parent, ACCESS EXCLUSIVE only on the new table and on the default partition, for the moments
+left before commit. Points written row by row (the admin, tests' factories) go to the DEFAULT
+partition; a reload (--replace) writes through the parent into the dataset's partition.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from types import TracebackType
+
+import psycopg
+from django.db import connection
+
+POINT_TABLE = "groundmotion_measurementpoint"
+SERIES_TABLE = "groundmotion_pointseries"
+EXTRA_TABLE = "groundmotion_pointextra"
+# Connection parameters a second connection to the same database needs.
+CONNECTION_KEYS = ("dbname", "user", "password", "host", "port", "sslmode", "options")
+
+
+def partition_name(dataset_id: int) -> str:
+    return f"{POINT_TABLE}_{int(dataset_id)}"
+
+
+def has_partition(dataset_id: int) -> bool:
+    """Whether the dataset's points have a table of their own (attached or staged)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [partition_name(dataset_id)])
+        return bool(cursor.fetchone()[0])
+
+
+class StagedPoints:
+    """The points table of a new dataset during its load (see the module's docstring)."""
+
+    def __init__(self) -> None:
+        self.staging_name = f"{POINT_TABLE}_staged_{secrets.token_hex(4)}"
+        self.table = self.staging_name
+        self.key_index = f"{self.table}_id"
+        self.connection: psycopg.Connection | None = None
+        self.pids_indexed = False
+
+    def __enter__(self) -> StagedPoints:
+        columns = _column_definitions()
+        params = connection.get_connection_params()
+        self.connection = psycopg.connect(
+            **{key: params[key] for key in CONNECTION_KEYS if key in params}, autocommit=True
+        )
+        # Columns spelled out rather than LIKE the parent: LIKE would wait for any lock the
+        # caller's transaction holds on the parent (a dataset it just deleted, say).
+        self.connection.execute(f"CREATE TABLE {self.table} ({columns})")
+        return self
+
+    def __exit__(
+        self, kind: type | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        try:
+            if error is not None:  # the rolled-back transaction has let go of the table
+                self.connection.execute("SET lock_timeout = '10s'")
+                self.connection.execute(f"DROP TABLE IF EXISTS {self.staging_name}")
+        except psycopg.errors.LockNotAvailable:
+            pass  # still held by an enclosing transaction: left behind, invisible to readers
+        finally:
+            self.connection.close()
+
+    def index_pids(self) -> None:
+        """The unique (dataset_id, pid) index, built before a load's second file so that it
+        finds the pids already loaded. Raises psycopg's UniqueViolation on a duplicate pid."""
+        self.connection.execute(
+            f"CREATE UNIQUE INDEX {self.table}_pid ON {self.table} (dataset_id, pid)"
+        )
+        self.pids_indexed = True
+
+    def build_indexes(self) -> IndexBuild:
+        """Start the GiST indexes on the second connection; the caller builds the btree ones
+        (`index_keys`) meanwhile, then joins."""
+        return IndexBuild(self)
+
+    def index_keys(self) -> None:
+        """In the caller's transaction: the id index (the primary key after `attach`) and the
+        parent's unique indexes the table lacks."""
+        with connection.cursor() as cursor:
+            cursor.execute(f"CREATE UNIQUE INDEX {self.key_index} ON {self.table} (id)")
+            for definition in missing_indexes(cursor, self.table, unique=True):
+                cursor.execute(definition)
+
+    def attach(self, dataset_id: int) -> None:
+        """In the caller's transaction, once the indexes are built: name the table after the
+        dataset, analyse it and attach it (ATTACH checks that every row is the dataset's)."""
+        # A table left by a deleted dataset whose id came round again (a flushed test database).
+        drop(dataset_id)
+        name = partition_name(dataset_id)
+        with connection.cursor() as cursor:
+            cursor.execute(f"ALTER TABLE {self.table} RENAME TO {name}")
+            self.table = name
+            cursor.execute(
+                f"ALTER TABLE {name} ADD CONSTRAINT {name}_pkey PRIMARY KEY USING INDEX"
+                f" {self.key_index}"
+            )
+            cursor.execute(f"ANALYZE {name}")
+            cursor.execute(
+                f"ALTER TABLE {POINT_TABLE} ATTACH PARTITION {name}"
+                f" FOR VALUES IN ({int(dataset_id)})"
+            )
+
+
+class IndexBuild:
+    """The GiST indexes of a staged table, built in a thread on its second connection."""
+
+    def __init__(self, staged: StagedPoints) -> None:
+        with connection.cursor() as cursor:
+            self.definitions = missing_indexes(cursor, staged.table, unique=False)
+        self.staged = staged
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="gist-build", daemon=True)
+
+    def __enter__(self) -> IndexBuild:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.thread.join()
+        if self.error is not None and exc_info[1] is None:
+            raise self.error
+
+    def _run(self) -> None:
+        try:
+            for definition in self.definitions:
+                self.staged.connection.execute(definition)
+        except BaseException as error:  # re-raised by __exit__ in the caller's thread
+            self.error = error
+
+
+def _column_definitions() -> str:
+    """The parent's columns as CREATE TABLE column definitions (types and NOT NULL)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT quote_ident(attname), format_type(atttypid, atttypmod), attnotnull"
+            " FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0"
+            " AND NOT attisdropped ORDER BY attnum",
+            [POINT_TABLE],
+        )
+        return ", ".join(
+            f"{name} {kind}{' NOT NULL' if not_null else ''}"
+            for name, kind, not_null in cursor.fetchall()
+        )
+
+
+def missing_indexes(cursor: object, table: str, *, unique: bool) -> list[str]:
+    """CREATE INDEX statements for the parent's unique (or other) indexes the table lacks,
+    read from the catalog so that an index a later migration adds to the parent is built on
+    new partitions too."""
+    cursor.execute(
+        "SELECT tablename, indexdef FROM pg_indexes WHERE tablename IN (%s, %s)",
+        [POINT_TABLE, table],
+    )
+    bodies: dict[str, set[str]] = {POINT_TABLE: set(), table: set()}
+    for owner, definition in cursor.fetchall():
+        is_unique = definition.startswith("CREATE UNIQUE")
+        bodies[owner].add(("UNIQUE " if is_unique else "") + definition.split(" USING ", 1)[1])
+    return [
+        f"CREATE {'UNIQUE ' if unique else ''}INDEX ON {table} USING {body.removeprefix('UNIQUE ')}"
+        for body in sorted(bodies[POINT_TABLE] - bodies[table])
+        if body.startswith("UNIQUE ") == unique
+    ]
+
+
+def drop(dataset_id: int) -> bool:
+    """Drop the dataset's partition with its points' series and extras; whether there was one.
+
+    Instant where a DELETE of millions of rows is not; it locks the points table for the rest
+    of the transaction, so callers commit soon after (a dataset deletion does).
+    """
+    if not has_partition(dataset_id):
+        return False
+    table = partition_name(dataset_id)
+    with connection.cursor() as cursor:
+        for dependent in (SERIES_TABLE, EXTRA_TABLE):
+            cursor.execute(f"DELETE FROM {dependent} WHERE point_id IN (SELECT id FROM {table})")
+        cursor.execute(f"DROP TABLE {table}")
+    return True
+
+
+def delete_points(dataset_id: int) -> None:
+    """Delete a dataset's points, series and extras in set-based statements, keeping its
+    partition (readers see the old points until the caller commits: what a reload wants)."""
+    points = f"SELECT id FROM {POINT_TABLE} WHERE dataset_id = %s"
+    with connection.cursor() as cursor:
+        for dependent in (SERIES_TABLE, EXTRA_TABLE):
+            cursor.execute(f"DELETE FROM {dependent} WHERE point_id IN ({points})", [dataset_id])
+        cursor.execute(f"DELETE FROM {POINT_TABLE} WHERE dataset_id = %s", [dataset_id])
+
+
+def drop_with_dataset(sender: type, instance: object, **kwargs: object) -> None:
+    """pre_delete of a Dataset: drop its partition first, so that Django's cascade finds no
+    points to fetch and delete one by one (connected in GroundmotionConfig.ready)."""
+    drop(instance.pk)
