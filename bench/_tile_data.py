@@ -111,7 +111,8 @@ def tile_path(tile: tuple[str, int, int, int]) -> str:
 
 
 def store_tile_sql(url: str, tiles: dict[str, list]) -> None:
-    """Our exact tile SQL (anonymous user), parameters inlined, for pgbench to replay."""
+    """Our exact tile message (anonymous user): the SET LOCALs and the tile statement,
+    parameters inlined, for pgbench to replay."""
     from django.contrib.auth.models import AnonymousUser
     from django.db import connection
 
@@ -120,6 +121,7 @@ def store_tile_sql(url: str, tiles: dict[str, list]) -> None:
 
     datasets = {dataset.slug: dataset for dataset in Dataset.objects.filter(slug__in=SLUGS)}
     rows = []
+    prefix = tile_module.statement_settings()
     for tile_class, items in tiles.items():
         for number, (slug, zoom, x, y) in enumerate(items, start=1):
             address = tile_module.TileAddress(zoom, x, y)
@@ -127,16 +129,14 @@ def store_tile_sql(url: str, tiles: dict[str, list]) -> None:
             if kind.points:
                 with connection.cursor() as cursor:
                     stride = tile_module.point_stride(cursor, datasets[slug], address)
-                sql, params = tile_module.point_tile_query(
-                    AnonymousUser(), datasets[slug], address, stride
-                )
+                sql = tile_module.point_tile_sql(AnonymousUser(), datasets[slug], address, stride)
             else:
-                sql = tile_module.CELL_TILE_SQL
                 params = {
                     "dataset": datasets[slug].pk,
                     **tile_module.cell_window(address, kind.level),
                 }
-            rows.append((tile_class, number, connection.ops.compose_sql(sql, params)))
+                sql = connection.ops.compose_sql(tile_module.CELL_TILE_SQL, params)
+            rows.append((tile_class, number, prefix + sql))
     with psycopg.connect(plain(url), autocommit=True) as db:
         db.execute("DROP TABLE IF EXISTS bench_tile_sql")
         db.execute(
@@ -214,8 +214,9 @@ def baseline_servers(url: str, ports: dict, wanted: set[str], paths: dict, ids: 
                    "--port", str(ports["T"]), "--log-level", "warning"]  # fmt: skip
         result.append(("T", command, environment, tipg_paths))
     if "V" in wanted:
+        # Plain HTTP as for ours: without SECURE_SSL_REDIRECT=false every answer is a 301.
         environment = {"DATABASE_URL": url, "DEBUG": "false", "SECRET_KEY": "bench-only",
-                       "ALLOWED_HOSTS": "127.0.0.1",
+                       "ALLOWED_HOSTS": "127.0.0.1", "SECURE_SSL_REDIRECT": "false",
                        "DJANGO_SETTINGS_MODULE": "bench._vectortiles_site"}  # fmt: skip
         command = [str(BENCH_VENV / "bin" / "gunicorn"), "bench._vectortiles_site:application",
                    "-w", "4", "-b", f"127.0.0.1:{ports['V']}"]  # fmt: skip

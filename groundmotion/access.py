@@ -22,9 +22,11 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
+from django.db import connection
 from django.db.models import Exists, Max, Min, OuterRef, Q, QuerySet, Sum
 from django.http import Http404
 
+from groundmotion.compiled import CompiledLookup
 from groundmotion.models import (
     Dataset,
     DownloadPolicy,
@@ -110,6 +112,26 @@ def get_dataset_for_user(user: AnyUser, slug: str) -> tuple[Dataset, bool]:
     return dataset, is_curator(user)
 
 
+# Dataset fields a point request does not need, left in the database (loaded only if touched):
+# the product header and geometries cost more to decode than the rest of the row.
+POINT_DATASET_DEFERRED = ("dataset__metadata", "dataset__provenance", "dataset__extent",
+                          "dataset__reference_area", "dataset__description")  # fmt: skip
+
+
+point_lookups: dict[bool, CompiledLookup] = {}
+
+
+def point_lookup(with_series: bool) -> CompiledLookup:
+    """The point with its dataset (and series), compiled once per process."""
+    if with_series not in point_lookups:
+        related = ("dataset", "series") if with_series else ("dataset",)
+        points = MeasurementPoint.objects.select_related(*related).defer(*POINT_DATASET_DEFERRED)
+        point_lookups[with_series] = CompiledLookup(
+            points.filter(pk=POINT_PLACEHOLDER).order_by("pk")[:1], POINT_PLACEHOLDER
+        )
+    return point_lookups[with_series]
+
+
 def point_for_user(
     user: AnyUser, point_id: int, with_series: bool = False
 ) -> tuple[MeasurementPoint, Dataset]:
@@ -117,16 +139,47 @@ def point_for_user(
 
     with_series also fetches the point's PointSeries row (point.series) in the same query.
     """
-    related = ("dataset", "series") if with_series else ("dataset",)
-    point = MeasurementPoint.objects.select_related(*related).filter(pk=point_id).first()
+    point = point_lookup(with_series).first(point_id)
     if point is None:
         raise Http404("No such point")
     dataset = point.dataset
-    # Both rules in one query: the dataset is visible and the point is among its visible points.
-    visible = visible_datasets(user).filter(pk=dataset.pk).values("pk")
-    if not visible_points(user, dataset).filter(pk=point.pk, dataset__in=visible).exists():
+    if not sees_points(user, dataset):
         raise Http404("No such point")
+    # Both rules in one query: the dataset is visible and the point is among its visible points.
+    sql, params = point_visibility_sql(user, dataset)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [point.pk if param == POINT_PLACEHOLDER else param for param in params])
+        if cursor.fetchone() is None:
+            raise Http404("No such point")
     return point, dataset
+
+
+# Stands for the point id in the compiled visibility query (no point has a negative id).
+POINT_PLACEHOLDER = -(2**62)
+point_visibility: dict[tuple, tuple[str, tuple]] = {}
+POINT_VISIBILITY_LIMIT = 4096
+
+
+def point_visibility_sql(user: AnyUser, dataset: Dataset) -> tuple[str, tuple]:
+    """point_for_user's access query, compiled once per process for this kind of user and
+    dataset, with the point id left as POINT_PLACEHOLDER.
+
+    Optimization: building and compiling the queryset took longer than running it. The SQL
+    depends on the user only through is_curator, is_authenticated, sees_masked_points and
+    their id (groups and masked areas are subqueries answered at each request), so those and
+    the dataset's id are the key. Call only when sees_points(user, dataset).
+    """
+    key = (is_curator(user), bool(user.is_authenticated), user.pk, sees_masked_points(user),
+           dataset.pk)  # fmt: skip
+    compiled = point_visibility.get(key)
+    if compiled is None:
+        visible = visible_datasets(user).filter(pk=dataset.pk).values("pk")
+        points = visible_points(user, dataset).filter(pk=POINT_PLACEHOLDER, dataset__in=visible)
+        compiled = points.values_list("pk")[:1].query.sql_with_params()
+        if len(point_visibility) >= POINT_VISIBILITY_LIMIT:
+            point_visibility.clear()
+        point_visibility[key] = compiled
+    return compiled
 
 
 def can_download(user: AnyUser, dataset: Dataset) -> bool:
@@ -195,13 +248,52 @@ def get_dataset_for_tiles(user: AnyUser, slug: str) -> Dataset:
     """The dataset of a tile request, by the same rule as get_dataset_for_user (404 when the
     user may not see it), reading only TILE_DATASET_FIELDS.
 
-    Optimization: a tile served from the cache costs this one query, and the full row (dates
-    array, extent, JSON) cost more to decode in Python than the query itself.
+    Optimization: a tile served from the cache costs this one query. It runs on every request
+    (access is never taken from a cache), but its SQL, compiled from visible_datasets, is
+    kept per process and kind of user (tile_lookup_sql), and the row becomes a Dataset
+    without a queryset: building and compiling the queryset took longer than the query.
     """
-    try:
-        return visible_datasets(user).only(*TILE_DATASET_FIELDS).get(slug=slug)
-    except Dataset.DoesNotExist:
-        raise Http404("No such dataset") from None
+    sql, params = tile_lookup_sql(user)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [slug if param == SLUG_PLACEHOLDER else param for param in params])
+        row = cursor.fetchone()
+    if row is None:
+        raise Http404("No such dataset")
+    return Dataset.from_db(connection.alias, tile_lookup_columns(), row)
+
+
+# Stands for the slug in the compiled lookup; replaced by the request's slug at each query.
+SLUG_PLACEHOLDER = "\x00slug\x00"
+tile_lookups: dict[tuple[bool, bool, int | None], tuple[str, tuple]] = {}
+TILE_LOOKUPS_LIMIT = 4096
+
+
+def tile_lookup_columns() -> list[str]:
+    """TILE_DATASET_FIELDS in the model's field order, the order Model.from_db expects."""
+    return [
+        field.attname
+        for field in Dataset._meta.concrete_fields
+        if field.attname in TILE_DATASET_FIELDS
+    ]
+
+
+def tile_lookup_sql(user: AnyUser) -> tuple[str, tuple]:
+    """The compiled SQL of get_dataset_for_tiles for this user, slug left as SLUG_PLACEHOLDER.
+
+    visible_datasets' SQL depends only on whether the user is a curator, is signed in, and on
+    their id (group membership is a subquery the database answers at each request), so those
+    three are the cache key: a change of groups or of a dataset's state takes effect at once.
+    """
+    key = (is_curator(user), bool(user.is_authenticated), user.pk)
+    compiled = tile_lookups.get(key)
+    if compiled is None:
+        lookup = visible_datasets(user).filter(slug=SLUG_PLACEHOLDER)
+        query = lookup.values_list(*tile_lookup_columns()).query
+        compiled = query.sql_with_params()
+        if len(tile_lookups) >= TILE_LOOKUPS_LIMIT:
+            tile_lookups.clear()
+        tile_lookups[key] = compiled
+    return compiled
 
 
 # The level of the tile cells an extent is taken from when masks hide points (~600 m cells).

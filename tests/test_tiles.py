@@ -257,8 +257,8 @@ def test_dense_tiles_are_read_through_a_partial_index() -> None:
         cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
         address = tiles.TileAddress(*tile_of(-1.045, 43.705, 13))
         stride = tiles.point_stride(cursor, dataset, address)
-        sql, params = tiles.point_tile_query(AnonymousUser(), dataset, address, stride)
-        cursor.execute("EXPLAIN " + sql, params)
+        sql = tiles.point_tile_sql(AnonymousUser(), dataset, address, stride)
+        cursor.execute("EXPLAIN " + sql)
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert stride > 1
     assert f"point_geom_stride_{stride}" in plan
