@@ -262,6 +262,8 @@ def copy_points(
         ).fill(ids[part], dataset.pk)
         for part in _parts(ids)
     )
+    if into is not None:
+        into.claim(dataset.pk)
     copy_staged(POINT_COLUMNS, parts, into)
 
 

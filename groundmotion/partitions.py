@@ -56,6 +56,7 @@ class StagedPoints:
         self.staging_name = f"{POINT_TABLE}_staged_{secrets.token_hex(4)}"
         self.table = self.staging_name
         self.key_index = f"{self.table}_id"
+        self.dataset_id: int | None = None
         self.connection: psycopg.Connection | None = None
         self.pids_indexed = False
         # Jobs (COPYs) for the second connection, run in order by a thread of their own.
@@ -89,6 +90,16 @@ class StagedPoints:
             pass  # still held by an enclosing transaction: left behind, invisible to readers
         finally:
             self.connection.close()
+
+    def claim(self, dataset_id: int) -> None:
+        """Check every row's dataset from now on, so that ATTACH needs no validating scan (the
+        first rows' dataset claims the table; cheap while it is still empty)."""
+        if self.dataset_id is None:
+            self.dataset_id = int(dataset_id)
+            constraint = f"{self.staging_name}_dataset CHECK (dataset_id = {self.dataset_id})"
+            self.submit(lambda database: database.execute(
+                f"ALTER TABLE {self.staging_name} ADD CONSTRAINT {constraint}"
+            ))  # fmt: skip
 
     def submit(self, job: Callable[[psycopg.Connection], None], tag: object = None) -> None:
         """Run job(connection) on the second connection, after the jobs before it, while the

@@ -93,6 +93,7 @@ class Loader:
         # indexes are built at the end; a reload writes through the points table.
         self.staged: partitions.StagedPoints | None = None
         self.table = bulk.POINT_TABLE
+        self.ids = IdPool()
 
     def load_file(self, path: Path) -> None:
         label = str(path)
@@ -142,13 +143,16 @@ class Loader:
         if self.report.files:
             chunk = self._drop_loaded(chunk, file_first_id)
         rows = chunk.packed
+        rows.pack_points(chunk)
         if rows.extra_names != self.dataset.extra_columns:
             rows = rows.with_extras(chunk, self.dataset.extra_columns)
-        ids = bulk.reserve_point_ids(len(chunk))
+        ids = self.ids.take(len(chunk))
         if not len(ids):
             return ids
         try:
             points = rows.points.fill(ids, self.dataset.pk)
+            if self.staged is not None:
+                self.staged.claim(self.dataset.pk)
             bulk.copy_staged(bulk.POINT_COLUMNS, [points], self.staged, tag=chunk)
         except (IntegrityError, psycopg.errors.UniqueViolation) as error:
             raise _duplicate_error(self._failed_chunk(chunk), error) from None
@@ -247,25 +251,46 @@ class Loader:
         self.report.dataset = dataset
 
 
+class IdPool:
+    """Point ids drawn from the sequence in batches: one round trip per ~30 chunks, not one
+    per chunk. The ids left over at the end are a gap in the sequence, nothing more."""
+
+    BATCH = 250_000
+
+    def __init__(self) -> None:
+        self.ids = np.empty(0, dtype=np.int64)
+
+    def take(self, count: int) -> np.ndarray:
+        if len(self.ids) < count:
+            fresh = bulk.reserve_point_ids(max(count - len(self.ids), self.BATCH))
+            self.ids = np.concatenate([self.ids, fresh])
+        taken, self.ids = self.ids[:count], self.ids[count:]
+        return taken
+
+
 @dataclass
 class ChunkRows:
-    """A chunk's binary COPY rows (bulk.PackedRows), to be filled with ids and dataset."""
+    """A chunk's binary COPY rows (bulk.PackedRows), to be filled with ids and dataset.
 
-    points: bulk.PackedRows
+    Series and extras are packed in the parser process (packed, the series cross the pipe at
+    half their float32 size); points in the loader's, which would otherwise wait for the
+    parser: the two processes then take about equal shares of the work.
+    """
+
+    points: bulk.PackedRows | None
     series: bulk.PackedRows | None
     extras: bulk.PackedRows | None
     extra_names: list[str]
 
     @classmethod
-    def pack(cls, chunk: Chunk) -> ChunkRows:
+    def pack_series(cls, chunk: Chunk) -> ChunkRows:
+        """Rows of the series and extras; points to `pack_points`."""
         series = chunk.series if chunk.series is not None and chunk.series.shape[1] else None
-        rows = cls(
-            bulk.pack_points(chunk.pids, chunk.lon, chunk.lat, chunk.attributes),
-            None if series is None else bulk.pack_series(series),
-            None,
-            [],
-        )
+        rows = cls(None, None if series is None else bulk.pack_series(series), None, [])
         return rows.with_extras(chunk, list(chunk.extras))
+
+    def pack_points(self, chunk: Chunk) -> None:
+        self.points = bulk.pack_points(chunk.pids, chunk.lon, chunk.lat, chunk.attributes)
 
     def with_extras(self, chunk: Chunk, names: list[str]) -> ChunkRows:
         """These rows with extras in the order of `names`, NaN where the chunk lacks one."""
@@ -282,12 +307,12 @@ class ChunkRows:
 
 
 def prepared(chunks: Iterator[Chunk]) -> Iterator[Chunk]:
-    """Checked chunks in Z-order with their COPY rows packed (in the parser process, off the
-    COPY's critical path: on two cores PostgreSQL takes one block while it does the next)."""
+    """Checked chunks in Z-order with their series rows packed (in the parser process, off
+    the COPY's critical path: on two cores PostgreSQL takes one block while it does the next)."""
     for chunk in chunks:
         check_chunk(chunk)
         chunk = chunk.select(spatial_order(chunk.lon, chunk.lat))
-        chunk.packed = ChunkRows.pack(chunk)
+        chunk.packed = ChunkRows.pack_series(chunk)
         chunk.series = None  # in the packed rows: not sent through the pipe twice
         yield chunk
 
