@@ -23,7 +23,6 @@ partition; a reload (--replace) writes through the parent into the dataset's par
 from __future__ import annotations
 
 import queue
-import secrets
 import threading
 from collections.abc import Callable
 from types import TracebackType
@@ -34,6 +33,7 @@ from django.db import connection
 POINT_TABLE = "groundmotion_measurementpoint"
 SERIES_TABLE = "groundmotion_pointseries"
 EXTRA_TABLE = "groundmotion_pointextra"
+STAGING_PREFIX = f"{POINT_TABLE}_staged_"
 # Connection parameters a second connection to the same database needs.
 CONNECTION_KEYS = ("dbname", "user", "password", "host", "port", "sslmode", "options")
 
@@ -53,9 +53,7 @@ class StagedPoints:
     """The points table of a new dataset during its load (see the module's docstring)."""
 
     def __init__(self) -> None:
-        self.staging_name = f"{POINT_TABLE}_staged_{secrets.token_hex(4)}"
-        self.table = self.staging_name
-        self.key_index = f"{self.table}_id"
+        self.staging_name = self.table = self.key_index = ""
         self.dataset_id: int | None = None
         self.connection: psycopg.Connection | None = None
         self.pids_indexed = False
@@ -71,6 +69,10 @@ class StagedPoints:
         self.connection = psycopg.connect(
             **{key: params[key] for key in CONNECTION_KEYS if key in params}, autocommit=True
         )
+        drop_abandoned_staging(self.connection)
+        # Named after the connection's server process: while it lives, the table is in use.
+        self.staging_name = f"{STAGING_PREFIX}{self.connection.info.backend_pid}"
+        self.table, self.key_index = self.staging_name, f"{self.staging_name}_id"
         # Columns spelled out rather than LIKE the parent: LIKE would wait for any lock the
         # caller's transaction holds on the parent (a dataset it just deleted, say).
         self.connection.execute(f"CREATE TABLE {self.table} ({columns})")
@@ -87,7 +89,7 @@ class StagedPoints:
                 self.connection.execute("SET lock_timeout = '10s'")
                 self.connection.execute(f"DROP TABLE IF EXISTS {self.staging_name}")
         except psycopg.errors.LockNotAvailable:
-            pass  # still held by an enclosing transaction: left behind, invisible to readers
+            pass  # held by an enclosing transaction: the next load drops it (abandoned)
         finally:
             self.connection.close()
 
@@ -198,6 +200,26 @@ class IndexBuild:
                 self.staged.connection.execute(definition)
         except BaseException as error:  # re-raised by __exit__ in the caller's thread
             self.error = error
+
+
+def drop_abandoned_staging(database: psycopg.Connection) -> list[str]:
+    """Drop the staged tables of loads whose connection is gone (a killed process: a failed
+    load drops its own); the names dropped. Never attached, no reader ever saw them."""
+    rows = database.execute(
+        "SELECT relname FROM pg_class WHERE relkind = 'r' AND relname LIKE %s"
+        " AND substr(relname, %s)::int NOT IN (SELECT pid FROM pg_stat_activity)",
+        [STAGING_PREFIX.replace("_", "\\_") + "%", len(STAGING_PREFIX) + 1],
+    ).fetchall()
+    dropped = []
+    database.execute("SET lock_timeout = '50ms'")
+    for (name,) in rows:
+        try:  # a table an open transaction still holds (renamed, say) is not abandoned
+            database.execute(f"DROP TABLE IF EXISTS {name}")
+            dropped.append(name)
+        except psycopg.errors.LockNotAvailable:
+            continue
+    database.execute("RESET lock_timeout")
+    return dropped
 
 
 def _column_definitions() -> str:

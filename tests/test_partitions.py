@@ -7,6 +7,7 @@ import io
 from pathlib import Path
 
 import numpy as np
+import psycopg
 import pytest
 from django.core.management import call_command
 from django.db import connection
@@ -188,3 +189,24 @@ def test_a_pid_repeated_inside_a_later_file_names_its_line(tmp_path, monkeypatch
         ingest([first, second], IngestOptions(slug="dup2", level="l2b"))
     assert str(error.value).startswith(f"{second}, line 151, column 'pid': duplicate pid")
     assert point_tables() == before
+
+
+@pytest.mark.django_db
+def test_a_load_drops_the_staged_tables_of_dead_loads_only() -> None:
+    abandoned = f"{partitions.STAGING_PREFIX}999999"  # no server process has this pid
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        alive = f"{partitions.STAGING_PREFIX}{cursor.fetchone()[0]}"
+    settings = connection.get_connection_params()
+    keys = {key: settings[key] for key in partitions.CONNECTION_KEYS if key in settings}
+    with psycopg.connect(**keys, autocommit=True) as other:  # as a killed load left them
+        for name in (abandoned, alive):
+            other.execute(f"CREATE TABLE {name} (LIKE {partitions.POINT_TABLE})")
+        try:
+            with partitions.StagedPoints() as staged:
+                assert staged.staging_name != alive
+            tables = point_tables()
+            assert abandoned not in tables and alive in tables
+        finally:
+            for name in (abandoned, alive):
+                other.execute(f"DROP TABLE IF EXISTS {name}")
