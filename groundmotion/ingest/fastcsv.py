@@ -22,21 +22,10 @@ _NEWLINE, _RETURN, _SPACE, _DOT, _MINUS, _PLUS = 10, 13, 32, 46, 45, 43
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _parse_number(data, start, end, powers):  # noqa: C901 - one state machine, kept whole
-    """(value, ok) of the decimal in data[start:end]; empty or nan/NaN/NA/null -> NaN."""
-    while start < end and data[start] == _SPACE:
-        start += 1
-    while end > start and data[end - 1] == _SPACE:
-        end -= 1
-    if start == end:
-        return np.nan, True
-    if (data[start] | 32) == 110:  # 'n' or 'N': nan, NA, null
-        return np.nan, _is_null_word(data, start, end)
-    negative = data[start] == _MINUS
-    if data[start] == _MINUS or data[start] == _PLUS:
-        start += 1
+def _decimal_digits(data, position, end):
+    """(mantissa, exponent, seen, position) of digits[.digits] from `position`: at most 18
+    significant digits go into the integer mantissa, the rest only move the exponent."""
     mantissa, digits, exponent, seen = 0, 0, 0, False
-    position = start
     while position < end and 48 <= data[position] <= 57:
         if digits < 18:
             mantissa = mantissa * 10 + (data[position] - 48)
@@ -54,6 +43,34 @@ def _parse_number(data, start, end, powers):  # noqa: C901 - one state machine, 
                 exponent -= 1
             position += 1
             seen = True
+    return mantissa, exponent, seen, position
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _scaled(mantissa, exponent, powers):
+    """mantissa x 10^exponent for |exponent| <= 22: both exact in float64, so correctly
+    rounded."""
+    value = float(mantissa)
+    if exponent >= 0:
+        return value * powers[exponent]
+    return value / powers[-exponent]
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _parse_number(data, start, end, powers):  # noqa: C901 - one state machine, kept whole
+    """(value, ok) of the decimal in data[start:end]; empty or nan/NaN/NA/null -> NaN."""
+    while start < end and data[start] == _SPACE:
+        start += 1
+    while end > start and data[end - 1] == _SPACE:
+        end -= 1
+    if start == end:
+        return np.nan, True
+    if (data[start] | 32) == 110:  # 'n' or 'N': nan, NA, null
+        return np.nan, _is_null_word(data, start, end)
+    negative = data[start] == _MINUS
+    if data[start] == _MINUS or data[start] == _PLUS:
+        start += 1
+    mantissa, exponent, seen, position = _decimal_digits(data, start, end)
     if not seen:
         return np.nan, False
     if position < end and (data[position] | 32) == 101:  # 'e'
@@ -71,13 +88,10 @@ def _parse_number(data, start, end, powers):  # noqa: C901 - one state machine, 
         exponent += sign * power
     if position != end:
         return np.nan, False
-    value = float(mantissa)
-    if 0 <= exponent <= 22:
-        value *= powers[exponent]
-    elif -22 <= exponent < 0:
-        value /= powers[-exponent]
+    if -22 <= exponent <= 22:
+        value = _scaled(mantissa, exponent, powers)
     else:
-        value *= 10.0**exponent
+        value = float(mantissa) * 10.0**exponent
     return (-value if negative else value), True
 
 
@@ -90,35 +104,14 @@ def _scan_plain_number(data, position, size, delimiter, powers):
     negative = position < size and data[position] == _MINUS
     if negative:
         position += 1
-    mantissa, digits, exponent, seen = 0, 0, 0, False
-    while position < size and 48 <= data[position] <= 57:
-        if digits < 18:
-            mantissa = mantissa * 10 + (data[position] - 48)
-            digits += mantissa > 0
-        else:
-            exponent += 1
-        position += 1
-        seen = True
-    if position < size and data[position] == _DOT:
-        position += 1
-        while position < size and 48 <= data[position] <= 57:
-            if digits < 18:
-                mantissa = mantissa * 10 + (data[position] - 48)
-                digits += mantissa > 0
-                exponent -= 1
-            position += 1
-            seen = True
+    mantissa, exponent, seen, position = _decimal_digits(data, position, size)
     if not seen or exponent < -22 or exponent > 22:
         return 0.0, position, False
     if position < size and not (
         data[position] == delimiter or data[position] == _NEWLINE or data[position] == _RETURN
     ):
         return 0.0, position, False
-    value = float(mantissa)
-    if exponent >= 0:
-        value *= powers[exponent]
-    else:
-        value /= powers[-exponent]
+    value = _scaled(mantissa, exponent, powers)
     return (-value if negative else value), position, True
 
 
