@@ -262,24 +262,24 @@ def copy_points(
         ).fill(ids[part], dataset.pk)
         for part in _parts(ids)
     )
-    if into is not None:
-        into.claim(dataset.pk)
-    copy_staged(POINT_COLUMNS, parts, into)
+    copy_point_rows(dataset.pk, parts, into)
 
 
-def copy_staged(
-    columns: tuple[str, ...],
+def copy_point_rows(
+    dataset_id: int,
     parts: Iterable[np.ndarray],
     into: partitions.StagedPoints | None,
     tag: object = None,
 ) -> None:
-    """COPY points rows into the points table, or into a staged table on its own connection
-    in the background (`tag` names the rows if that COPY fails: see StagedPoints.submit)."""
+    """COPY packed points rows of a dataset into the points table, or into its staged table
+    on that table's own connection in the background (`tag` names the rows if that COPY
+    fails: see StagedPoints.submit)."""
     if into is None:
-        copy_rows(POINT_TABLE, columns, parts)
+        copy_rows(POINT_TABLE, POINT_COLUMNS, parts)
         return
+    into.claim(dataset_id)
     rows = list(parts)
-    into.submit(lambda database: copy_rows(into.table, columns, rows, database), tag)
+    into.submit(lambda database: copy_rows(into.table, POINT_COLUMNS, rows, database), tag)
 
 
 def copy_series(ids: np.ndarray, series: np.ndarray, table: str = SERIES_TABLE) -> None:

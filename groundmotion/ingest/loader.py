@@ -92,7 +92,6 @@ class Loader:
         # A new dataset is loaded into a staged table (groundmotion/partitions.py) whose
         # indexes are built at the end; a reload writes through the points table.
         self.staged: partitions.StagedPoints | None = None
-        self.table = bulk.POINT_TABLE
         self.ids = IdPool()
 
     def load_file(self, path: Path) -> None:
@@ -121,7 +120,6 @@ class Loader:
         dataset, created = prepare_dataset(self.options, description)
         if created:
             self.staged = self.stack.enter_context(partitions.StagedPoints())
-            self.table = self.staged.table
         dataset.acquisition_dates = list(table.dates)
         dataset.reference_date = dataset.acquisition_dates[0] if dataset.acquisition_dates else None
         dataset.extra_columns = list(first.extras)
@@ -151,9 +149,7 @@ class Loader:
             return ids
         try:
             points = rows.points.fill(ids, self.dataset.pk)
-            if self.staged is not None:
-                self.staged.claim(self.dataset.pk)
-            bulk.copy_staged(bulk.POINT_COLUMNS, [points], self.staged, tag=chunk)
+            bulk.copy_point_rows(self.dataset.pk, [points], self.staged, tag=chunk)
         except (IntegrityError, psycopg.errors.UniqueViolation) as error:
             raise _duplicate_error(self._failed_chunk(chunk), error) from None
         if rows.series is not None:
@@ -179,9 +175,10 @@ class Loader:
     def _drop_loaded(self, chunk: Chunk, file_first_id: int | None) -> Chunk:
         """Skip points an earlier file (an overlapping burst) already loaded."""
         self._wait_staged(chunk)  # every earlier chunk in the table
+        table = bulk.POINT_TABLE if self.staged is None else self.staged.table
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT pid, id FROM {self.table} WHERE dataset_id = %s AND pid = ANY(%s)",
+                f"SELECT pid, id FROM {table} WHERE dataset_id = %s AND pid = ANY(%s)",
                 [self.dataset.pk, chunk.pids.tolist()],
             )
             found = dict(cursor.fetchall())
