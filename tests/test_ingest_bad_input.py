@@ -94,6 +94,7 @@ def test_duplicate_pid_in_one_block(tmp_path) -> None:
     message = ingest_error(tmp_path, "\n".join(lines))
     assert "line 21, column 'pid': duplicate pid" in message
     assert "first seen at line 5" in message
+    assert f"duplicate pid '{lines[4].split(',')[0]}' (" in message  # the pid as written
 
 
 @pytest.mark.django_db

@@ -67,7 +67,7 @@ def _check_duplicates(chunk: Chunk) -> None:
         first, second = order[repeated[0]], order[repeated[0] + 1]
         raise IngestError(
             chunk.path,
-            f"duplicate pid {chunk.pids[second]!r} (first seen at line {chunk.lines[first]})",
+            f"duplicate pid {str(chunk.pids[second])!r} (first seen at line {chunk.lines[first]})",
             line=int(chunk.lines[second]),
             column="pid",
         )
