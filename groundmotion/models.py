@@ -429,6 +429,12 @@ class TileCell(models.Model):
 
     class Meta:
         indexes = [
-            # Used by tiles.cell_tile_sql: one tile's cells by equality on the whole key.
-            models.Index(fields=["dataset", "zoom", "tile_x", "tile_y"], name="tilecell_tile"),
+            # One tile's cells (tiles.CELL_TILE_SQL) by equality on the first four columns; a
+            # point tile's count (tiles.TILE_POINT_COUNT_SQL) reads only the rows and columns
+            # of its window, from the index alone.
+            models.Index(
+                fields=["dataset", "zoom", "tile_x", "tile_y", "cell_row", "cell_column"],
+                include=["count"],
+                name="tilecell_tile",
+            ),
         ]
