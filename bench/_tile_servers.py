@@ -22,8 +22,9 @@ BENCH_VENV = ROOT / "var" / "bench-venv"
 # wrk: each request picks a path uniformly at random from the list, as pgbench's
 # random(1, count) does for F; done() prints a JSON summary. Walking the list in order would
 # measure only its first tiles (a few seconds at c=1 cover ~100 of 800: all z13, the heaviest
-# zoom) against pgbench's sample of every zoom.
+# zoom) against pgbench's sample of every zoom. Every request accepts gzip, as browsers do.
 WRK_SCRIPT = """
+wrk.headers["Accept-Encoding"] = "gzip"
 local paths = {}
 for line in io.lines("%(paths)s") do paths[#paths + 1] = line end
 local threads = {}

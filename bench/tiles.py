@@ -13,6 +13,7 @@ not dependencies of the service.
 
 from __future__ import annotations
 
+import gzip
 import os
 import time
 import urllib.request
@@ -55,27 +56,39 @@ def print_row(row: dict) -> None:
           f"errors {row['errors']}", flush=True)  # fmt: skip
 
 
+def fetch(url: str) -> tuple[bytes, bytes]:
+    """(bytes on the wire, MVT bytes) of a tile fetched as a browser does, accepting gzip."""
+    request = urllib.request.Request(url, headers={"Accept-Encoding": "gzip"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        wire = response.read()
+        zipped = response.headers.get("Content-Encoding") == "gzip"
+    return wire, gzip.decompress(wire) if zipped else wire
+
+
 def sizes(name: str, base: str, paths: dict[str, list[str]], sample: int) -> None:
-    """Bytes and features per tile (decoded), so that faster never means emitted less."""
+    """Bytes (on the wire and as MVT) and features per tile (decoded), so that faster never
+    means emitted less."""
     import mapbox_vector_tile
 
     for tile_class, class_paths in paths.items():
         chosen = class_paths[:: max(1, len(class_paths) // sample)]
-        byte_counts, feature_counts, failures = [], [], 0
+        wire_counts, mvt_counts, feature_counts, failures = [], [], [], 0
         for path in chosen:
             try:
-                body = urllib.request.urlopen(base + path, timeout=30).read()
+                wire, body = fetch(base + path)
             except OSError:
                 failures += 1
                 continue
             layers = mapbox_vector_tile.decode(body) if body else {}
-            byte_counts.append(len(body))
+            wire_counts.append(len(wire))
+            mvt_counts.append(len(body))
             feature_counts.append(sum(len(layer["features"]) for layer in layers.values()))
-        if not byte_counts:
+        if not wire_counts:
             print(f"  {name:>6} {tile_class:>5} sizes: every request failed")
             continue
-        print(f"  {name:>6} {tile_class:>5} {len(byte_counts)} tiles: bytes mean "
-              f"{np.mean(byte_counts) / 1000:.1f} KB max {max(byte_counts) / 1000:.1f} KB; "
+        print(f"  {name:>6} {tile_class:>5} {len(wire_counts)} tiles: wire mean "
+              f"{np.mean(wire_counts) / 1000:.1f} KB max {max(wire_counts) / 1000:.1f} KB; "
+              f"MVT mean {np.mean(mvt_counts) / 1000:.1f} KB max {max(mvt_counts) / 1000:.1f} KB; "
               f"features mean {np.mean(feature_counts):.0f} max {max(feature_counts)}; "
               f"failed {failures}", flush=True)  # fmt: skip
 
@@ -83,14 +96,14 @@ def sizes(name: str, base: str, paths: dict[str, list[str]], sample: int) -> Non
 def viewport(base: str, slug: str) -> None:
     """20 neighbouring z14 tiles over Dax, warm, fetched 6 at a time like a browser."""
     paths = [f"/tiles/{slug}/14/{x}/{y}.pbf" for x in range(8143, 8148) for y in range(5981, 5985)]
-    fetch = lambda path: urllib.request.urlopen(base + path).read()  # noqa: E731
     with ThreadPoolExecutor(6) as pool:
-        list(pool.map(fetch, paths))
+        list(pool.map(lambda path: fetch(base + path), paths))
         started = time.perf_counter()
-        bodies = list(pool.map(fetch, paths))
+        tiles = list(pool.map(lambda path: fetch(base + path), paths))
     elapsed = time.perf_counter() - started
     print(f"  viewport: {len(paths)} warm tiles in {elapsed * 1000:.0f} ms "
-          f"({sum(map(len, bodies)) / 1000:.0f} KB)")  # fmt: skip
+          f"({sum(len(wire) for wire, _ in tiles) / 1000:.0f} KB on the wire, "
+          f"{sum(len(body) for _, body in tiles) / 1000:.0f} KB of MVT)")  # fmt: skip
 
 
 def point_detail(name: str, base: str, point_ids: list[int], seconds: int) -> None:

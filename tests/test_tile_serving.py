@@ -3,6 +3,9 @@ weakens access or lets the tile statement timeout leak to other queries."""
 
 from __future__ import annotations
 
+import gzip
+
+import mapbox_vector_tile
 import numpy as np
 import pytest
 from django.contrib.gis.geos import MultiPolygon
@@ -72,11 +75,52 @@ def test_a_tile_from_the_shared_cache_fills_the_process_cache(django_assert_num_
     _, _, first = get_tile(Client(), dataset.slug, *address)
     key = tile_views.tile_cache_key(dataset.pk, dataset.version, "points", tile_views.tiles.
                                     TileAddress(*address))  # fmt: skip
-    assert tile_views.local_tiles.get(key) == first.content == cache.get(key)
+    assert tile_views.local_tiles.get(key) == cache.get(key)  # both hold the gzip bytes
+    assert gzip.decompress(cache.get(key)) == first.content
     tile_views.local_tiles.entries.pop(key)  # as another gunicorn worker would see it
     with django_assert_num_queries(1):  # the access lookup only; the tile is in Redis
         _, _, second = get_tile(Client(), dataset.slug, *address)
-    assert second.content == first.content and tile_views.local_tiles.get(key) == first.content
+    assert second.content == first.content
+    assert tile_views.local_tiles.get(key) == cache.get(key)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("cache_seconds", [0, 3600])
+def test_tiles_go_gzip_compressed_to_clients_that_accept_it(settings, cache_seconds: int) -> None:
+    """Same MVT either way; each encoding its own ETag and 304; Vary names Accept-Encoding."""
+    settings.GROUNDMOTION = {**settings.GROUNDMOTION, "TILE_CACHE_SECONDS": cache_seconds}
+    dataset = grid_dataset()
+    path = "/tiles/{}/{}/{}/{}.pbf".format(dataset.slug, *tile_of(*CENTRE, 14))
+    plain = Client().get(path)
+    zipped = Client().get(path, HTTP_ACCEPT_ENCODING="gzip, deflate, br")
+    assert "Content-Encoding" not in plain and zipped["Content-Encoding"] == "gzip"
+    assert gzip.decompress(zipped.content) == plain.content
+    assert mapbox_vector_tile.decode(plain.content)["points"]["features"]
+    assert len(zipped.content) < len(plain.content)
+    assert plain["ETag"] != zipped["ETag"]
+    for response in (plain, zipped):
+        assert response["Vary"] == "Cookie, Accept-Encoding"
+    revalidated = Client().get(path, HTTP_ACCEPT_ENCODING="gzip", HTTP_IF_NONE_MATCH=zipped["ETag"])
+    assert revalidated.status_code == 304
+    # The plain ETag does not validate the gzip representation, nor the other way round.
+    assert Client().get(path, HTTP_IF_NONE_MATCH=zipped["ETag"]).status_code == 200
+    assert (
+        Client()
+        .get(path, HTTP_ACCEPT_ENCODING="gzip", HTTP_IF_NONE_MATCH=plain["ETag"])
+        .status_code
+        == 200
+    )
+
+
+@pytest.mark.django_db
+def test_an_empty_tile_stays_empty_under_gzip() -> None:
+    dataset = grid_dataset()
+    response = Client().get(
+        "/tiles/{}/{}/{}/{}.pbf".format(dataset.slug, *tile_of(100.0, -40.0, 14)),
+        HTTP_ACCEPT_ENCODING="gzip",
+    )
+    assert response.status_code == 200 and response.content == b""
+    assert "Content-Encoding" not in response
 
 
 @pytest.mark.django_db
