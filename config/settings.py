@@ -189,6 +189,9 @@ GROUNDMOTION = {
     "TILE_CACHE_SECONDS": envint("GROUNDMOTION_TILE_CACHE_SECONDS", "3600"),
     # Megabytes of hot tiles each server process keeps in memory before the shared cache.
     "TILE_LOCAL_CACHE_MB": envint("GROUNDMOTION_TILE_LOCAL_CACHE_MB", "64"),
+    # Milliseconds each server process keeps an anonymous tile lookup of a published public
+    # dataset (access.get_dataset_for_tiles); 0 looks every tile request up in the database.
+    "PUBLIC_TILE_LOOKUP_MS": envint("GROUNDMOTION_PUBLIC_TILE_LOOKUP_MS", "1000"),
     # Base-map URL for when the viewer is online; empty means the offline outline map only.
     "BASEMAP_URL": os.environ.get("GROUNDMOTION_BASEMAP_URL", ""),
     # Downloads (issue 6): largest area and point count per request, how many points stream

@@ -16,6 +16,7 @@ visible points: masked areas are excluded exactly as on the map.
 from __future__ import annotations
 
 import math
+from time import monotonic
 from typing import Any
 
 from django.conf import settings
@@ -38,6 +39,8 @@ from groundmotion.models import (
 )
 
 AnyUser = User | AnonymousUser
+# What anybody may see of a published dataset, signed in or not.
+ANONYMOUS_VISIBILITIES = (Visibility.PUBLIC, Visibility.REDUCED)
 
 
 def is_curator(user: AnyUser) -> bool:
@@ -53,7 +56,7 @@ def visible_datasets(user: AnyUser) -> QuerySet[Dataset]:
     datasets = Dataset.objects.all()
     if is_curator(user):
         return datasets
-    rule = Q(visibility__in=[Visibility.PUBLIC, Visibility.REDUCED])
+    rule = Q(visibility__in=ANONYMOUS_VISIBILITIES)
     if user.is_authenticated:
         rule |= Q(visibility=Visibility.REGISTERED)
         rule |= Q(visibility=Visibility.RESTRICTED, allowed_groups__in=user.groups.all())
@@ -248,18 +251,46 @@ def get_dataset_for_tiles(user: AnyUser, slug: str) -> Dataset:
     """The dataset of a tile request, by the same rule as get_dataset_for_user (404 when the
     user may not see it), reading only TILE_DATASET_FIELDS.
 
-    Optimization: a tile served from the cache costs this one query. It runs on every request
-    (access is never taken from a cache), but its SQL, compiled from visible_datasets, is
-    kept per process and kind of user (tile_lookup_sql), and the row becomes a Dataset
-    without a queryset: building and compiling the queryset took longer than the query.
+    Optimization: its SQL, compiled from visible_datasets, is kept per process and kind of
+    user (tile_lookup_sql), and the row becomes a Dataset without a queryset. For anonymous
+    users the answer about a published public dataset is also kept for PUBLIC_TILE_LOOKUP_MS
+    (public_tile_lookups): a tile from the cache then takes no query at all.
     """
+    anonymous = not user.is_authenticated
+    if anonymous:
+        kept = public_tile_lookups.get(slug)
+        if kept is not None and monotonic() < kept[0]:
+            return kept[1]
     sql, params = tile_lookup_sql(user)
     with connection.cursor() as cursor:
         cursor.execute(sql, [slug if param == SLUG_PLACEHOLDER else param for param in params])
         row = cursor.fetchone()
     if row is None:
         raise Http404("No such dataset")
-    return Dataset.from_db(connection.alias, tile_lookup_columns(), row)
+    dataset = Dataset.from_db(connection.alias, tile_lookup_columns(), row)
+    if anonymous:
+        keep_public_tile_lookup(dataset)
+    return dataset
+
+
+# Anonymous tile lookups of published public datasets: slug -> (monotonic expiry, dataset).
+# Why this is safe: only a dataset everybody could see enters, and for at most a second or so.
+# Its tiles already go out as Cache-Control "public, max-age=3600", which lets any shared cache
+# in front of the service serve them for an hour after the dataset stops being public; this
+# keeps the answer far shorter. Draft, registered and restricted datasets never enter (the
+# anonymous lookup does not find them), signed-in users always ask the database, and every
+# other path (API, plots, exports) asks it at every request.
+public_tile_lookups: dict[str, tuple[float, Dataset]] = {}
+
+
+def keep_public_tile_lookup(dataset: Dataset) -> None:
+    seconds = settings.GROUNDMOTION["PUBLIC_TILE_LOOKUP_MS"] / 1000
+    public = dataset.status == Status.PUBLISHED and dataset.visibility in ANONYMOUS_VISIBILITIES
+    if seconds <= 0 or not public:
+        return
+    if len(public_tile_lookups) >= TILE_LOOKUPS_LIMIT:
+        public_tile_lookups.clear()
+    public_tile_lookups[dataset.slug] = (monotonic() + seconds, dataset)
 
 
 # Stands for the slug in the compiled lookup; replaced by the request's slug at each query.

@@ -2,8 +2,10 @@
 
 Server-side cache in two tiers: a small per-process LRU (LocalTiles) in front of the Django
 cache (Redis through CACHE_URL in production, shared by every gunicorn worker). Keys carry the
-dataset version and the tile kind, so a new version never meets an old tile; access is still
-decided on every request from the database (one narrow query), never from a cache.
+dataset version and the tile kind, so a new version never meets an old tile. Access is decided
+by the database (access.get_dataset_for_tiles, one narrow query) at every request of a signed-in
+user; an anonymous user's answer about a published public dataset is kept a second, shorter than
+the hour its tiles may sit in shared caches (see access.public_tile_lookups).
 
 Tiles go out gzip-compressed to every client that accepts it (every browser does), as tile
 servers and MBTiles do: MVT compresses about twofold (a z13-16 tile of 63 KB to 31 KB) and

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from django.contrib.auth.models import AnonymousUser, Group, User
 
+from groundmotion import access
 from tests.factories import make_user
 
 
@@ -13,6 +16,19 @@ def test_settings(settings) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.CELERY_TASK_ALWAYS_EAGER = True
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Slugs recur from test to test: no kept tile lookup may outlive its test.
+    access.public_tile_lookups.clear()
+
+
+@pytest.fixture
+def pass_time(monkeypatch) -> Callable[[float], None]:
+    """Move access's clock forward, as if that many seconds had passed."""
+
+    def move(seconds: float) -> None:
+        now = access.monotonic()
+        monkeypatch.setattr(access, "monotonic", lambda: now + seconds)
+
+    return move
 
 
 @pytest.fixture

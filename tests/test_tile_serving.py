@@ -13,9 +13,9 @@ from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 
-from groundmotion import tile_views
-from groundmotion.models import Dataset, MaskedArea, MeasurementPoint, Status
-from tests.factories import make_dataset
+from groundmotion import access, tile_views
+from groundmotion.models import Dataset, MaskedArea, MeasurementPoint, Status, Visibility
+from tests.factories import make_dataset, make_user
 from tests.mvt import get_tile, tile_of
 
 COLUMNS = np.arange(20)
@@ -78,7 +78,7 @@ def test_a_tile_from_the_shared_cache_fills_the_process_cache(django_assert_num_
     assert tile_views.local_tiles.get(key) == cache.get(key)  # both hold the gzip bytes
     assert gzip.decompress(cache.get(key)) == first.content
     tile_views.local_tiles.entries.pop(key)  # as another gunicorn worker would see it
-    with django_assert_num_queries(1):  # the access lookup only; the tile is in Redis
+    with django_assert_num_queries(0):  # the public lookup is kept; the tile is in Redis
         _, _, second = get_tile(Client(), dataset.slug, *address)
     assert second.content == first.content
     assert tile_views.local_tiles.get(key) == cache.get(key)
@@ -123,15 +123,66 @@ def test_an_empty_tile_stays_empty_under_gzip() -> None:
     assert "Content-Encoding" not in response
 
 
+def tile_path(dataset: Dataset, zoom: int = 14) -> str:
+    return "/tiles/{}/{}/{}/{}.pbf".format(dataset.slug, *tile_of(*CENTRE, zoom))
+
+
 @pytest.mark.django_db
-def test_a_cached_tile_is_refused_once_its_dataset_is_hidden() -> None:
-    """Access is decided per request: a hidden dataset 404s even with its tile still cached."""
+def test_a_cached_tile_is_refused_once_its_dataset_is_hidden(pass_time, curator) -> None:
+    """Access is decided per request: a hidden dataset 404s even with its tile still cached.
+
+    Anonymous users' lookups of public datasets are kept PUBLIC_TILE_LOOKUP_MS (1 s): within
+    it the tile that was public goes on being served; after it, never. Signed-in users ask the
+    database at every request.
+    """
     dataset = grid_dataset()
-    address = tile_of(*CENTRE, 14)
-    assert get_tile(Client(), dataset.slug, *address)[0] == 200
+    assert Client().get(tile_path(dataset)).status_code == 200
     Dataset.objects.filter(pk=dataset.pk).update(status=Status.DRAFT)  # version unchanged
-    response = Client().get(f"/tiles/{dataset.slug}/{address[0]}/{address[1]}/{address[2]}.pbf")
-    assert response.status_code == 404
+    assert Client().get(tile_path(dataset)).status_code == 200  # within the kept second
+    pass_time(1.001)
+    assert Client().get(tile_path(dataset)).status_code == 404
+    Dataset.objects.filter(pk=dataset.pk).update(status=Status.PUBLISHED)
+    assert Client().get(tile_path(dataset)).status_code == 200  # a 404 is never kept
+    client = Client()
+    client.force_login(curator)
+    client.get(tile_path(dataset))
+    Dataset.objects.filter(pk=dataset.pk).update(status=Status.DRAFT)
+    outsider = make_user("outsider")
+    client.force_login(outsider)
+    assert client.get(tile_path(dataset)).status_code == 404  # signed in: asked at once
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "visibility", [Visibility.REGISTERED, Visibility.RESTRICTED, Visibility.PUBLIC]
+)
+def test_only_published_public_datasets_are_kept_for_anonymous_users(
+    visibility, curator, django_assert_num_queries
+) -> None:
+    published = grid_dataset("shown")
+    Dataset.objects.filter(pk=published.pk).update(visibility=visibility)
+    draft = grid_dataset("draft")
+    Dataset.objects.filter(pk=draft.pk).update(status=Status.DRAFT)
+    signed_in = Client()
+    signed_in.force_login(curator)
+    for dataset in (published, draft):
+        assert signed_in.get(tile_path(dataset)).status_code == 200
+        Client().get(tile_path(dataset))
+    kept = set(access.public_tile_lookups)
+    assert kept == ({"shown"} if visibility == Visibility.PUBLIC else set())
+    if visibility == Visibility.PUBLIC:
+        with django_assert_num_queries(0):
+            assert Client().get(tile_path(published)).status_code == 200
+
+
+@pytest.mark.django_db
+def test_no_lookup_is_kept_when_the_setting_is_zero(settings, django_assert_num_queries) -> None:
+    settings.GROUNDMOTION = {**settings.GROUNDMOTION, "PUBLIC_TILE_LOOKUP_MS": 0}
+    dataset = grid_dataset()
+    Client().get(tile_path(dataset))
+    with django_assert_num_queries(1):  # the lookup; the tile is cached
+        assert Client().get(tile_path(dataset)).status_code == 200
+    assert not access.public_tile_lookups
 
 
 def test_the_process_cache_evicts_the_least_recently_used_tiles_by_bytes() -> None:
