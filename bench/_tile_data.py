@@ -201,13 +201,8 @@ def http_servers(url: str, ports: dict[str, int], wanted: set[str], paths: dict)
 def baseline_servers(url: str, ports: dict, wanted: set[str], paths: dict, ids: dict) -> list:
     result = []
     if "T" in wanted:
-        tipg_paths = {
-            name: [path.replace("/tiles/", "/collections/public.groundmotion_measurementpoint/tiles/WebMercatorQuad/", 1)  # noqa: E501
-                   for path in class_paths]
-            for name, class_paths in paths.items()
-        }  # fmt: skip
-        for name, class_paths in tipg_paths.items():
-            tipg_paths[name] = [tipg_path(path, ids) for path in class_paths]
+        tipg_paths = {name: [tipg_path(path, ids) for path in class_paths]
+                      for name, class_paths in paths.items()}  # fmt: skip
         environment = {"DATABASE_URL": plain(url), "TIPG_DB_SCHEMAS": '["public"]',
                        "TIPG_MAX_FEATURES_PER_TILE": "10000"}  # fmt: skip
         command = [str(BENCH_VENV / "bin" / "uvicorn"), "tipg.main:app", "--workers", "4",
@@ -227,11 +222,13 @@ def baseline_servers(url: str, ports: dict, wanted: set[str], paths: dict, ids: 
 
 
 def tipg_path(path: str, ids: dict[str, int]) -> str:
-    """TiPg serves the whole table: the dataset becomes a property filter."""
+    """TiPg serves a table: the dataset's own partition, so it reads no other dataset's points
+    (through the parent, a dataset filter is a bound parameter: no pruning at plan time)."""
     for slug, dataset_id in ids.items():
-        if f"/{slug}/" in path:
-            path = path.replace(f"/{slug}/", "/")
-            return path.replace(
-                ".pbf", f"?dataset_id={dataset_id}&properties=velocity,temporal_coherence"
+        if f"/tiles/{slug}/" in path:
+            collection = f"public.groundmotion_measurementpoint_{dataset_id}"
+            path = path.replace(
+                f"/tiles/{slug}/", f"/collections/{collection}/tiles/WebMercatorQuad/"
             )
+            return path.replace(".pbf", "?properties=velocity,temporal_coherence")
     return path

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import gzip
 import os
+import tempfile
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 
@@ -106,13 +108,30 @@ def viewport(base: str, slug: str) -> None:
           f"{sum(len(body) for _, body in tiles) / 1000:.0f} KB of MVT)")  # fmt: skip
 
 
-def point_detail(name: str, base: str, point_ids: list[int], seconds: int) -> None:
-    paths = [f"/api/points/{point_id}/" for point_id in point_ids]
-    for connections in (1, 4):
-        result = servers.run_wrk(base, paths, connections, seconds)
-        print(f"  {name:>6} point detail c={connections}: p50 {result['p50']:.2f} ms "
-              f"p95 {result['p95']:.2f} ms, {result['rps']:.0f} req/s, "
-              f"errors {result['errors']}")  # fmt: skip
+def point_detail(url: str, paths: dict[str, list[str]], seconds: int) -> None:
+    """Point detail JSON at c=1 and 4: wrk's latencies (client side, HTTP included) and the
+    server's own, from gunicorn's access log (%(D)s: request time in microseconds)."""
+    name, command, environment, _ = data.http_servers(url, PORTS, {"ours"}, paths)[0]
+    base = f"http://127.0.0.1:{PORTS[name]}"
+    point_paths = [f"/api/points/{point_id}/" for point_id in data.sample_point_ids(url)]
+    with tempfile.TemporaryDirectory() as folder:
+        log = Path(folder) / "access.log"
+        logging = ["--access-logfile", str(log), "--access-logformat", "%(D)s %(U)s"]
+        with servers.server([*command, *logging], environment, base + point_paths[0]):
+            servers.run_wrk(base, point_paths, 1, 2)  # warm-up
+            for connections in (1, 4):
+                log.write_text("")
+                result = servers.run_wrk(base, point_paths, connections, seconds)
+                server_ms = [
+                    int(line.split()[0]) / 1000
+                    for line in log.read_text().splitlines()
+                    if "/api/points/" in line
+                ]
+                print(f"  {name:>6} point detail c={connections}: p50 {result['p50']:.2f} ms "
+                      f"p95 {result['p95']:.2f} ms, {result['rps']:.0f} req/s, errors "
+                      f"{result['errors']}; server-side p50 {np.percentile(server_ms, 50):.2f} "
+                      f"ms p95 {np.percentile(server_ms, 95):.2f} ms "
+                      f"({len(server_ms)} requests logged)", flush=True)  # fmt: skip
 
 
 def ratio(rows: list[dict], server: str, baseline: str, tile_class: str, c: int) -> str:
@@ -162,9 +181,10 @@ def main() -> None:
             rows += measure_http(name, base, paths_for, seconds)
             if name in ("ours", "before"):
                 sizes(name, base, paths_for, 200)
-                point_detail(name, base, data.sample_point_ids(url), seconds)
             elif name == "cached":
                 viewport(base, data.SLUGS[0])
             else:
                 sizes(name, base, paths_for, 40)
+    if "ours" in wanted:
+        point_detail(url, paths, seconds)
     report(rows)
