@@ -31,8 +31,11 @@ PORTS = {"before": 18085, "ours": 18081, "cached": 18082, "T": 18083, "V": 18084
 
 
 def measure_http(name: str, base: str, paths: dict[str, list[str]], seconds: int) -> list[dict]:
-    # Warm-up, not measured: worker start, database connections, PROJ set-up per connection.
+    # Warm-up, not measured: worker start, database connections, PROJ set-up per connection,
+    # and each class once (the low class, measured first, otherwise took the start-up costs).
     servers.run_wrk(base, paths["high"], 16, 3)
+    for class_paths in paths.values():
+        servers.run_wrk(base, class_paths, 4, 1)
     rows = []
     for tile_class, class_paths in paths.items():
         for connections in CONCURRENCY:
