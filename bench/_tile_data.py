@@ -133,7 +133,7 @@ def store_tile_sql(url: str, tiles: dict[str, list]) -> None:
             else:
                 params = {
                     "dataset": datasets[slug].pk,
-                    **tile_module.cell_window(address, kind.level),
+                    **tile_module.buffered_cell_window(address, kind.level),
                 }
                 sql = connection.ops.compose_sql(tile_module.CELL_TILE_SQL, params)
             rows.append((tile_class, number, prefix + sql))

@@ -429,7 +429,7 @@ class TileCell(models.Model):
 
     class Meta:
         indexes = [
-            # One tile's cells (tiles.CELL_TILE_SQL) by equality on the first four columns; a
+            # One tile's cells (tiles.CELL_TILE_SQL): a probe per level tile, a range of rows; a
             # point tile's count (tiles.TILE_POINT_COUNT_SQL) reads only the rows and columns
             # of its window, from the index alone.
             models.Index(

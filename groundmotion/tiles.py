@@ -4,8 +4,9 @@ Every tile is one SQL statement whose access predicates come from groundmotion/a
 access queryset is compiled with query.sql_with_params() (once per process, dataset and kind
 of user; masks are read by the statement itself) and wrapped in ST_AsMVT, so a tile can never
 show what the API would hide. Tiles are at most FEATURE_CAP features whatever the data:
-cell tiles by construction (64 x 64 cells), point tiles by a stride derived from the
-pre-aggregated counts (uniform thinning, served by partial indexes) plus a LIMIT as the guard.
+cell tiles by construction (64 x 64 cells and a ring of neighbours), point tiles by a stride
+derived from the pre-aggregated counts (uniform thinning, served by partial indexes) plus a
+LIMIT as the guard.
 
 Optimization: velocities are rounded to 0.1 mm/yr and coherences to 0.01 in tiles (the API
 gives exact values), so MVT's value table deduplicates them and tiles shrink about threefold.
@@ -104,11 +105,15 @@ SELECT ST_AsMVT(features, 'cells', {TILE_EXTENT}, 'geom') FROM (
            round((coherence_sum / NULLIF(coherence_count, 0))::numeric, 2)::real AS coherence
     FROM {cells.CELL_TABLE}
     WHERE dataset_id = %(dataset)s AND zoom = %(level)s
-      AND tile_x = %(tile_x)s AND tile_y = %(tile_y)s
+      AND tile_x = ANY(%(tile_xs)s) AND tile_y = ANY(%(tile_ys)s)
       AND cell_column >= %(column_min)s AND cell_column < %(column_max)s
       AND cell_row >= %(row_min)s AND cell_row < %(row_max)s
 ) AS features
 """
+# Cells this many cells beyond a tile's edges go in too, drawn partly outside it: the viewer
+# draws each tile on its own canvas, and a cell's disc at the edge would otherwise be cut in
+# half, with the other half missing from the neighbouring tile.
+CELL_BUFFER = 1
 
 
 def cell_window(address: TileAddress, level: int) -> dict[str, int | float]:
@@ -129,6 +134,25 @@ def cell_window(address: TileAddress, level: int) -> dict[str, int | float]:
         "row_min": (address.y * per_tile) // scale,
         "row_max": -(-((address.y + 1) * per_tile) // scale),
     }
+
+
+def buffered_cell_window(address: TileAddress, level: int) -> dict[str, object]:
+    """cell_window widened by CELL_BUFFER cells on every side, with the level tiles it spans.
+
+    The level tiles go in as arrays: the index answers `tile_x = ANY(...) AND tile_y = ANY(...)`
+    with one probe per pair, each a range on (cell_row, cell_column), where a range on tile_x
+    would read whole columns of level tiles.
+    """
+    window = cell_window(address, level)
+    per_tile = cells.CELLS_PER_TILE
+    for low, high in (("column_min", "column_max"), ("row_min", "row_max")):
+        window[low] -= CELL_BUFFER
+        window[high] += CELL_BUFFER
+    window["tile_xs"] = list(range(window["column_min"] // per_tile,
+                                   (window["column_max"] - 1) // per_tile + 1))  # fmt: skip
+    window["tile_ys"] = list(range(window["row_min"] // per_tile,
+                                   (window["row_max"] - 1) // per_tile + 1))  # fmt: skip
+    return window
 
 
 # Points: the access rules' SQL (visible_points, compiled once per process and access kind,
@@ -263,7 +287,7 @@ def render_tile(user: AnyUser, dataset: Dataset, address: TileAddress, kind: Til
             stride = point_stride(cursor, dataset, address, prefix=prefix)
             cursor.execute(prefix + point_tile_sql(user, dataset, address, stride))
         else:
-            window = cell_window(address, kind.level)
+            window = buffered_cell_window(address, kind.level)
             cursor.execute(prefix + CELL_TILE_SQL, {"dataset": dataset.pk, **window})
         skip_results(cursor, prefix)
         row = cursor.fetchone()

@@ -60,8 +60,48 @@ def test_every_zoom_carries_all_points_once_and_stays_under_the_cap(zoom: int) -
         assert velocities <= set(VELOCITY.astype(int))
     else:
         features = layers["cells"]
-        assert len(features) <= cells.CELLS_PER_TILE**2
-        assert sum(feature["properties"]["count"] for feature in features) == inside.sum()
+        assert len(features) <= (cells.CELLS_PER_TILE + 2 * tiles.CELL_BUFFER) ** 2
+        own = [feature for feature in features if in_extent(feature)]
+        assert sum(feature["properties"]["count"] for feature in own) == inside.sum()
+
+
+def in_extent(feature: dict) -> bool:
+    """Whether a cell's centre lies in its tile, not in the ring of neighbours around it."""
+    x, y = feature["geometry"]["coordinates"]
+    return 0 < x < tiles.TILE_EXTENT and 0 < y < tiles.TILE_EXTENT
+
+
+@pytest.mark.django_db
+def test_cells_at_a_tile_edge_are_drawn_by_the_neighbouring_tile_too() -> None:
+    """The ring of neighbour cells: a cell's disc is not cut in half at the tile's edge.
+
+    Coordinates as mapbox-vector-tile decodes them: x to the east, y up (0 at the bottom).
+    """
+    dataset = grid_dataset()
+    zoom, extent = 10, tiles.TILE_EXTENT
+    pixels = extent // cells.CELLS_PER_TILE
+    _, x, y = tile_of(*CENTRE, zoom)
+    own = get_tile(client_for(), dataset.slug, zoom, x, y)[1]["cells"]
+    # Neighbour (dx, dy in tile numbers, y down): its ring cells facing this tile, and this
+    # tile's cells along the shared edge.
+    sides = {
+        (1, 0): (lambda cx, cy: cx < 0 < cy < extent, lambda cx, cy: cx > extent - pixels),
+        (-1, 0): (lambda cx, cy: cx > extent and 0 < cy < extent, lambda cx, cy: cx < pixels),
+        (0, 1): (lambda cx, cy: cy > extent and 0 < cx < extent, lambda cx, cy: cy < pixels),
+        (0, -1): (lambda cx, cy: cy < 0 < cx < extent, lambda cx, cy: cy > extent - pixels),
+    }
+    compared = 0
+    for (dx, dy), (facing, along_edge) in sides.items():
+        layers = get_tile(client_for(), dataset.slug, zoom, x + dx, y + dy)[1]
+        ring = [f for f in layers.get("cells", []) if facing(*f["geometry"]["coordinates"])]
+        edge = [f for f in own if in_extent(f) and along_edge(*f["geometry"]["coordinates"])]
+        assert sorted(f["properties"]["count"] for f in ring) == sorted(
+            f["properties"]["count"] for f in edge
+        )
+        for feature in ring:  # never more than one cell beyond the edge
+            assert all(-pixels < c < extent + pixels for c in feature["geometry"]["coordinates"])
+        compared += len(edge)
+    assert compared > 0  # the grid reaches at least one edge at this zoom
 
 
 @pytest.mark.django_db
