@@ -23,11 +23,10 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
-from django.db import connection
 from django.db.models import Exists, Max, Min, OuterRef, Q, QuerySet, Sum
 from django.http import Http404
 
-from groundmotion.compiled import CompiledLookup
+from groundmotion.compiled import STORE_LIMIT, CompiledLookup, remembered
 from groundmotion.models import (
     Dataset,
     DownloadPolicy,
@@ -126,13 +125,15 @@ point_lookups: dict[bool, CompiledLookup] = {}
 
 def point_lookup(with_series: bool) -> CompiledLookup:
     """The point with its dataset (and series), compiled once per process."""
-    if with_series not in point_lookups:
+
+    def build() -> CompiledLookup:
         related = ("dataset", "series") if with_series else ("dataset",)
         points = MeasurementPoint.objects.select_related(*related).defer(*POINT_DATASET_DEFERRED)
-        point_lookups[with_series] = CompiledLookup(
+        return CompiledLookup(
             points.filter(pk=POINT_PLACEHOLDER).order_by("pk")[:1], POINT_PLACEHOLDER
         )
-    return point_lookups[with_series]
+
+    return remembered(point_lookups, with_series, build)
 
 
 def point_for_user(
@@ -149,23 +150,19 @@ def point_for_user(
     if not sees_points(user, dataset):
         raise Http404("No such point")
     # Both rules in one query: the dataset is visible and the point is among its visible points.
-    sql, params = point_visibility_sql(user, dataset)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [point.pk if param == POINT_PLACEHOLDER else param for param in params])
-        if cursor.fetchone() is None:
-            raise Http404("No such point")
+    if not point_visibility(user, dataset).exists(point.pk):
+        raise Http404("No such point")
     return point, dataset
 
 
-# Stands for the point id in the compiled visibility query (no point has a negative id).
+# Stands for the point id in the compiled queries (no point has a negative id).
 POINT_PLACEHOLDER = -(2**62)
-point_visibility: dict[tuple, tuple[str, tuple]] = {}
-POINT_VISIBILITY_LIMIT = 4096
+point_visibilities: dict[tuple, CompiledLookup] = {}
 
 
-def point_visibility_sql(user: AnyUser, dataset: Dataset) -> tuple[str, tuple]:
+def point_visibility(user: AnyUser, dataset: Dataset) -> CompiledLookup:
     """point_for_user's access query, compiled once per process for this kind of user and
-    dataset, with the point id left as POINT_PLACEHOLDER.
+    dataset, with the point id as its placeholder.
 
     Optimization: building and compiling the queryset took longer than running it. The SQL
     depends on the user only through is_curator, is_authenticated, sees_masked_points and
@@ -174,15 +171,13 @@ def point_visibility_sql(user: AnyUser, dataset: Dataset) -> tuple[str, tuple]:
     """
     key = (is_curator(user), bool(user.is_authenticated), user.pk, sees_masked_points(user),
            dataset.pk)  # fmt: skip
-    compiled = point_visibility.get(key)
-    if compiled is None:
+
+    def build() -> CompiledLookup:
         visible = visible_datasets(user).filter(pk=dataset.pk).values("pk")
         points = visible_points(user, dataset).filter(pk=POINT_PLACEHOLDER, dataset__in=visible)
-        compiled = points.values_list("pk")[:1].query.sql_with_params()
-        if len(point_visibility) >= POINT_VISIBILITY_LIMIT:
-            point_visibility.clear()
-        point_visibility[key] = compiled
-    return compiled
+        return CompiledLookup(points.only("pk")[:1], POINT_PLACEHOLDER)
+
+    return remembered(point_visibilities, key, build)
 
 
 def can_download(user: AnyUser, dataset: Dataset) -> bool:
@@ -261,13 +256,9 @@ def get_dataset_for_tiles(user: AnyUser, slug: str) -> Dataset:
         kept = public_tile_lookups.get(slug)
         if kept is not None and monotonic() < kept[0]:
             return kept[1]
-    sql, params = tile_lookup_sql(user)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [slug if param == SLUG_PLACEHOLDER else param for param in params])
-        row = cursor.fetchone()
-    if row is None:
+    dataset = tile_lookup(user).first(slug)
+    if dataset is None:
         raise Http404("No such dataset")
-    dataset = Dataset.from_db(connection.alias, tile_lookup_columns(), row)
     if anonymous:
         keep_public_tile_lookup(dataset)
     return dataset
@@ -288,43 +279,30 @@ def keep_public_tile_lookup(dataset: Dataset) -> None:
     public = dataset.status == Status.PUBLISHED and dataset.visibility in ANONYMOUS_VISIBILITIES
     if seconds <= 0 or not public:
         return
-    if len(public_tile_lookups) >= TILE_LOOKUPS_LIMIT:
+    if len(public_tile_lookups) >= STORE_LIMIT:
         public_tile_lookups.clear()
     public_tile_lookups[dataset.slug] = (monotonic() + seconds, dataset)
 
 
 # Stands for the slug in the compiled lookup; replaced by the request's slug at each query.
 SLUG_PLACEHOLDER = "\x00slug\x00"
-tile_lookups: dict[tuple[bool, bool, int | None], tuple[str, tuple]] = {}
-TILE_LOOKUPS_LIMIT = 4096
+tile_lookups: dict[tuple[bool, bool, int | None], CompiledLookup] = {}
 
 
-def tile_lookup_columns() -> list[str]:
-    """TILE_DATASET_FIELDS in the model's field order, the order Model.from_db expects."""
-    return [
-        field.attname
-        for field in Dataset._meta.concrete_fields
-        if field.attname in TILE_DATASET_FIELDS
-    ]
-
-
-def tile_lookup_sql(user: AnyUser) -> tuple[str, tuple]:
-    """The compiled SQL of get_dataset_for_tiles for this user, slug left as SLUG_PLACEHOLDER.
+def tile_lookup(user: AnyUser) -> CompiledLookup:
+    """get_dataset_for_tiles' query for this user, compiled once per process.
 
     visible_datasets' SQL depends only on whether the user is a curator, is signed in, and on
     their id (group membership is a subquery the database answers at each request), so those
-    three are the cache key: a change of groups or of a dataset's state takes effect at once.
+    three are the key: a change of groups or of a dataset's state takes effect at once.
     """
     key = (is_curator(user), bool(user.is_authenticated), user.pk)
-    compiled = tile_lookups.get(key)
-    if compiled is None:
-        lookup = visible_datasets(user).filter(slug=SLUG_PLACEHOLDER)
-        query = lookup.values_list(*tile_lookup_columns()).query
-        compiled = query.sql_with_params()
-        if len(tile_lookups) >= TILE_LOOKUPS_LIMIT:
-            tile_lookups.clear()
-        tile_lookups[key] = compiled
-    return compiled
+
+    def build() -> CompiledLookup:
+        lookup = visible_datasets(user).filter(slug=SLUG_PLACEHOLDER).only(*TILE_DATASET_FIELDS)
+        return CompiledLookup(lookup, SLUG_PLACEHOLDER)
+
+    return remembered(tile_lookups, key, build)
 
 
 # The level of the tile cells an extent is taken from when masks hide points (~600 m cells).

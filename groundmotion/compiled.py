@@ -9,11 +9,27 @@ database holds (groups, masks, dataset states) is still read at every call.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
 
 from django.db import connections
 from django.db.models import Model, QuerySet
 from django.db.models.query import get_related_populators
+
+Value = TypeVar("Value")
+# Compiled SQL is kept per dataset and kind of user: few keys in practice, but not bounded by
+# the code, so each store is emptied when it reaches this many.
+STORE_LIMIT = 4096
+
+
+def remembered(store: dict[Hashable, Value], key: Hashable, build: Callable[[], Value]) -> Value:
+    """store[key], built by build() the first time it is asked for."""
+    value = store.get(key)
+    if value is None:
+        if len(store) >= STORE_LIMIT:
+            store.clear()
+        value = store[key] = build()
+    return value
 
 
 class CompiledLookup:
@@ -33,12 +49,19 @@ class CompiledLookup:
         self.field_names = [column[0].target.attname for column in self.compiler.select[start:end]]
         self.populators = get_related_populators(klass_info, self.compiler.select, self.database)
 
-    def first(self, value: Any) -> Model | None:
-        """The first object of the queryset with the placeholder set to `value`, or None."""
+    def row(self, value: Any) -> tuple | None:
+        """The queryset's first row as the database returns it, placeholder set to `value`."""
         params = [value if param == self.placeholder else param for param in self.params]
         with connections[self.database].cursor() as cursor:
             cursor.execute(self.sql, params)
-            row = cursor.fetchone()
+            return cursor.fetchone()
+
+    def exists(self, value: Any) -> bool:
+        return self.row(value) is not None
+
+    def first(self, value: Any) -> Model | None:
+        """The first object of the queryset with the placeholder set to `value`, or None."""
+        row = self.row(value)
         if row is None:
             return None
         row = next(iter(self.compiler.results_iter([[row]])))

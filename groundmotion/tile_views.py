@@ -87,10 +87,14 @@ def accepts_gzip(request: HttpRequest) -> bool:
 
 
 def compressed_tile(
-    request: HttpRequest, dataset: Dataset, address: tiles.TileAddress, kind: tiles.TileKind
+    request: HttpRequest,
+    dataset: Dataset,
+    address: tiles.TileAddress,
+    kind: tiles.TileKind,
+    seconds: int,
 ) -> bytes:
-    """The gzip tile from this process's LRU, else the shared cache, else rendered and stored."""
-    seconds = settings.GROUNDMOTION.get("TILE_CACHE_SECONDS", DEFAULT_CACHE_SECONDS)
+    """The gzip tile from this process's LRU, else the shared cache, else rendered and stored
+    there for `seconds`."""
     key = tile_cache_key(dataset.pk, dataset.version, kind.name, address)
     body = local_tiles.get(key)
     if body is not None:
@@ -111,10 +115,11 @@ def tile_body(
     gzip: bool,
 ) -> bytes:
     """The tile's bytes, gzip-compressed or not; cached unless TILE_CACHE_SECONDS is 0."""
-    if settings.GROUNDMOTION.get("TILE_CACHE_SECONDS", DEFAULT_CACHE_SECONDS) <= 0:
+    seconds = settings.GROUNDMOTION.get("TILE_CACHE_SECONDS", DEFAULT_CACHE_SECONDS)
+    if seconds <= 0:
         body = tiles.render_tile(request.user, dataset, address, kind)
         return compress(body) if gzip else body
-    body = compressed_tile(request, dataset, address, kind)
+    body = compressed_tile(request, dataset, address, kind, seconds)
     return body if gzip else decompress(body)
 
 

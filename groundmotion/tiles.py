@@ -23,6 +23,7 @@ from django.db import connection, transaction
 
 from groundmotion import access, cells
 from groundmotion.access import AnyUser
+from groundmotion.compiled import remembered
 from groundmotion.models import Dataset, Visibility
 
 MAX_ZOOM = 22
@@ -223,20 +224,16 @@ def compiled_points_sql(user: AnyUser, dataset: Dataset) -> str:
     statement itself, so the cached text never holds a stale access decision.
     """
     key = (dataset.pk, access.sees_points(user, dataset), access.sees_masked_points(user))
-    sql = compiled_points.get(key)
-    if sql is None:
-        points = access.visible_points(user, dataset).values(
-            "id", "geom", "velocity", "temporal_coherence"
-        )
-        sql = connection.ops.compose_sql(*points.query.sql_with_params())
-        if len(compiled_points) >= COMPILED_POINTS_LIMIT:
-            compiled_points.clear()
-        compiled_points[key] = sql
-    return sql
+
+    def build() -> str:
+        points = access.visible_points(user, dataset)
+        values = points.values("id", "geom", "velocity", "temporal_coherence")
+        return connection.ops.compose_sql(*values.query.sql_with_params())
+
+    return remembered(compiled_points, key, build)
 
 
 compiled_points: dict[tuple[int, bool, bool], str] = {}
-COMPILED_POINTS_LIMIT = 1024
 
 
 def point_tile_sql(user: AnyUser, dataset: Dataset, address: TileAddress, stride: int) -> str:
