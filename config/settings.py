@@ -109,6 +109,10 @@ DATABASES = {
         conn_max_age=envint("DATABASE_CONN_MAX_AGE", "60"),
     )
 }
+# Statements run through groundmotion/compiled.py's server-bound cursors are prepared at their
+# first run on each connection; Django's own (client-bound) cursors never prepare. Behind
+# PgBouncer in transaction mode this needs PgBouncer 1.21+ with max_prepared_statements set.
+DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 0
 if DATABASES["default"]["ENGINE"] != "django.contrib.gis.db.backends.postgis":
     raise ImproperlyConfigured("DATABASE_URL must use the postgis:// scheme")
 

@@ -5,6 +5,11 @@ queryset took longer than the query itself. A CompiledLookup keeps the compiler'
 row-to-object machinery, and swaps one placeholder parameter (an id, a slug) per call. The
 SQL is the ORM's own, so the rules it encodes are the ones the queryset states; whatever the
 database holds (groups, masks, dataset states) is still read at every call.
+
+The SQL also runs as a prepared statement (psycopg binds it on the server and prepares it on
+each connection once, settings' prepare_threshold 0): PostgreSQL then plans it once rather than
+at every call. The point lookup spent 0.9 ms in the planner and 0.1 ms running. Django's own
+cursors bind on the client and never prepare, so no other query is affected.
 """
 
 from __future__ import annotations
@@ -12,7 +17,9 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
+import psycopg
 from django.db import connections
+from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 from django.db.models import Model, QuerySet
 from django.db.models.query import get_related_populators
 
@@ -52,12 +59,9 @@ class CompiledLookup:
     def row(self, value: Any) -> tuple | None:
         """The queryset's first row as the database returns it, placeholder set to `value`."""
         params = [value if param == self.placeholder else param for param in self.params]
-        with connections[self.database].cursor() as cursor:
+        with server_bound_cursor(self.database) as cursor:
             cursor.execute(self.sql, params)
             return cursor.fetchone()
-
-    def exists(self, value: Any) -> bool:
-        return self.row(value) is not None
 
     def first(self, value: Any) -> Model | None:
         """The first object of the queryset with the placeholder set to `value`, or None."""
@@ -69,3 +73,24 @@ class CompiledLookup:
         for populator in self.populators:
             populator.populate(row, instance)
         return instance
+
+
+def server_bound_cursor(database: str) -> CursorWrapper:
+    """A cursor whose statements psycopg may prepare, wrapped as Django wraps its own (query
+    logging, execute wrappers, database errors)."""
+    connection = connections[database]
+    connection.ensure_connection()
+    cursor = psycopg.Cursor(connection.connection)
+    if connection.queries_logged:
+        connection.validate_thread_sharing()
+        return PreparedDebugCursor(cursor, connection)
+    return connection._prepare_cursor(cursor)
+
+
+class PreparedDebugCursor(CursorDebugWrapper):
+    """Logs the statement with its values, as Django logs its own: psycopg keeps no text of a
+    prepared statement's run for Django to read back."""
+
+    def execute(self, sql: str, params: list | None = None) -> None:
+        with self.debug_sql(self.db.ops.compose_sql(sql, params), params):
+            return CursorWrapper.execute(self, sql, params)

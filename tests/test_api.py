@@ -101,7 +101,7 @@ def test_point_detail_has_one_displacement_per_date_and_the_fitted_model(
 ):
     dataset = make_dataset("open", lon=LON, lat=LAT, velocity=VELOCITY)
     url = reverse("api-point", args=[first_point_id(dataset)])
-    with django_assert_num_queries(2):  # point with dataset and series; one access query
+    with django_assert_num_queries(1):  # the point, its dataset and series, and the access rules
         body = client_for().get(url).json()
     assert len(body["dates"]) == len(body["displacements"]) == len(DATES)
     # The factory's series is velocity x years, stored to 0.1 mm (series_codec). Over these

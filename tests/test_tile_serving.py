@@ -200,15 +200,20 @@ def test_the_process_cache_evicts_the_least_recently_used_tiles_by_bytes() -> No
 
 
 @pytest.mark.django_db
-def test_point_detail_takes_two_queries_and_still_hides_masked_points(
+def test_point_detail_is_one_prepared_query_and_still_hides_masked_points(
     django_assert_num_queries,
 ) -> None:
-    """The point with its dataset and series, then one access query (dataset and point rules)."""
+    """The point with its dataset and series, and the dataset and point rules, in one query,
+    which PostgreSQL keeps prepared on the connection."""
     dataset = grid_dataset()
     point = MeasurementPoint.objects.filter(dataset=dataset).order_by("id").first()
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(1):
         response = Client().get(f"/api/points/{point.pk}/")
     assert response.status_code == 200
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert [sql for sql in prepared if '"groundmotion_pointseries"."displacements"' in sql]
     assert len(response.json()["displacements"]) == len(dataset.acquisition_dates)
     mask = MaskedArea.objects.create(
         name="m", reason="test", geom=MultiPolygon(point.geom.buffer(0.0001))

@@ -7,6 +7,7 @@ mm/yr², seasonal amplitude mm. Positive line-of-sight values move towards the s
 from __future__ import annotations
 
 import datetime
+from functools import lru_cache
 from typing import TypedDict
 
 import numpy as np
@@ -36,13 +37,20 @@ def design_matrix(years: np.ndarray) -> np.ndarray:
     return np.column_stack([np.ones_like(years), years, years**2 / 2, np.sin(angle), np.cos(angle)])
 
 
+@lru_cache(maxsize=64)
+def date_axis(dates: tuple[datetime.date, ...]) -> tuple[list[str], np.ndarray]:
+    """(ISO dates, design matrix) of a dataset's dates: the same for each of its points."""
+    matrix = design_matrix(years_since_first(list(dates)))
+    matrix.flags.writeable = False
+    return [date.isoformat() for date in dates], matrix
+
+
 def fit_model(dates: list[datetime.date], displacements: np.ndarray) -> FittedModel | None:
     """Least-squares fit of a quadratic trend plus an annual term; None if too few dates.
 
     NaN displacements (missing dates) are left out of the fit; the fitted curve covers every date.
     """
-    years = years_since_first(dates)
-    matrix = design_matrix(years)
+    matrix = date_axis(tuple(dates))[1]
     values = np.asarray(displacements, dtype=np.float64)
     present = np.isfinite(values)
     if present.sum() <= matrix.shape[1]:
@@ -58,7 +66,7 @@ def fit_model(dates: list[datetime.date], displacements: np.ndarray) -> FittedMo
         "acceleration_mm_yr2": float(coefficients[2]),
         "seasonal_amplitude_mm": float(np.hypot(coefficients[3], coefficients[4])),
         "residual_std_mm": float(np.sqrt((residuals**2).sum() / degrees_of_freedom)),
-        "fitted": [round(float(value), 3) for value in fitted],
+        "fitted": np.round(fitted, 3).tolist(),
     }
 
 
@@ -73,4 +81,8 @@ def mean_series(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def json_floats(values: np.ndarray, digits: int = 3) -> list[float | None]:
     """Rounded floats for JSON, NaN as null."""
-    return [None if not np.isfinite(value) else round(float(value), digits) for value in values]
+    values = np.asarray(values, dtype=np.float64)
+    rounded = np.round(values, digits).tolist()
+    if np.isfinite(values).all():
+        return rounded
+    return [value if np.isfinite(value) else None for value in rounded]

@@ -116,7 +116,7 @@ def point_detail(request: Request, point_id: int) -> Response:
         "lon": point.geom.x,
         "lat": point.geom.y,
         **{name: getattr(point, name) for name in POINT_FIELDS},
-        "dates": [date.isoformat() for date in dates],
+        "dates": series.date_axis(tuple(dates))[0],
         "displacements": series.json_floats(values),
         "model": series.fit_model(dates, values),
         "units": {"displacements": "mm", "velocity": "mm/yr", "height": "m"},
