@@ -127,8 +127,7 @@ def store_tile_sql(url: str, tiles: dict[str, list]) -> None:
             address = tile_module.TileAddress(zoom, x, y)
             kind = tile_module.tile_kind(AnonymousUser(), datasets[slug], zoom)
             if kind.points:
-                with connection.cursor() as cursor:
-                    stride = tile_module.point_stride(cursor, datasets[slug], address)
+                stride = tile_module.point_stride(datasets[slug], address)
                 sql = tile_module.point_tile_sql(AnonymousUser(), datasets[slug], address, stride)
             else:
                 params = {

@@ -23,7 +23,7 @@ from django.db import connection, transaction
 
 from groundmotion import access, cells
 from groundmotion.access import AnyUser
-from groundmotion.compiled import remembered
+from groundmotion.compiled import remembered, server_bound_cursor
 from groundmotion.models import Dataset, Visibility
 
 MAX_ZOOM = 22
@@ -199,20 +199,16 @@ def stride_for(point_count: int) -> int:
     return STRIDES[-1]
 
 
-def point_count_sql(dataset: Dataset, address: TileAddress) -> str:
-    """The statement counting a tile's points in the finest cells, its integers inlined."""
-    window = cell_window(address, min(cells.finest_level(), address.zoom))
-    return TILE_POINT_COUNT_SQL % {"dataset": int(dataset.pk), **window}
-
-
-def point_stride(cursor: object, dataset: Dataset, address: TileAddress, prefix: str = "") -> int:
+def point_stride(dataset: Dataset, address: TileAddress) -> int:
     """The stride of a point tile, from the pre-aggregated counts of the finest cells.
 
-    `prefix` is a statement sent in the same message (the SET LOCALs), saving a round trip.
+    The count is an index-only scan (migration 0008) run as a prepared statement (compiled.py),
+    so it is planned once per connection, not per tile.
     """
-    cursor.execute(prefix + point_count_sql(dataset, address))
-    skip_results(cursor, prefix)
-    return stride_for(int(cursor.fetchone()[0]))
+    window = cell_window(address, min(cells.finest_level(), address.zoom))
+    with server_bound_cursor(connection.alias) as cursor:
+        cursor.execute(TILE_POINT_COUNT_SQL, {"dataset": dataset.pk, **window})
+        return stride_for(int(cursor.fetchone()[0]))
 
 
 def compiled_points_sql(user: AnyUser, dataset: Dataset) -> str:
@@ -281,7 +277,7 @@ def render_tile(user: AnyUser, dataset: Dataset, address: TileAddress, kind: Til
     nested = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
     with nested, connection.cursor() as cursor:
         if kind.points:
-            stride = point_stride(cursor, dataset, address, prefix=prefix)
+            stride = point_stride(dataset, address)
             cursor.execute(prefix + point_tile_sql(user, dataset, address, stride))
         else:
             window = buffered_cell_window(address, kind.level)

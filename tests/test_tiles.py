@@ -305,7 +305,7 @@ def test_dense_tiles_are_read_through_a_partial_index() -> None:
         cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
         address = tiles.TileAddress(*tile_of(-1.045, 43.705, 13))
-        stride = tiles.point_stride(cursor, dataset, address)
+        stride = tiles.point_stride(dataset, address)
         sql = tiles.point_tile_sql(AnonymousUser(), dataset, address, stride)
         cursor.execute("EXPLAIN " + sql)
         plan = "\n".join(row[0] for row in cursor.fetchall())
