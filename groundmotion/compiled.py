@@ -91,6 +91,6 @@ class PreparedDebugCursor(CursorDebugWrapper):
     """Logs the statement with its values, as Django logs its own: psycopg keeps no text of a
     prepared statement's run for Django to read back."""
 
-    def execute(self, sql: str, params: list | None = None) -> None:
+    def execute(self, sql: str, params: list | None = None) -> object:
         with self.debug_sql(self.db.ops.compose_sql(sql, params), params):
             return CursorWrapper.execute(self, sql, params)

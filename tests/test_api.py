@@ -128,6 +128,27 @@ def test_the_fit_recovers_a_known_model_with_gaps():
     assert series.fit_model(dates[:4], values[:4]) is None
 
 
+def test_json_floats_round_like_python_and_turn_missing_values_into_null():
+    rng = np.random.default_rng(11)
+    values = rng.normal(0, 40, 500)
+    values[[3, 77, 400]] = np.nan
+    expected = [None if np.isnan(value) else round(float(value), 3) for value in values]
+    got = series.json_floats(values)
+    assert [value is None for value in got] == [value is None for value in expected]
+    assert np.allclose([v for v in got if v is not None], [v for v in expected if v is not None],
+                       rtol=0, atol=1e-12)  # fmt: skip
+    assert series.json_floats(np.array([1.23456, -2.5])) == [1.235, -2.5]
+
+
+def test_the_date_axis_is_the_dates_in_iso_form_and_a_read_only_design_matrix():
+    dates, matrix = series.date_axis(tuple(DATES))
+    assert list(dates) == [date.isoformat() for date in DATES]
+    years = series.years_since_first(DATES)
+    assert np.array_equal(matrix, series.design_matrix(years))
+    with pytest.raises(ValueError):
+        matrix[0, 0] = 2.0
+
+
 @pytest.mark.django_db
 def test_plots_are_png_and_svg_with_title_units_and_sign_convention():
     dataset = make_dataset("open", lon=LON, lat=LAT, velocity=VELOCITY)

@@ -7,6 +7,7 @@ mm/yr², seasonal amplitude mm. Positive line-of-sight values move towards the s
 from __future__ import annotations
 
 import datetime
+import math
 from functools import lru_cache
 from typing import TypedDict
 
@@ -38,11 +39,12 @@ def design_matrix(years: np.ndarray) -> np.ndarray:
 
 
 @lru_cache(maxsize=64)
-def date_axis(dates: tuple[datetime.date, ...]) -> tuple[list[str], np.ndarray]:
-    """(ISO dates, design matrix) of a dataset's dates: the same for each of its points."""
+def date_axis(dates: tuple[datetime.date, ...]) -> tuple[tuple[str, ...], np.ndarray]:
+    """(ISO dates, design matrix) of a dataset's dates: the same for each of its points, so
+    kept (read-only) per tuple of dates."""
     matrix = design_matrix(years_since_first(list(dates)))
     matrix.flags.writeable = False
-    return [date.isoformat() for date in dates], matrix
+    return tuple(date.isoformat() for date in dates), matrix
 
 
 def fit_model(dates: list[datetime.date], displacements: np.ndarray) -> FittedModel | None:
@@ -85,4 +87,4 @@ def json_floats(values: np.ndarray, digits: int = 3) -> list[float | None]:
     rounded = np.round(values, digits).tolist()
     if np.isfinite(values).all():
         return rounded
-    return [value if np.isfinite(value) else None for value in rounded]
+    return [value if math.isfinite(value) else None for value in rounded]
