@@ -240,7 +240,7 @@ def get_dataset_for_tiles(user: AnyUser, slug: str) -> Dataset:
     user may not see it), reading only TILE_DATASET_FIELDS.
 
     Optimization: its SQL, compiled from visible_datasets, is kept per process and kind of
-    user (tile_lookup_sql), and the row becomes a Dataset without a queryset. For anonymous
+    user (tile_lookup), and the row becomes a Dataset without a queryset. For anonymous
     users the answer about a published public dataset is also kept for PUBLIC_TILE_LOOKUP_MS
     (public_tile_lookups): a tile from the cache then takes no query at all.
     """
