@@ -377,6 +377,10 @@ class ProcessingJob(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Who runs it ("celery@host pid 123") and when it last said it was alive: a running job
+    # whose heartbeat is older than JOB_LOST_AFTER_S is failed by processing.runs.reap_lost_jobs.
+    worker = models.CharField(max_length=200, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -77,6 +77,7 @@ def run_reflector(parameters: dict, progress: ProgressCallback) -> None:
         raise ValueError(f"no corner reflector {parameters.get('reflector')!r}")
     amplitudes = np.load(str(parameters["amplitudes"]))
     dates = [datetime.date.fromisoformat(d) for d in parameters["dates"]]
+    progress(0.5, f"measuring {target.code} on {len(dates):,} acquisitions")
     reflector.measure_reflector(target, amplitudes, dates, parameters.get("relative_orbit"))
     return None
 

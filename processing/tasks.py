@@ -1,62 +1,62 @@
-"""Celery tasks: thin wrappers that move ProcessingJob state and call processing.jobs.
+"""Celery tasks: thin wrappers that run a job through processing.runs and processing.jobs.
 
-State moves only by conditional UPDATE (queued -> running -> succeeded | failed), so a
-retried or duplicated message never runs a job twice. Progress is written on a connection
-of its own so that it is visible while the product's transaction is still open.
+Also the two guards against orphaned jobs (see processing/runs.py): the `task_failure`
+receiver for a lost pool child, and the reaper that celery beat and each starting worker run.
 """
 
 from __future__ import annotations
 
+import logging
+
+from billiard.exceptions import WorkerLostError
 from celery import shared_task
-from django.db import connections
-from django.utils import timezone
+from celery.signals import task_failure, worker_ready
 
 from groundmotion.models import ProcessingJob
+from processing import runs
 from processing.jobs import RUNNERS
-from processing.products import ProgressCallback
 
 State = ProcessingJob.State
+logger = logging.getLogger(__name__)
+# Tasks whose first argument is a ProcessingJob id.
+JOB_TASKS = {"processing.run_job", "downloads.run_export"}
 
 
-def progress_writer(job_id: int) -> ProgressCallback:
-    """A callback writing progress on its own autocommit connection; call .close() after."""
-    side = connections.create_connection("default")
-
-    def write(fraction: float, message: str) -> None:
-        side.set_autocommit(True)
-        with side.cursor() as cursor:
-            cursor.execute(
-                "UPDATE groundmotion_processingjob SET progress = %s, message = %s"
-                " WHERE id = %s AND state = %s",
-                [min(max(fraction, 0.0), 1.0), message[:500], job_id, State.RUNNING],
-            )  # fmt: skip
-
-    write.close = side.close  # type: ignore[attr-defined]
-    return write
-
-
-@shared_task(acks_late=True)
+@shared_task(name="processing.run_job", acks_late=True)
 def run_job(job_id: int) -> str:
     """Run one queued job; returns its final state."""
-    claimed = ProcessingJob.objects.filter(id=job_id, state=State.QUEUED).update(
-        state=State.RUNNING, started_at=timezone.now(), progress=0.0, message="started"
-    )
-    if claimed != 1:
+    if not runs.claim(job_id):
         return "skipped"
     job = ProcessingJob.objects.get(id=job_id)
-    progress = progress_writer(job_id)
-    try:
-        output = RUNNERS[job.kind](job.parameters, progress)
-    except Exception as error:  # Any failure must land on the job row.
-        ProcessingJob.objects.filter(id=job_id, state=State.RUNNING).update(
-            state=State.FAILED, finished_at=timezone.now(),
-            message=f"{type(error).__name__}: {error}"[:2000],
-        )  # fmt: skip
-        return State.FAILED
-    finally:
-        progress.close()
-    ProcessingJob.objects.filter(id=job_id, state=State.RUNNING).update(
-        state=State.SUCCEEDED, finished_at=timezone.now(), progress=1.0, message="done",
-        output=output,
-    )  # fmt: skip
+    with runs.running(job_id) as progress:
+        try:
+            output = RUNNERS[job.kind](job.parameters, progress)
+        except Exception as error:  # Any failure must land on the job row.
+            logger.exception("job %s failed", job_id)
+            runs.finish(job_id, State.FAILED, f"{type(error).__name__}: {error}")
+            return State.FAILED
+    runs.finish(job_id, State.SUCCEEDED, "done", output=output)
     return State.SUCCEEDED
+
+
+@shared_task(name="processing.reap_lost_jobs")
+def reap_lost_jobs_task() -> list[int]:
+    return runs.reap_lost_jobs()
+
+
+@task_failure.connect
+def fail_job_of_lost_worker(sender=None, exception=None, args=None, **_: object) -> None:
+    """A job task ended in an error it did not catch: in the worker's main process when a
+    pool child died under it (WorkerLostError), else in the child itself."""
+    if sender is None or sender.name not in JOB_TASKS or not args:
+        return
+    if isinstance(exception, WorkerLostError):
+        runs.fail_lost_job(int(args[0]), str(exception))
+    else:
+        runs.finish(int(args[0]), State.FAILED, f"{type(exception).__name__}: {exception}")
+
+
+@worker_ready.connect
+def reap_at_start(**_: object) -> None:
+    """A worker that starts after a crash fails the jobs the crash left running."""
+    runs.reap_lost_jobs()

@@ -6,13 +6,20 @@ waited for the GIL (up to the 5 ms switch interval): a 1M-point load spent more 
 hand-offs than in PostgreSQL. A forked child shares nothing with the COPY loop but a pipe.
 
 The child is forked (it inherits the open file and the parsed header) and never touches the
-database. At most `depth` chunks wait in the pipe: memory stays bounded.
+database. At most `depth` chunks wait in the pipe: memory stays bounded. It does inherit the
+parent's database socket, so it must not outlive the parent: were the parent SIGKILLed, a live
+child would keep the socket open, PostgreSQL would never see the client go, and the load's
+transaction would hold its locks "idle in transaction" until someone killed the child. The
+kernel kills it with its parent (prctl PR_SET_PDEATHSIG).
 """
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
+import os
 import queue
+import signal
 import traceback
 from collections.abc import Iterator
 from typing import TypeVar
@@ -29,7 +36,8 @@ def prefetch(items: Iterator[Item], depth: int = 2) -> Iterator[Item]:
     """
     context = multiprocessing.get_context("fork")
     buffer = context.Queue(maxsize=depth)
-    worker = context.Process(target=_produce, args=(items, buffer), name="ingest-parser")
+    worker = context.Process(target=_produce, args=(items, buffer, os.getpid()),
+                             name="ingest-parser")  # fmt: skip
     worker.daemon = True
     worker.start()
     try:
@@ -57,7 +65,20 @@ def _next(buffer: multiprocessing.Queue, worker: multiprocessing.Process) -> tup
                 raise RuntimeError(f"the ingest parser process died ({worker.exitcode})") from None
 
 
-def _produce(items: Iterator, buffer: multiprocessing.Queue) -> None:
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def die_with_parent(parent: int) -> None:
+    """Ask the kernel to SIGKILL this process when its parent dies (Linux)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
+
+
+def _produce(items: Iterator, buffer: multiprocessing.Queue, parent: int) -> None:
+    die_with_parent(parent)
     try:
         for item in items:
             buffer.put(("item", item))

@@ -154,6 +154,7 @@ def _write_calibrated(
     """Copy the source's points into output less (surface + offset) x years, re-fitted."""
     years = dataset_years(source)
     columns = {**series_io.GEOMETRY_COLUMNS, **ATTRIBUTE_COLUMNS}
+    done = 0
     for fraction, chunk in series_io.iterate_chunks(source, columns):
         x, y = calibration.local_km(chunk["lon"], chunk["lat"], *centre)
         correction = calibration.evaluate_surface(coefficients, x, y) + offset
@@ -166,7 +167,8 @@ def _write_calibrated(
         bulk.copy_series(ids, chunk["series"])
         if source.extra_columns:
             bulk.copy_extras(ids, series_io.read_extras(source, chunk["id"]))
-        progress(fraction, f"calibrated {fraction:.0%} of {source.slug}")
+        done += len(chunk["id"])
+        progress(fraction, f"calibrated {done:,} of {source.point_count:,} points of {source.slug}")
     bulk.finish_load(output, staged)
 
 

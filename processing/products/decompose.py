@@ -257,7 +257,8 @@ def decompose_datasets(
                 result = decompose_arrays(geometries, float(cell_size), days)
                 _write_cells(outputs, tables, result)
                 cells += len(result["column"])
-            progress((number + 1) / len(bands), f"{cells} cells after band {number + 1}")
+            message = f"solved band {number + 1} of {len(bands)} ({cells:,} cells so far)"
+            progress((number + 1) / len(bands), message)
         if not cells:
             raise ValueError("no grid cell holds points of both geometries")
         for name, output in outputs.items():

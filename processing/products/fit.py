@@ -63,7 +63,7 @@ def fit_dataset(dataset: Dataset, progress: ProgressCallback = no_progress) -> d
             timings["kernel_s"] += fitted - read
             timings["write_s"] += written - fitted
             timings["points"] += len(chunk["id"])
-            progress(fraction, f"fitted {timings['points']} points")
+            progress(fraction, f"fitted {timings['points']:,} of {dataset.point_count:,} points")
             started = time.perf_counter()
         record_provenance(dataset, software_provenance("fit", {}))
     timings["total_s"] = time.perf_counter() - begun
@@ -127,7 +127,7 @@ def reference_dataset(dataset: Dataset, *, pid: str = "", reflector: str = "", a
             result = velocity.fit_series(chunk["series"], years, dataset.wavelength_m * 1000)
             series_io.update_parameters(chunk["id"], dict(result))
             count += len(chunk["id"])
-            progress(fraction, f"re-referenced {count} points")
+            progress(fraction, f"re-referenced {count:,} of {dataset.point_count:,} points")
         dataset.reference_pid = description.get("pid", "")
         area = description.get("area")
         dataset.reference_area = GEOSGeometry(area, srid=4326) if area else None
