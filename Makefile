@@ -12,6 +12,9 @@ PY := $(VENV)/bin/python
 DATABASE_URL ?= postgis://postgres@127.0.0.1:$(PG_PORT)/groundmotion
 CELERY_BROKER_URL ?= redis://127.0.0.1:$(REDIS_PORT)/0
 export PG_VERSION PG_PORT REDIS_PORT DATABASE_URL CELERY_BROKER_URL
+# Every target here is local development: Django runs with DEBUG on (off by default, for
+# production), including the demo server, `manage.py migrate` in setup, the tests and bench.
+export DEBUG := true
 
 .PHONY: setup demo test bench lint stop
 .DEFAULT_GOAL := demo

@@ -6,7 +6,8 @@ from django.urls import path, reverse_lazy
 from accounts import views
 
 urlpatterns = [
-    path("login/", views.ThrottledLoginView.as_view(), name="login"),
+    # Locked out after repeated failures by django-axes's backend and middleware (lockout.py).
+    path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("profile/", views.profile, name="profile"),
     path("tokens/", views.token_create, name="token-create"),

@@ -1,43 +1,17 @@
-"""Sign-in (throttled), the account page, and API token management."""
+"""The account page and API token management; sign-in is Django's LoginView (accounts/urls.py),
+locked out after repeated failures by django-axes (accounts/lockout.py)."""
 
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from accounts import throttle
 from accounts.models import ApiToken
 from accounts.tokens import create_token, revoke_token
 from groundmotion import access
-
-LOCKED_MESSAGE = "Too many failed sign-in attempts. Wait a few minutes and try again."
-
-
-class ThrottledLoginView(auth_views.LoginView):
-    """Django's login view, refusing attempts after too many failures per name or address."""
-
-    template_name = "registration/login.html"
-
-    def post(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponseBase:
-        username = request.POST.get("username", "")
-        if throttle.is_locked(request, username):
-            form = self.get_form()
-            form.errors.clear()
-            context = self.get_context_data(form=form, locked_message=LOCKED_MESSAGE)
-            return self.render_to_response(context, status=429)
-        return super().post(request, *args, **kwargs)
-
-    def form_invalid(self, form: object) -> HttpResponse:
-        throttle.record_failure(self.request, self.request.POST.get("username", ""))
-        return super().form_invalid(form)
-
-    def form_valid(self, form: object) -> HttpResponse:
-        throttle.reset(self.request, self.request.POST.get("username", ""))
-        return super().form_valid(form)
 
 
 @login_required

@@ -1,13 +1,15 @@
 """Settings, driven by environment variables.
 
 The defaults make `make demo` work with no setup: they point at the project-local cluster
-started by scripts/cluster.sh. Production sets DATABASE_URL, CELERY_BROKER_URL, SECRET_KEY,
-DEBUG=false and ALLOWED_HOSTS. Test-only overrides live in tests/conftest.py.
+started by scripts/cluster.sh, except DEBUG: it is off unless DEBUG=true (the Makefile and a
+pytest run turn it on). Production sets DATABASE_URL, CELERY_BROKER_URL, SECRET_KEY and
+ALLOWED_HOSTS. Test-only overrides live in tests/conftest.py.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import dj_database_url
@@ -47,7 +49,9 @@ def envsecret(name: str, debug: bool) -> str:
     raise ImproperlyConfigured(f"{name} must be set when DEBUG is off")
 
 
-DEBUG = envbool("DEBUG", "true")
+# Off unless asked for, so a deployment that forgets the variable shows no tracebacks. pytest
+# counts as asking: pytest-django loads these settings before tests/conftest.py could set it.
+DEBUG = envbool("DEBUG", "true" if "pytest" in sys.modules else "false")
 SECRET_KEY = envsecret("SECRET_KEY", DEBUG)
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "127.0.0.1,localhost" if not DEBUG else "*")
 SITE_NAME = os.environ.get("SITE_NAME", "Ground Motion Service")
@@ -61,6 +65,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.gis",
     "django.contrib.humanize",
+    "axes",
     "rest_framework",
     "drf_spectacular",
     "leaflet",
@@ -79,6 +84,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into accounts.lockout's 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -149,6 +156,24 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
 
+# Sign-in lock-out (django-axes, accounts/lockout.py): its backend refuses a (user name, client
+# address) pair after GROUNDMOTION['LOGIN_FAILURE_LIMIT'] failures within the window, on every
+# form that authenticates with a request (/accounts/login/, /admin/login/). API tokens and
+# sessions do not pass through authenticate() and are unaffected.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = "accounts.lockout.failure_limit"
+AXES_COOLOFF_TIME = "accounts.lockout.cool_off"
+AXES_CLIENT_IP_CALLABLE = "accounts.lockout.client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+AXES_RESET_ON_SUCCESS = True
+# A try while locked does not restart the wait, so the page's "wait N minutes" holds.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_VERBOSE = False
+
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 
 # Celery: hard and soft time limits so a stuck job cannot hold a worker forever.
@@ -205,9 +230,12 @@ GROUNDMOTION = {
     "DOWNLOAD_SYNC_POINTS": envint("GROUNDMOTION_DOWNLOAD_SYNC_POINTS", "100000"),
     "DOWNLOAD_DAILY_REQUESTS": envint("GROUNDMOTION_DOWNLOAD_DAILY_REQUESTS", "100"),
     "DOWNLOAD_DAILY_POINTS": envint("GROUNDMOTION_DOWNLOAD_DAILY_POINTS", "20000000"),
-    # Sign-in throttling: failures per user name or client address within the window.
+    # Sign-in lock-out: failures of one user name from one client address within the window.
     "LOGIN_FAILURE_LIMIT": envint("GROUNDMOTION_LOGIN_FAILURE_LIMIT", "5"),
     "LOGIN_FAILURE_WINDOW_S": envint("GROUNDMOTION_LOGIN_FAILURE_WINDOW_S", "900"),
+    # Reverse proxies in front of the server that append to X-Forwarded-For; 0 ignores the
+    # header (a client can write anything there) and uses the connection's address.
+    "TRUSTED_PROXY_COUNT": envint("GROUNDMOTION_TRUSTED_PROXY_COUNT", "0"),
 }
 
 LEAFLET_CONFIG = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import pytest
@@ -9,6 +10,10 @@ from django.contrib.auth.models import AnonymousUser, Group, User
 
 from groundmotion import access
 from tests.factories import make_user
+
+# Servers, workers and commands the tests start in child processes run in development mode,
+# as this process does (config/settings.py turns DEBUG on by default under pytest only).
+os.environ.setdefault("DEBUG", "true")
 
 
 @pytest.fixture(autouse=True)
