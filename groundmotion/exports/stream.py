@@ -143,9 +143,11 @@ def stream_points(
     *,
     with_series: bool = True,
     with_extras: bool = True,
-    chunk_rows: int = CHUNK_ROWS,
+    chunk_rows: int | None = None,
 ) -> Iterator[PointChunk]:
-    """Yield the points of the queryset (ordered by id) in chunks of about chunk_rows."""
+    """Yield the points of the queryset (ordered by id) in chunks of about chunk_rows
+    (CHUNK_ROWS, read at each call)."""
+    chunk_rows = chunk_rows or CHUNK_ROWS
     date_count = len(dataset.acquisition_dates) if with_series else None
     extra_names = list(dataset.extra_columns) if with_extras else []
     dtype = row_dtype(date_count, len(extra_names))

@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('groundmotion', '0008_tilecell_window_index'),
+        ("groundmotion", "0008_tilecell_window_index"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='processingjob',
-            name='heartbeat_at',
+            model_name="processingjob",
+            name="heartbeat_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='processingjob',
-            name='worker',
+            model_name="processingjob",
+            name="worker",
             field=models.CharField(blank=True, max_length=200),
         ),
     ]

@@ -269,7 +269,7 @@ class _ReaderPool:
 
 
 def iterate_chunks(
-    dataset: Dataset, columns: dict[str, str], size: int = CHUNK_POINTS
+    dataset: Dataset, columns: dict[str, str], size: int | None = None
 ) -> Iterator[tuple[float, dict[str, np.ndarray]]]:
     """(fraction done, chunk) over the whole dataset, in id order, memory bounded by `size`.
 
@@ -280,6 +280,7 @@ def iterate_chunks(
     committed dataset and then reads them back in the same transaction would read the old
     ones (no product does).
     """
+    size = size or CHUNK_POINTS  # read at each call, so a test can make chunks small
     ids = point_ids(dataset)
     starts = list(range(0, len(ids), size))
     dates = len(dataset.acquisition_dates)

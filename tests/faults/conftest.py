@@ -1,0 +1,220 @@
+"""A real Redis and real Celery workers started under tests/faults/inject.py, and the
+invariants every fault must leave holding."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from groundmotion.models import ProcessingJob
+from groundmotion.partitions import STAGING_PREFIX
+
+ROOT = Path(__file__).resolve().parents[2]
+# The silence after which a test worker's reaper fails a job (production: 120 s).
+LOST_AFTER_S = 4
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory) -> Iterator[str]:
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    port = free_port()
+    directory = tmp_path_factory.mktemp("redis")
+    server = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory),
+         "--save", ""], stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.1)
+    yield f"redis://127.0.0.1:{port}/0"
+    server.terminate()
+    server.wait(10)
+
+
+def database_url() -> str:
+    database = connection.settings_dict
+    return (f"postgis://{database['USER']}@{database['HOST']}:{database['PORT']}"
+            f"/{database['NAME']}")  # fmt: skip
+
+
+class Plan:
+    """The fault plan file a worker or command started by inject.py reads."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.write({})
+
+    def write(self, plan: dict) -> None:
+        self.path.write_text(json.dumps(plan))
+
+    def arm(self, point: str, action: str, after: int = 2, seconds: float = 0,
+            **settings: object) -> None:  # fmt: skip
+        self.write({"point": point, "action": action, "after": after, "seconds": seconds,
+                    "settings": settings})  # fmt: skip
+
+    def read(self) -> dict:
+        return json.loads(self.path.read_text())
+
+
+@pytest.fixture
+def plan(tmp_path) -> Plan:
+    return Plan(tmp_path / "fault.json")
+
+
+class Worker:
+    def __init__(self, process: subprocess.Popen, log: Path) -> None:
+        self.process = process
+        self.log = log
+
+    def wait_ready(self, seconds: float = 60) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self.log.exists() and "ready." in self.log.read_text(errors="replace"):
+                return
+            assert self.process.poll() is None, self.log.read_text(errors="replace")
+            time.sleep(0.2)
+        raise AssertionError("the worker did not start")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+
+
+def environment(redis_url: str, media: Path, **extra: str) -> dict[str, str]:
+    return {**os.environ, "DEBUG": "true", "CELERY_BROKER_URL": redis_url,
+            "DATABASE_URL": database_url(), "MEDIA_ROOT": str(media),
+            "GROUNDMOTION_JOB_HEARTBEAT_S": "1",
+            "GROUNDMOTION_JOB_LOST_AFTER_S": str(LOST_AFTER_S), **extra}  # fmt: skip
+
+
+@pytest.fixture
+def start_worker(redis_url, plan, settings, tmp_path) -> Iterator[Callable[..., Worker]]:
+    """Start `celery worker` under the fault plan: pool "prefork" (one child, which a fault
+    may kill) or "solo" (the fault kills the whole worker, as a lost machine)."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    started: list[Worker] = []
+
+    def start(pool: str = "prefork") -> Worker:
+        log = tmp_path / f"worker-{len(started)}.log"
+        command = [sys.executable, "-m", "tests.faults.inject", str(plan.path), "--",
+                   "celery", "-A", "config", "worker", f"--pool={pool}", "--concurrency=1",
+                   "--loglevel=INFO", f"--logfile={log}",
+                   f"--hostname=fault{len(started)}@%h"]  # fmt: skip
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=environment(redis_url, settings.MEDIA_ROOT)
+        )
+        worker = Worker(process, log)
+        started.append(worker)
+        worker.wait_ready()
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+@pytest.fixture
+def send_to_worker(redis_url, monkeypatch, settings) -> Iterator[None]:
+    """Jobs queued by the code under test (on commit) go to the test's Redis, not run eagerly."""
+    from config.celery import app
+    from downloads.tasks import run_export_task
+    from processing.tasks import run_job
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    app.conf.task_always_eager = False
+    for task in (run_job, run_export_task):
+
+        def delay(*args: object, task=task) -> None:
+            with app.connection_for_write(redis_url) as broker:
+                task.apply_async(args, connection=broker)
+
+        monkeypatch.setattr(task, "delay", delay)
+    yield
+    app.conf.task_always_eager = True
+
+
+def wait_for_job(job_id: int, seconds: float = 120) -> ProcessingJob:
+    """The job once it has left queued/running; fails the test past the bound."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        job = ProcessingJob.objects.get(pk=job_id)
+        if job.state in (ProcessingJob.State.SUCCEEDED, ProcessingJob.State.FAILED):
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} still {job.state} after {seconds} s: {job.message}")
+
+
+def staged_tables() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT tablename FROM pg_tables WHERE tablename LIKE %s",
+                       [STAGING_PREFIX.replace("_", r"\_") + "%"])  # fmt: skip
+        return [row[0] for row in cursor.fetchall()]
+
+
+def idle_transactions() -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid, state, left(query, 80) FROM pg_stat_activity WHERE datname ="
+            " current_database() AND pid <> pg_backend_pid() AND state LIKE 'idle in trans%%'"
+        )
+        return cursor.fetchall()
+
+
+def eventually(check: Callable[[], object], seconds: float = 15) -> None:
+    """Wait until check() is falsy (an empty list): a killed client's socket closes at once,
+    PostgreSQL notices within moments."""
+    deadline = time.monotonic() + seconds
+    while (found := check()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not found, found
+
+
+def descendants(pid: int) -> list[int]:
+    """Every living process below pid (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
