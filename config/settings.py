@@ -221,6 +221,11 @@ GROUNDMOTION = {
     # Milliseconds each server process keeps an anonymous tile lookup of a published public
     # dataset (access.get_dataset_for_tiles); 0 looks every tile request up in the database.
     "PUBLIC_TILE_LOOKUP_MS": envint("GROUNDMOTION_PUBLIC_TILE_LOOKUP_MS", "1000"),
+    # Reduced-resolution datasets (issue 12): anonymous users get cells at least this many
+    # metres on the ground at every latitude, each of at least this many points (else withheld).
+    # Rebuild the cells after changing either (groundmotion.cells.refresh_datasets).
+    "REDUCED_CELL_M": envint("GROUNDMOTION_REDUCED_CELL_M", "500"),
+    "REDUCED_MIN_POINTS": envint("GROUNDMOTION_REDUCED_MIN_POINTS", "5"),
     # Base-map URL for when the viewer is online; empty means the offline outline map only.
     "BASEMAP_URL": os.environ.get("GROUNDMOTION_BASEMAP_URL", ""),
     # Downloads (issue 6): largest area and point count per request, how many points stream

@@ -308,6 +308,20 @@ Extent = tuple[float, float, float, float]
 def visible_summary(user: AnyUser, dataset: Dataset) -> tuple[int, Extent | None]:
     """(point count, extent as west, south, east, north in WGS84 degrees) the user may know.
 
+    A user who sees only cells of a reduced dataset gets the extent widened to whole reduced
+    cells (cells.reduced_extent), no finer on the ground than the tiles.
+    """
+    count, extent = summary_without_masked(user, dataset)
+    if extent is None or sees_points(user, dataset):
+        return count, extent
+    from groundmotion import cells  # cells imports this module
+
+    return count, cells.reduced_extent(extent)
+
+
+def summary_without_masked(user: AnyUser, dataset: Dataset) -> tuple[int, Extent | None]:
+    """The count and extent without the points the user may not see under masks.
+
     The stored count and extent include masked points, so they would reveal them: for a user
     who may not see masked points, both come from the tile cells, which are built without them
     (the extent padded to whole cells of SUMMARY_LEVEL). Cached per dataset version, which every

@@ -14,6 +14,9 @@ OPTIONAL_SETTINGS = {
     "TILE_CACHE_SECONDS": int,
     "TILE_LOCAL_CACHE_MB": int,
     "PUBLIC_TILE_LOOKUP_MS": int,
+    # Falling back to groundmotion/cells.py's defaults.
+    "REDUCED_CELL_M": int,
+    "REDUCED_MIN_POINTS": int,
 }
 
 
@@ -27,6 +30,20 @@ def validate_settings(config: dict) -> None:
             raise ImproperlyConfigured(f"GROUNDMOTION['{name}'] must be a {kind.__name__}")
     if not 0 <= config["POINT_ZOOM"] <= 22:
         raise ImproperlyConfigured("GROUNDMOTION['POINT_ZOOM'] must be between 0 and 22")
+    validate_reduced_settings(config)
+
+
+def validate_reduced_settings(config: dict) -> None:
+    """A floor the cell pyramid can honour at every latitude, and at least one point a cell."""
+    from groundmotion import cells  # imports models: only once the apps are ready
+
+    floor_m = config.get("REDUCED_CELL_M", cells.REDUCED_MINIMUM_CELL_M)
+    if not 1 <= floor_m <= cells.MAX_REDUCED_CELL_M:
+        raise ImproperlyConfigured(
+            f"GROUNDMOTION['REDUCED_CELL_M'] must be between 1 and {cells.MAX_REDUCED_CELL_M}"
+        )
+    if config.get("REDUCED_MIN_POINTS", cells.REDUCED_MINIMUM_POINTS) < 1:
+        raise ImproperlyConfigured("GROUNDMOTION['REDUCED_MIN_POINTS'] must be at least 1")
 
 
 class GroundmotionConfig(AppConfig):

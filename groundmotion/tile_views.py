@@ -130,7 +130,7 @@ def tile(request: HttpRequest, slug: str, zoom: int, x: int, y: int) -> HttpResp
     if not address.is_valid():
         raise Http404("No such tile")
     dataset = access.get_dataset_for_tiles(request.user, slug)
-    kind = tiles.tile_kind(request.user, dataset, zoom)
+    kind = tiles.tile_kind(request.user, dataset, zoom, y)
     gzip = accepts_gzip(request)
     # Each encoding is its own representation, so it has its own strong ETag.
     etag = f'"{dataset.pk}.{dataset.version}.{kind.name}{".gz" if gzip else ""}"'

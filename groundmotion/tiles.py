@@ -6,7 +6,8 @@ of user; masks are read by the statement itself) and wrapped in ST_AsMVT, so a t
 show what the API would hide. Tiles are at most FEATURE_CAP features whatever the data:
 cell tiles by construction (64 x 64 cells and a ring of neighbours), point tiles by a stride
 derived from the pre-aggregated counts (uniform thinning, served by partial indexes) plus a
-LIMIT as the guard.
+LIMIT as the guard. Anonymous users of a reduced dataset get the reduced pyramid's cells
+(cells.py), at a level chosen per tile by its latitude.
 
 Optimization: velocities are rounded to 0.1 mm/yr and coherences to 0.01 in tiles (the API
 gives exact values), so MVT's value table deduplicates them and tiles shrink about threefold.
@@ -70,26 +71,40 @@ def mercator_latitude(fraction_from_top: float) -> float:
 
 @dataclass(frozen=True)
 class TileKind:
-    """What a user gets at a tile: points (and whether masked ones), or cells of a level."""
+    """What a user gets at a tile: points (and whether masked ones), or cells of a level, from
+    the reduced pyramid (cells.py) with the floor and minimum it was asked with."""
 
     points: bool
     masked: bool = False
     level: int = 0
+    reduced: bool = False
+    floor_m: int = 0
+    min_points: int = 0
 
     @property
     def name(self) -> str:
+        """Part of the cache keys and ETag: reduced cells never share one with normal cells of
+        the same level, and a change of either reduced setting takes new keys."""
         if self.points:
             return "points-masked" if self.masked else "points"
+        if self.reduced:
+            return f"reduced-{self.level}-{self.floor_m}m-{self.min_points}"
         return f"cells-{self.level}"
 
 
-def tile_kind(user: AnyUser, dataset: Dataset, zoom: int) -> TileKind:
-    """The tile content the user may see at this zoom (the dataset is already visible)."""
+def tile_kind(user: AnyUser, dataset: Dataset, zoom: int, y: int = 0) -> TileKind:
+    """The tile content the user may see at tile (zoom, row y) (the dataset is already visible).
+
+    The row sets a reduced tile's level (cells pass the floor at the tile's latitude); the
+    default, the top row, gives the coarsest level, which passes in any row.
+    """
     sees_points = access.sees_points(user, dataset)
     if sees_points and zoom >= settings.GROUNDMOTION["POINT_ZOOM"]:
         return TileKind(points=True, masked=access.sees_masked_points(user))
     if not sees_points and dataset.visibility == Visibility.REDUCED:
-        return TileKind(points=False, level=min(zoom, cells.reduced_level()))
+        level = min(zoom, cells.reduced_tile_level(zoom, y))
+        return TileKind(points=False, level=level, reduced=True, floor_m=cells.reduced_cell_m(),
+                        min_points=cells.reduced_min_points())  # fmt: skip
     return TileKind(points=False, level=min(zoom, cells.finest_level()))
 
 
@@ -97,20 +112,35 @@ def tile_kind(user: AnyUser, dataset: Dataset, zoom: int) -> TileKind:
 # cells of zoom z. Geometry is built directly in tile pixels (no ST_AsMVTGeom, no projection):
 # centre in zoom-z cell units, minus the tile's first cell, times pixels per cell.
 # The lookup is an equality on the whole (dataset, zoom, tile_x, tile_y) index.
-CELL_TILE_SQL = f"""
+CELL_TILE_TEMPLATE = f"""
 SELECT ST_AsMVT(features, 'cells', {TILE_EXTENT}, 'geom') FROM (
     SELECT ST_Point(((cell_column + 0.5) * %(scale)s - %(first_column)s) * %(pixels)s,
                     ((cell_row + 0.5) * %(scale)s - %(first_row)s) * %(pixels)s) AS geom,
            count,
-           round((velocity_sum / NULLIF(velocity_count, 0))::numeric, 1)::real AS velocity,
-           round((coherence_sum / NULLIF(coherence_count, 0))::numeric, 2)::real AS coherence
+           round((velocity_sum / {{velocity_count}})::numeric, 1)::real AS velocity,
+           round((coherence_sum / {{coherence_count}})::numeric, 2)::real AS coherence
     FROM {cells.CELL_TABLE}
-    WHERE dataset_id = %(dataset)s AND zoom = %(level)s
+    WHERE dataset_id = %(dataset)s AND zoom = {{zoom}}
       AND tile_x = ANY(%(tile_xs)s) AND tile_y = ANY(%(tile_ys)s)
       AND cell_column >= %(column_min)s AND cell_column < %(column_max)s
-      AND cell_row >= %(row_min)s AND cell_row < %(row_max)s
+      AND cell_row >= %(row_min)s AND cell_row < %(row_max)s{{withheld}}
 ) AS features
 """
+CELL_TILE_SQL = CELL_TILE_TEMPLATE.format(
+    velocity_count="NULLIF(velocity_count, 0)",
+    coherence_count="NULLIF(coherence_count, 0)",
+    zoom="%(level)s",
+    withheld="",
+)
+# Anonymous users of a reduced dataset: the reduced pyramid. Its build already leaves out cells
+# and means of fewer than min_points points; checked again here, so that a raised minimum holds
+# at once, before the cells are rebuilt.
+REDUCED_CELL_TILE_SQL = CELL_TILE_TEMPLATE.format(
+    velocity_count="CASE WHEN velocity_count >= %(min_points)s THEN velocity_count END",
+    coherence_count="CASE WHEN coherence_count >= %(min_points)s THEN coherence_count END",
+    zoom="%(reduced_zoom)s",
+    withheld="\n      AND count >= %(min_points)s",
+)
 # Cells this many cells beyond a tile's edges go in too, drawn partly outside it: the viewer
 # draws each tile on its own canvas, and a cell's disc at the edge would otherwise be cut in
 # half, with the other half missing from the neighbouring tile.
@@ -137,8 +167,11 @@ def cell_window(address: TileAddress, level: int) -> dict[str, int | float]:
     }
 
 
-def buffered_cell_window(address: TileAddress, level: int) -> dict[str, object]:
-    """cell_window widened by CELL_BUFFER cells on every side, with the level tiles it spans.
+def buffered_cell_window(
+    address: TileAddress, level: int, rows: tuple[int, int] | None = None
+) -> dict[str, object]:
+    """cell_window widened by CELL_BUFFER cells on every side, with the level tiles it spans;
+    its rows kept within `rows` ([start, stop)) when given.
 
     The level tiles go in as arrays: the index answers `tile_x = ANY(...) AND tile_y = ANY(...)`
     with one probe per pair, each a range on (cell_row, cell_column), where a range on tile_x
@@ -149,6 +182,9 @@ def buffered_cell_window(address: TileAddress, level: int) -> dict[str, object]:
     for low, high in (("column_min", "column_max"), ("row_min", "row_max")):
         window[low] -= CELL_BUFFER
         window[high] += CELL_BUFFER
+    if rows is not None:
+        window["row_min"] = max(window["row_min"], rows[0])
+        window["row_max"] = min(window["row_max"], rows[1])
     window["tile_xs"] = list(range(window["column_min"] // per_tile,
                                    (window["column_max"] - 1) // per_tile + 1))  # fmt: skip
     window["tile_ys"] = list(range(window["row_min"] // per_tile,
@@ -247,6 +283,19 @@ def point_tile_sql(user: AnyUser, dataset: Dataset, address: TileAddress, stride
     ).replace("{points}", compiled_points_sql(user, dataset))  # fmt: skip
 
 
+def reduced_cell_parameters(
+    dataset: Dataset, address: TileAddress, kind: TileKind
+) -> dict[str, object]:
+    """REDUCED_CELL_TILE_SQL's parameters: the window kept to the rows where the reduced level
+    passes the floor under the current setting (the ring beyond the tile's polar edge may not),
+    whatever floor the stored cells were built with."""
+    reduced = cells.reduced_pyramid(kind.floor_m, cells.finest_level())
+    rows = reduced[kind.level].reached_rows() if kind.level < len(reduced) else (0, 0)
+    window = buffered_cell_window(address, kind.level, rows)
+    return {"dataset": dataset.pk, "reduced_zoom": cells.REDUCED_ZOOM_OFFSET + kind.level,
+            "min_points": kind.min_points, **window}  # fmt: skip
+
+
 def statement_settings() -> str:
     """SET LOCALs sent in the same message as each tile statement.
 
@@ -279,6 +328,9 @@ def render_tile(user: AnyUser, dataset: Dataset, address: TileAddress, kind: Til
         if kind.points:
             stride = point_stride(dataset, address)
             cursor.execute(prefix + point_tile_sql(user, dataset, address, stride))
+        elif kind.reduced:
+            parameters = reduced_cell_parameters(dataset, address, kind)
+            cursor.execute(prefix + REDUCED_CELL_TILE_SQL, parameters)
         else:
             window = buffered_cell_window(address, kind.level)
             cursor.execute(prefix + CELL_TILE_SQL, {"dataset": dataset.pk, **window})
