@@ -12,7 +12,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, Stream
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import api_view, authentication_classes
 from rest_framework.request import Request
@@ -22,11 +22,14 @@ from accounts.authentication import ApiTokenAuthentication
 from downloads import jobs, service
 from downloads.forms import DownloadForm
 from groundmotion import access
+from groundmotion.api.openapi import error_responses
 from groundmotion.exports.writers import CONTENT_TYPES, EXTENSIONS, Format, csv_chunks, write_export
 from groundmotion.models import DownloadRecord, ProcessingJob
 
 # Token first, so that a bad token answers 401 with `WWW-Authenticate: Token`.
 API_AUTHENTICATION = [ApiTokenAuthentication, SessionAuthentication]
+# A finished download is one file in the format asked for.
+FILE_RESPONSES = {(200, media_type): OpenApiTypes.BINARY for media_type in CONTENT_TYPES.values()}
 
 
 def deliver(user: object, plan: service.DownloadPlan) -> HttpResponse:
@@ -106,19 +109,35 @@ def own_export_job(user: object, job_id: int) -> ProcessingJob:
 
 
 def job_summary(job: ProcessingJob) -> dict:
-    ready = job.state == ProcessingJob.State.SUCCEEDED and jobs.result_path(job) is not None
+    ready = jobs.result_path(job) is not None
+    expires = jobs.expires_at(job)
     return {"id": job.pk, "state": job.state, "progress": round(job.progress, 3),
             "message": job.message, "point_count": job.parameters.get("point_count"),
+            "points_written": job.parameters.get("points_written"),
+            "expires_at": expires.isoformat() if expires else None,
+            "expired": jobs.is_expired(job),
             "file": reverse("downloads:job-file", args=[job.pk]) if ready else None}  # fmt: skip
 
 
 @login_required
 def job_page(request: HttpRequest, job_id: int) -> HttpResponse:
     job = own_export_job(request.user, job_id)
-    return render(request, "downloads/job.html", {"job": job, "summary": job_summary(job)})
+    context = {"job": job, "summary": job_summary(job),
+               "expires": jobs.expires_at(job)}  # fmt: skip
+    return render(request, "downloads/job.html", context)
 
 
-@extend_schema(responses={200: OpenApiTypes.BINARY})
+# /downloads/jobs/<id>/file is a site URL, not under /api/: one that names no job (not a
+# number) gets the site's HTML 404 page; a job that is not the user's or not ready, JSON.
+JOB_FILE_RESPONSES = {
+    **FILE_RESPONSES,
+    **error_responses(),
+    (404, "application/json"): error_responses(404)[404],
+    (404, "text/html"): OpenApiResponse(OpenApiTypes.STR, "No such URL"),
+}
+
+
+@extend_schema(responses=JOB_FILE_RESPONSES)
 @api_view(["GET"])
 @authentication_classes(API_AUTHENTICATION)
 def job_file(request: Request, job_id: int) -> HttpResponse:
@@ -126,13 +145,16 @@ def job_file(request: Request, job_id: int) -> HttpResponse:
     if not request.user.is_authenticated:
         return Response({"detail": "Sign in to download data."}, status=401)
     job = own_export_job(request.user, job_id)
+    if jobs.is_expired(job):
+        return Response({"detail": "This export has expired: request the download again."},
+                        status=410)  # fmt: skip
     path = jobs.result_path(job)
     if path is None or not path.exists():
         raise Http404("The export is not ready")
     return FileResponse(open(path, "rb"), as_attachment=True, filename=path.name)
 
 
-@extend_schema(responses={200: OpenApiTypes.OBJECT})
+@extend_schema(responses={200: OpenApiTypes.OBJECT, **error_responses(404)})
 @api_view(["GET"])
 @authentication_classes(API_AUTHENTICATION)
 def api_job(request: Request, job_id: int) -> Response:
@@ -149,7 +171,8 @@ DOWNLOAD_PARAMETERS = [
 
 
 @extend_schema(parameters=DOWNLOAD_PARAMETERS,
-               responses={200: OpenApiTypes.BINARY, 202: OpenApiTypes.OBJECT})  # fmt: skip
+               responses={**FILE_RESPONSES, 202: OpenApiTypes.OBJECT,
+                          **error_responses(403, 404, 429)})  # fmt: skip
 @api_view(["GET"])
 @authentication_classes(API_AUTHENTICATION)
 def api_download(request: Request, slug: str) -> HttpResponse:

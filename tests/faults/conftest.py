@@ -108,7 +108,7 @@ class Worker:
 def environment(redis_url: str, media: Path, **extra: str) -> dict[str, str]:
     return {**os.environ, "DEBUG": "true", "CELERY_BROKER_URL": redis_url,
             "DATABASE_URL": database_url(), "MEDIA_ROOT": str(media),
-            "GROUNDMOTION_JOB_HEARTBEAT_S": "1",
+            "GROUNDMOTION_JOB_HEARTBEAT_S": "1", "GROUNDMOTION_DOWNLOAD_MAX_AREA_KM2": "100000",
             "GROUNDMOTION_JOB_LOST_AFTER_S": str(LOST_AFTER_S), **extra}  # fmt: skip
 
 
