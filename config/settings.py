@@ -77,6 +77,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # A NUL in the path, a parameter, a header, a cookie or a form field is a 400 (issue 12).
+    "config.middleware.RejectNulCharacters",
+    # A path under /api/ that matches no route is a JSON 404, not Django's HTML page.
+    "config.middleware.JsonNotFoundUnderApi",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -194,6 +198,12 @@ REST_FRAMEWORK = {
         "accounts.authentication.ApiTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    # DRF's JSON parser with bounded depth and no NUL characters: bad bodies are 400s (issue 12).
+    "DEFAULT_PARSER_CLASSES": [
+        "groundmotion.api.parsers.SafeJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Ground Motion Service API",

@@ -9,10 +9,12 @@ not visible at all), bad or too large an area (400), daily limit reached (429).
 from __future__ import annotations
 
 import datetime
+import math
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.contrib.gis.geos import GEOSGeometry
+from django.contrib.gis.gdal import GDALException
+from django.contrib.gis.geos import GEOSException, GEOSGeometry
 from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 
@@ -76,13 +78,20 @@ def check_format(dataset: Dataset, export_format: str) -> None:
 
 
 def checked_area(bbox: str | None, polygon: str | None) -> GEOSGeometry:
+    """The area of a download, or a 400 saying what is wrong with it (parse_area checks the
+    text; the equal-area projection can still fail far outside Europe)."""
     try:
         area = parse_area(bbox, polygon)
     except AreaError as error:
         raise DownloadRefused(400, str(error)) from None
     if area is None:
         raise DownloadRefused(400, "Give an area: a bbox or a polygon.")
-    size = area_km2(area)
+    try:
+        size = area_km2(area)
+    except (GDALException, GEOSException):
+        raise DownloadRefused(400, "The area cannot be measured: draw it within Europe.") from None
+    if not math.isfinite(size):
+        raise DownloadRefused(400, "The area cannot be measured: draw it within Europe.")
     largest = limits()["DOWNLOAD_MAX_AREA_KM2"]
     if size > largest:
         raise DownloadRefused(400, f"The area is too large: {size:,.0f} km², the limit is "

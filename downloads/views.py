@@ -131,7 +131,7 @@ def job_page(request: HttpRequest, job_id: int) -> HttpResponse:
 # number) gets the site's HTML 404 page; a job that is not the user's or not ready, JSON.
 JOB_FILE_RESPONSES = {
     **FILE_RESPONSES,
-    **error_responses(),
+    **error_responses(410),
     (404, "application/json"): error_responses(404)[404],
     (404, "text/html"): OpenApiResponse(OpenApiTypes.STR, "No such URL"),
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 
 import numpy as np
 import pytest
@@ -250,4 +251,7 @@ def test_the_schema_and_docs_page_are_served_without_a_cdn():
         assert path in schema["paths"]
     docs = client_for().get(reverse("api-docs")).content.decode()
     assert "/static/vendor/swagger-ui-dist-5.35.0/swagger-ui-bundle.js" in docs
-    assert "cdn" not in docs.lower()
+    assert all(url.startswith("/") for url in re.findall(r'(?:src|href)="([^"]+)"', docs))
+    # The page carries a fresh CSRF token, whose 64 random characters hold "cdn" about once
+    # in 500 pages: leave it out of the look for a CDN.
+    assert "cdn" not in re.sub(r'"X-CSRFTOKEN"\] = "\w+"', "", docs).lower()

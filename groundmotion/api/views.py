@@ -20,6 +20,7 @@ from rest_framework.response import Response
 
 from groundmotion import access, series_codec
 from groundmotion.api import filters, plots, series
+from groundmotion.api.openapi import AREA_REQUEST, NUMBER_OR_EMPTY, error_responses
 from groundmotion.models import CornerReflector, GNSSStation, PointSeries
 
 SIGN_CONVENTION = "positive line-of-sight displacement is towards the satellite"
@@ -37,7 +38,8 @@ class Latitude(Func):
     output_field = FloatField()
 
 
-@extend_schema(responses=OpenApiTypes.OBJECT, summary="Datasets the user may see")
+@extend_schema(responses={200: OpenApiTypes.OBJECT, **error_responses()},
+               summary="Datasets the user may see")  # fmt: skip
 @api_view(["GET"])
 def datasets(request: Request) -> Response:
     visible = access.visible_datasets(request.user).order_by("slug")
@@ -55,12 +57,12 @@ def datasets(request: Request) -> Response:
 @extend_schema(
     parameters=[
         OpenApiParameter("in_bbox", str, description="min lon, min lat, max lon, max lat"),
-        OpenApiParameter("velocity_min", float, description="mm/yr"),
-        OpenApiParameter("velocity_max", float, description="mm/yr"),
-        OpenApiParameter("coherence_min", float, description="0..1"),
+        OpenApiParameter("velocity_min", NUMBER_OR_EMPTY, description="mm/yr"),
+        OpenApiParameter("velocity_max", NUMBER_OR_EMPTY, description="mm/yr"),
+        OpenApiParameter("coherence_min", NUMBER_OR_EMPTY, description="0..1"),
         OpenApiParameter("pid", str, description="exact point id"),
     ],
-    responses=OpenApiTypes.OBJECT,
+    responses={200: OpenApiTypes.OBJECT, **error_responses(403, 404)},
     summary="Points of a dataset in a box, with filters (at most 10,000)",
 )
 @api_view(["GET"])
@@ -104,7 +106,8 @@ POINT_FIELDS = ("height", "velocity", "velocity_std", "acceleration", "accelerat
                 "los_north", "los_up", "mp_type")  # fmt: skip
 
 
-@extend_schema(responses=OpenApiTypes.OBJECT, summary="One point with its series and fitted model")
+@extend_schema(responses={200: OpenApiTypes.OBJECT, **error_responses(404)},
+               summary="One point with its series and fitted model")  # fmt: skip
 @api_view(["GET"])
 def point_detail(request: Request, point_id: int) -> Response:
     point, dataset, values = point_with_series(request, point_id)
@@ -139,19 +142,22 @@ def plot_response(request: Request, point_id: int, image_format: str) -> HttpRes
     return HttpResponse(image, content_type=plots.CONTENT_TYPES[image_format])
 
 
-@extend_schema(responses={(200, "image/png"): OpenApiTypes.BINARY}, summary="Series plot (PNG)")
+@extend_schema(responses={(200, "image/png"): OpenApiTypes.BINARY, **error_responses(404)},
+               summary="Series plot (PNG)")  # fmt: skip
 @api_view(["GET"])
 def point_plot_png(request: Request, point_id: int) -> HttpResponse:
     return plot_response(request, point_id, "png")
 
 
-@extend_schema(responses={(200, "image/svg+xml"): OpenApiTypes.STR}, summary="Series plot (SVG)")
+@extend_schema(responses={(200, "image/svg+xml"): OpenApiTypes.STR, **error_responses(404)},
+               summary="Series plot (SVG)")  # fmt: skip
 @api_view(["GET"])
 def point_plot_svg(request: Request, point_id: int) -> HttpResponse:
     return plot_response(request, point_id, "svg")
 
 
-@extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR}, summary="Series as CSV")
+@extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR, **error_responses(404)},
+               summary="Series as CSV")  # fmt: skip
 @api_view(["GET"])
 def point_series_csv(request: Request, point_id: int) -> HttpResponse:
     point, dataset, values = point_with_series(request, point_id)
@@ -167,8 +173,8 @@ def point_series_csv(request: Request, point_id: int) -> HttpResponse:
 
 
 @extend_schema(
-    request=OpenApiTypes.OBJECT,
-    responses=OpenApiTypes.OBJECT,
+    request={"application/json": AREA_REQUEST},
+    responses={200: OpenApiTypes.OBJECT, **error_responses(403, 404, 415)},
     summary="Mean series of the points inside a GeoJSON polygon",
 )
 @api_view(["POST"])
@@ -205,7 +211,8 @@ def feature(geometry: object, properties: dict) -> dict:
     }
 
 
-@extend_schema(responses=OpenApiTypes.OBJECT, summary="GNSS stations (GeoJSON, mm/yr)")
+@extend_schema(responses={200: OpenApiTypes.OBJECT, **error_responses()},
+               summary="GNSS stations (GeoJSON, mm/yr)")  # fmt: skip
 @api_view(["GET"])
 def gnss_stations(request: Request) -> Response:
     stations = GNSSStation.objects.select_related("network").order_by("network__slug", "code")
@@ -225,7 +232,8 @@ def gnss_stations(request: Request) -> Response:
     return Response({"type": "FeatureCollection", "features": features})
 
 
-@extend_schema(responses=OpenApiTypes.OBJECT, summary="Corner reflectors (GeoJSON)")
+@extend_schema(responses={200: OpenApiTypes.OBJECT, **error_responses()},
+               summary="Corner reflectors (GeoJSON)")  # fmt: skip
 @api_view(["GET"])
 def reflectors(request: Request) -> Response:
     fields = ("apex_height", "leg_length", "boresight_azimuth", "boresight_elevation",
