@@ -35,7 +35,8 @@ demo: setup
 	scripts/cluster.sh start-redis
 	$(PY) manage.py make_demo --points $(DEMO_POINTS)
 	$(PY) manage.py collectstatic --noinput -v 0
-	$(VENV)/bin/celery -A config worker --loglevel=WARNING --concurrency=2 \
+	$(VENV)/bin/celery -A config worker --beat --schedule=var/celerybeat-schedule \
+		--loglevel=WARNING --concurrency=2 \
 		--detach --pidfile=var/celery.pid --logfile=var/celery.log
 	$(PY) manage.py runserver 127.0.0.1:$(DEMO_PORT)
 

@@ -190,6 +190,17 @@ CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", str(6 * 3600))
 CELERY_TASK_SOFT_TIME_LIMIT = envint("CELERY_TASK_SOFT_TIME_LIMIT", str(6 * 3600 - 60))
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# The reaper of jobs whose worker died (processing/runs.py); `make demo` runs beat in its worker.
+CELERY_BEAT_SCHEDULE = {
+    "reap-lost-jobs": {
+        "task": "processing.reap_lost_jobs",
+        "schedule": float(envint("GROUNDMOTION_JOB_REAP_S", "60")),
+    },
+    "remove-expired-exports": {
+        "task": "downloads.remove_expired_exports",
+        "schedule": float(envint("GROUNDMOTION_EXPORT_SWEEP_S", "3600")),
+    },
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -245,6 +256,12 @@ GROUNDMOTION = {
     "DOWNLOAD_SYNC_POINTS": envint("GROUNDMOTION_DOWNLOAD_SYNC_POINTS", "100000"),
     "DOWNLOAD_DAILY_REQUESTS": envint("GROUNDMOTION_DOWNLOAD_DAILY_REQUESTS", "100"),
     "DOWNLOAD_DAILY_POINTS": envint("GROUNDMOTION_DOWNLOAD_DAILY_POINTS", "20000000"),
+    # Hours a finished export job's file stays downloadable before it is removed.
+    "DOWNLOAD_FILE_HOURS": envint("GROUNDMOTION_DOWNLOAD_FILE_HOURS", "72"),
+    # Jobs (processing/runs.py): seconds between a running job's heartbeats, and the silence
+    # after which the reaper fails it as lost (the longest a dead job can show `running`).
+    "JOB_HEARTBEAT_S": envint("GROUNDMOTION_JOB_HEARTBEAT_S", "10"),
+    "JOB_LOST_AFTER_S": envint("GROUNDMOTION_JOB_LOST_AFTER_S", "120"),
     # Sign-in lock-out: failures of one user name from one client address within the window.
     "LOGIN_FAILURE_LIMIT": envint("GROUNDMOTION_LOGIN_FAILURE_LIMIT", "5"),
     "LOGIN_FAILURE_WINDOW_S": envint("GROUNDMOTION_LOGIN_FAILURE_WINDOW_S", "900"),
