@@ -190,3 +190,14 @@ def test_anonymous_users_do_not_get_restricted_layers(page, live_server, demo, p
     options = page.locator("#dataset-select option").all_inner_texts()
     assert len(options) == 2
     assert not any("Secret" in option for option in options)
+
+
+def test_search_text_is_shown_as_text_not_html(page, live_server, demo) -> None:
+    open_map(page, live_server, centre_fragment(12))
+    hostile = '<img src=x id=injected onerror="window.injected=1">'
+    page.fill("#search-text", hostile)
+    page.press("#search-text", "Enter")
+    page.wait_for_selector("#side-panel .error")
+    assert hostile in page.locator("#side-panel .error").inner_text()
+    assert page.locator("#injected").count() == 0
+    assert page.evaluate("() => window.injected") is None

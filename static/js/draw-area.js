@@ -44,7 +44,7 @@
       var geometry = event.layer.toGeoJSON().geometry;
       requestMean(viewer, geometry)
         .then(function (body) { showMean(viewer, body); })
-        .catch(function (error) { viewer.panel.open("Area mean", '<p class="error">' + error.message + "</p>"); });
+        .catch(function (error) { viewer.panel.open("Area mean", '<p class="error">' + GM.escapeHtml(error.message) + "</p>"); });
     });
   }
 

@@ -66,7 +66,7 @@
     var url = viewer.config.apiUrl + "datasets/" + viewer.dataset + "/points/?pid=" + encodeURIComponent(text.trim());
     return fetch(url, { credentials: "same-origin" }).then(function (response) { return response.ok ? response.json() : { points: [] }; })
       .then(function (body) {
-        if (!body.points.length) { viewer.panel.open("Search", '<p class="error">No point ' + text + " here.</p>"); return false; }
+        if (!body.points.length) { viewer.panel.open("Search", '<p class="error">No point ' + GM.escapeHtml(text) + " here.</p>"); return false; }
         var point = body.points[0];
         viewer.map.setView([point.lat, point.lon], Math.max(viewer.map.getZoom(), viewer.config.pointZoom));
         viewer.select([point.id], false);

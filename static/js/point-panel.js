@@ -2,6 +2,12 @@
 (function () {
   "use strict";
   var GM = (window.GroundMotion = window.GroundMotion || {});
+  var ENTITIES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+
+  /* Text for the panel's HTML: pids, search text and server messages come from outside. */
+  GM.escapeHtml = function (value) {
+    return String(value).replace(/[&<>"']/g, function (character) { return ENTITIES[character]; });
+  };
 
   function Panel(element) {
     this.element = element;
@@ -28,7 +34,7 @@
 
   function pointLinks(apiUrl, point) {
     var base = apiUrl + "points/" + point.id + "/";
-    return '<li><b>' + point.pid + "</b> " + (point.velocity === null ? "" : point.velocity.toFixed(2) + " mm/yr") +
+    return '<li><b>' + GM.escapeHtml(point.pid) + "</b> " + (point.velocity === null ? "" : point.velocity.toFixed(2) + " mm/yr") +
       ' · <a href="' + base + 'plot.png">PNG</a> · <a href="' + base + 'plot.svg">SVG</a> · <a href="' + base + 'series.csv">CSV</a></li>';
   }
 
