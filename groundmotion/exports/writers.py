@@ -5,22 +5,26 @@ Units: displacement mm, velocity mm/yr, heights m; positive LOS is towards the s
 
 from __future__ import annotations
 
+import ctypes
+import errno
+import itertools
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import geopandas as gpd
 import numpy as np
 import pyogrio
+import pyogrio.raw
 import rasterio
-import shapely
 from affine import Affine
 from django.db.models import QuerySet
 
 from groundmotion.exports.columns import (
+    DISPLACEMENT_DECIMALS,
     TO_LAEA,
-    chunk_table,
     date_columns,
     static_block,
     static_columns,
@@ -118,19 +122,246 @@ def write_gpkg(
     progress: ProgressCallback | None = None,
 ) -> ExportResult:
     """Write a GeoPackage layer named after the dataset: WGS84 points, EGMS attributes, and
-    the series as one column per date named d<yyyymmdd> (mm)."""
-    count = 0
-    for chunk in stream_points(points, dataset):
-        table = chunk_table(chunk, dataset, GPKG_DATE_PREFIX)
-        geometry = shapely.points(chunk.longitude, chunk.latitude)
-        frame = gpd.GeoDataFrame(table, geometry=geometry, crs="EPSG:4326")
-        pyogrio.write_dataframe(frame, path, layer=dataset.slug, driver="GPKG", append=count > 0)
-        count += len(chunk)
-        if progress:
-            progress(count)
-    if count == 0:
+    the series as one column per date named d<yyyymmdd> (mm).
+
+    Optimization: the chunks go to GDAL in one write session, as Arrow record batches
+    (pyogrio.raw.write_arrow, GDAL's OGR_L_WriteArrowBatch) that point into the chunk's numpy
+    arrays. pyogrio's DataFrame writer (the first version, one append per chunk) reads every
+    value through Python objects: about 40 us per point at 200 dates, against about 15 us
+    for GDAL's own insert from Arrow (bench/exports.py: 2.4x faster on the whole export)."""
+    chunks = stream_points(points, dataset)
+    first = next(chunks, None)
+    if first is None:
         write_empty_gpkg(dataset, path)
+        return ExportResult(point_count=0, byte_count=path.stat().st_size)
+    count = 0
+
+    def batches() -> Iterator[list[ArrowColumn]]:
+        nonlocal count
+        for chunk in itertools.chain([first], chunks):
+            yield gpkg_batch(chunk, dataset)
+            count += len(chunk)  # GDAL asks for the next batch once this one is written
+            if progress:
+                progress(count)
+
+    stream = ArrowBatchStream(gpkg_schema(dataset), batches())
+    try:
+        pyogrio.raw.write_arrow(stream, path, layer=dataset.slug, driver="GPKG",
+                                geometry_name=GPKG_WKB_COLUMN, geometry_type="Point",
+                                crs="EPSG:4326")  # fmt: skip
+    except Exception:
+        stream.raise_error()  # the batches' own exception (a failed read), not GDAL's report
+        raise
+    finally:
+        chunks.close()
+    stream.raise_error()
     return ExportResult(point_count=count, byte_count=path.stat().st_size)
+
+
+# The geometry's column in the Arrow batches (the layer's geometry column is GDAL's "geom").
+GPKG_WKB_COLUMN = "__wkb_geometry"
+WKB_POINT = np.dtype([("order", "u1"), ("kind", "<u4"), ("x", "<f8"), ("y", "<f8")])
+
+
+def gpkg_schema(dataset: Dataset) -> list[tuple[str, str]]:
+    """(name, Arrow format) of the layer's columns, in chunk_table's order, then the geometry."""
+    names = static_columns(dataset)[1:] + date_columns(dataset.acquisition_dates,
+                                                       GPKG_DATE_PREFIX)  # fmt: skip
+    return [("pid", ARROW_UTF8), *((name, ARROW_FLOAT64) for name in names),
+            (GPKG_WKB_COLUMN, ARROW_BINARY)]  # fmt: skip
+
+
+def gpkg_batch(chunk: PointChunk, dataset: Dataset) -> list[ArrowColumn]:
+    """The chunk's columns as Arrow buffers, rounded as chunk_table rounds them (as the CSV
+    writes them); NaN becomes null, as pyogrio's DataFrame writer makes it."""
+    lengths = np.count_nonzero(chunk.pid_bytes, axis=1)  # UTF-8, NUL-padded (no NUL inside)
+    columns = [variable_column(chunk.pid_bytes[chunk.pid_bytes != 0], lengths)]
+    block = static_block(chunk, dataset)
+    for index in range(len(block.names)):
+        places = max(int(block.decimals[index]), int(block.least[index]))
+        columns.append(float_column(np.round(block.values[:, index], places)))
+    if chunk.series is not None:
+        rounded = np.round(chunk.series.astype(np.float64), DISPLACEMENT_DECIMALS)
+        columns.extend(float_column(values) for values in np.ascontiguousarray(rounded.T))
+    points = np.empty(len(chunk), dtype=WKB_POINT)
+    points["order"], points["kind"] = 1, 1  # little-endian, Point
+    points["x"], points["y"] = chunk.longitude, chunk.latitude
+    sizes = np.full(len(chunk), WKB_POINT.itemsize)
+    columns.append(variable_column(points.view(np.uint8), sizes))
+    return columns
+
+
+def float_column(values: np.ndarray) -> ArrowColumn:
+    values = np.ascontiguousarray(values, dtype=np.float64)
+    missing = np.isnan(values)
+    nulls = int(missing.sum())
+    validity = np.packbits(~missing, bitorder="little") if nulls else None
+    return ArrowColumn(len(values), nulls, (validity, values))
+
+
+def variable_column(data: np.ndarray, lengths: np.ndarray) -> ArrowColumn:
+    """A string or binary column: the values' bytes end to end, and their lengths."""
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int32)
+    np.cumsum(lengths, out=offsets[1:])
+    return ArrowColumn(len(lengths), 0, (None, offsets, np.ascontiguousarray(data)))
+
+
+# The Arrow C stream interface (https://arrow.apache.org/docs/format/CStreamInterface.html),
+# through ctypes: pyogrio.raw.write_arrow takes any object with __arrow_c_stream__, and the
+# project has no pyarrow (which would also change pandas' default string storage). Only what
+# write_gpkg needs: a struct of flat, nullable columns, each a tuple of numpy buffers that
+# stay referenced until GDAL releases the batch.
+ARROW_UTF8, ARROW_FLOAT64, ARROW_BINARY = "u", "g", "z"
+ARROW_FLAG_NULLABLE = 2
+
+
+class ArrowColumn(NamedTuple):
+    length: int
+    null_count: int
+    buffers: tuple[np.ndarray | None, ...]  # validity bitmap (or None), then values/offsets
+
+
+class _ArrowSchema(ctypes.Structure):
+    _fields_ = [("format", ctypes.c_char_p), ("name", ctypes.c_char_p),
+                ("metadata", ctypes.c_char_p), ("flags", ctypes.c_int64),
+                ("n_children", ctypes.c_int64), ("children", ctypes.c_void_p),
+                ("dictionary", ctypes.c_void_p), ("release", ctypes.c_void_p),
+                ("private_data", ctypes.c_void_p)]  # fmt: skip
+
+
+class _ArrowArray(ctypes.Structure):
+    _fields_ = [("length", ctypes.c_int64), ("null_count", ctypes.c_int64),
+                ("offset", ctypes.c_int64), ("n_buffers", ctypes.c_int64),
+                ("n_children", ctypes.c_int64), ("buffers", ctypes.c_void_p),
+                ("children", ctypes.c_void_p), ("dictionary", ctypes.c_void_p),
+                ("release", ctypes.c_void_p), ("private_data", ctypes.c_void_p)]  # fmt: skip
+
+
+class _ArrowArrayStream(ctypes.Structure):
+    _fields_ = [("get_schema", ctypes.c_void_p), ("get_next", ctypes.c_void_p),
+                ("get_last_error", ctypes.c_void_p), ("release", ctypes.c_void_p),
+                ("private_data", ctypes.c_void_p)]  # fmt: skip
+
+
+_SchemaRelease = ctypes.CFUNCTYPE(None, ctypes.POINTER(_ArrowSchema))
+_ArrayRelease = ctypes.CFUNCTYPE(None, ctypes.POINTER(_ArrowArray))
+_GetSchema = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(_ArrowSchema))
+_GetNext = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(_ArrowArray))
+_GetLastError = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p)
+_StreamRelease = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+_capsule_new = ctypes.pythonapi.PyCapsule_New
+_capsule_new.restype = ctypes.py_object
+_capsule_new.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p]
+_CAPSULE_NAME = b"arrow_array_stream"  # lives as long as the module: capsules keep the pointer
+
+
+@_SchemaRelease
+def _release_schema(schema: ctypes._Pointer) -> None:
+    schema.contents.release = None  # the memory is the stream's, freed with it
+
+
+@_ArrayRelease
+def _release_child(array: ctypes._Pointer) -> None:
+    array.contents.release = None  # freed with its batch
+
+
+def _address(function: object) -> int:
+    return ctypes.cast(function, ctypes.c_void_p).value
+
+
+class ArrowBatchStream:
+    """An ArrowArrayStream of struct batches: `columns` gives (name, format) of each field,
+    `batches` yields one list of ArrowColumn per batch. An exception raised by the batches
+    ends the stream with EIO; raise_error() raises it again for the caller."""
+
+    def __init__(self, columns: list[tuple[str, str]], batches: Iterator[list[ArrowColumn]]):
+        self.batches = batches
+        self.error: BaseException | None = None
+        self._names = [name.encode("utf-8") for name, _ in columns]
+        self._formats = [kind.encode("ascii") for _, kind in columns]
+        self._fields = (_ArrowSchema * len(columns))()
+        for field, name, kind in zip(self._fields, self._names, self._formats, strict=True):
+            field.format, field.name, field.flags = kind, name, ARROW_FLAG_NULLABLE
+            field.release = _address(_release_schema)
+        self._field_pointers = (ctypes.c_void_p * len(columns))(
+            *(ctypes.addressof(field) for field in self._fields))  # fmt: skip
+        self._message = ctypes.create_string_buffer(1024)
+        self._live: dict[int, list] = {}  # batch number -> what its C structs point into
+        self._batch_number = 0
+        self._callbacks = (_GetSchema(self._get_schema), _GetNext(self._get_next),
+                           _GetLastError(self._get_last_error), _StreamRelease(self._release),
+                           _ArrayRelease(self._release_batch))  # fmt: skip
+        self._stream = _ArrowArrayStream(*(_address(call) for call in self._callbacks[:4]))
+
+    def __arrow_c_stream__(self, requested_schema: object = None) -> object:
+        return _capsule_new(ctypes.addressof(self._stream), _CAPSULE_NAME, None)
+
+    def raise_error(self) -> None:
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+
+    def _fail(self, error: BaseException) -> int:
+        self.error = error
+        self._message.value = f"{type(error).__name__}: {error}".encode()[:1000]
+        return errno.EIO
+
+    def _get_schema(self, _stream: int, out: ctypes._Pointer) -> int:
+        try:
+            schema = out.contents
+            schema.format, schema.name, schema.metadata, schema.flags = b"+s", b"", None, 0
+            schema.n_children, schema.children = len(self._fields), ctypes.addressof(
+                self._field_pointers)  # fmt: skip
+            schema.dictionary, schema.private_data = None, None
+            schema.release = _address(_release_schema)
+            return 0
+        except BaseException as error:  # no exception may cross into C
+            return self._fail(error)
+
+    def _get_next(self, _stream: int, out: ctypes._Pointer) -> int:
+        try:
+            columns = next(self.batches, None)
+            if columns is None:
+                out.contents.release = None  # the end of the stream
+            else:
+                self._fill(out.contents, columns)
+            return 0
+        except BaseException as error:  # no exception may cross into C
+            return self._fail(error)
+
+    def _fill(self, out: _ArrowArray, columns: list[ArrowColumn]) -> None:
+        if len(columns) != len(self._fields):
+            raise ValueError(f"{len(columns)} columns in a batch of {len(self._fields)} fields")
+        children = (_ArrowArray * len(columns))()
+        keep: list = [children]
+        for child, column in zip(children, columns, strict=True):
+            addresses = [None if part is None else part.ctypes.data for part in column.buffers]
+            buffers = (ctypes.c_void_p * len(addresses))(*addresses)
+            keep += [buffers, *column.buffers]
+            child.length, child.null_count = column.length, column.null_count
+            child.n_buffers, child.buffers = len(addresses), ctypes.addressof(buffers)
+            child.release = _address(_release_child)
+        pointers = (ctypes.c_void_p * len(children))(*(ctypes.addressof(c) for c in children))
+        validity = (ctypes.c_void_p * 1)(None)
+        keep += [pointers, validity]
+        self._batch_number += 1
+        self._live[self._batch_number] = keep
+        out.length, out.null_count, out.offset = columns[0].length, 0, 0
+        out.n_buffers, out.buffers = 1, ctypes.addressof(validity)
+        out.n_children, out.children = len(children), ctypes.addressof(pointers)
+        out.dictionary, out.private_data = None, self._batch_number
+        out.release = _address(self._callbacks[4])
+
+    def _release_batch(self, array: ctypes._Pointer) -> None:
+        self._live.pop(array.contents.private_data, None)
+        array.contents.release = None
+
+    def _get_last_error(self, _stream: int) -> int:
+        return ctypes.addressof(self._message)
+
+    def _release(self, _stream: int) -> None:
+        self._stream.release = None
+        self._live.clear()
 
 
 def write_empty_gpkg(dataset: Dataset, path: Path) -> None:
