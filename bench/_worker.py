@@ -1,16 +1,14 @@
 """A private Redis and a real `celery -A config worker` for benchmarks, and the worker's memory.
 
-Like tests/faults/conftest.py: redis-server on a free port with no persistence, and a worker
-started as the service starts it (prefork pool, one child), logging to a file; its pool
-children's resident memory is read from /proc while a job runs.
+The Redis, the worker's readiness and the /proc walk are tests/services.py's, shared with the
+fault suite; here a worker is started as the service starts it (prefork pool, one child),
+logging to a file, and its pool children's resident memory is read while a job runs.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -19,71 +17,19 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from tests.services import Worker, descendants, redis_server
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @contextlib.contextmanager
-def redis_server() -> Iterator[str]:
-    """A throwaway redis-server; yields its URL."""
-    if shutil.which("redis-server") is None:
-        raise RuntimeError("redis-server is not installed")
-    port = free_port()
-    with tempfile.TemporaryDirectory(prefix="bench-redis-") as directory:
-        server = subprocess.Popen(
-            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", directory,
-             "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL,
-        )  # fmt: skip
-        try:
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline:
-                with socket.socket() as probe:
-                    if probe.connect_ex(("127.0.0.1", port)) == 0:
-                        break
-                time.sleep(0.1)
-            else:
-                raise RuntimeError("redis-server did not start")
-            yield f"redis://127.0.0.1:{port}/0"
-        finally:
-            server.terminate()
-            server.wait(10)
-
-
-class Worker:
-    def __init__(self, process: subprocess.Popen, log: Path) -> None:
-        self.process = process
-        self.log = log
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def wait_ready(self, seconds: float = 120) -> None:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if self.log.exists() and "ready." in self.log.read_text(errors="replace"):
-                return
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the worker exited:\n{self.log.read_text(errors='replace')}")
-            time.sleep(0.2)
-        raise RuntimeError("the worker did not start")
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+def private_redis() -> Iterator[str]:
+    """A throwaway redis-server in a temporary directory; yields its URL."""
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-redis-") as directory,
+        redis_server(Path(directory)) as url,
+    ):
+        yield url
 
 
 @contextlib.contextmanager
@@ -102,24 +48,6 @@ def celery_worker(env: dict[str, str], log: Path) -> Iterator[Worker]:
         yield worker
     finally:
         worker.stop()
-
-
-def descendants(pid: int) -> list[int]:
-    """Every living process below pid (from /proc/*/stat)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            children.setdefault(int(fields[1]), []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
 
 
 def rss_bytes(pid: int) -> int:

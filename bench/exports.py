@@ -293,7 +293,7 @@ def compare_async(run, points: int, years: str) -> None:
     from django.test import Client
 
     from accounts.tokens import create_token
-    from bench._worker import celery_worker, environment, redis_server
+    from bench._worker import celery_worker, environment, private_redis
 
     dataset = prepare_async_dataset(run, points, years)
     bbox = area_of(dataset)
@@ -311,7 +311,7 @@ def compare_async(run, points: int, years: str) -> None:
           flush=True)  # fmt: skip
     with (
         tempfile.TemporaryDirectory(prefix="bench-async-") as directory,
-        redis_server() as broker_url,
+        private_redis() as broker_url,
         overridden(settings.GROUNDMOTION, **limits),
     ):
         folder = Path(directory)

@@ -116,11 +116,12 @@ def remove_expired_exports() -> int:
     exports = Path(settings.MEDIA_ROOT) / "exports"
     if not exports.is_dir():
         return 0
-    finished = {job.pk: job for job in ProcessingJob.objects.filter(
-        kind=ProcessingJob.Kind.EXPORT, state__in=[State.SUCCEEDED, State.FAILED])}  # fmt: skip
-    for directory in exports.iterdir():
-        job = finished.get(int(directory.name)) if directory.name.isdigit() else None
-        if job is not None and (job.state == State.FAILED or is_expired(job)):
+    directories = {int(path.name): path for path in exports.iterdir() if path.name.isdigit()}
+    finished = ProcessingJob.objects.filter(pk__in=directories, kind=ProcessingJob.Kind.EXPORT,
+                                            state__in=[State.SUCCEEDED, State.FAILED])  # fmt: skip
+    for job in finished:
+        directory = directories[job.pk]
+        if job.state == State.FAILED or is_expired(job):
             shutil.rmtree(directory, ignore_errors=True)
             removed += 1
     return removed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -22,6 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 def redis_url(tmp_path):
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
     with redis_server(tmp_path) as url:
         yield url
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -16,7 +17,7 @@ from django.db import connection
 
 from groundmotion.models import ProcessingJob
 from groundmotion.partitions import STAGING_PREFIX
-from tests.services import redis_server
+from tests.services import Worker, redis_server
 
 ROOT = Path(__file__).resolve().parents[2]
 # The silence after which a test worker's reaper fails a job (production: 120 s).
@@ -25,6 +26,8 @@ LOST_AFTER_S = 4
 
 @pytest.fixture(scope="module")
 def redis_url(tmp_path_factory) -> Iterator[str]:
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
     with redis_server(tmp_path_factory.mktemp("redis")) as url:
         yield url
 
@@ -59,30 +62,6 @@ def plan(tmp_path) -> Plan:
     return Plan(tmp_path / "fault.json")
 
 
-class Worker:
-    def __init__(self, process: subprocess.Popen, log: Path) -> None:
-        self.process = process
-        self.log = log
-
-    def wait_ready(self, seconds: float = 60) -> None:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if self.log.exists() and "ready." in self.log.read_text(errors="replace"):
-                return
-            assert self.process.poll() is None, self.log.read_text(errors="replace")
-            time.sleep(0.2)
-        raise AssertionError("the worker did not start")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
-
-
 def environment(redis_url: str, media: Path, **extra: str) -> dict[str, str]:
     return {**os.environ, "DEBUG": "true", "CELERY_BROKER_URL": redis_url,
             "DATABASE_URL": database_url(), "MEDIA_ROOT": str(media),
@@ -108,7 +87,7 @@ def start_worker(redis_url, plan, settings, tmp_path) -> Iterator[Callable[..., 
         )
         worker = Worker(process, log)
         started.append(worker)
-        worker.wait_ready()
+        worker.wait_ready(60)
         return worker
 
     yield start
@@ -170,29 +149,3 @@ def eventually(check: Callable[[], object], seconds: float = 15) -> None:
     while (found := check()) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not found, found
-
-
-def descendants(pid: int) -> list[int]:
-    """Every living process below pid (from /proc)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            children.setdefault(int(fields[1]), []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"

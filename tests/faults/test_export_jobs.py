@@ -4,6 +4,7 @@ export killed or failing halfway leaves no file, no audit row and no running job
 from __future__ import annotations
 
 import csv
+import datetime
 import io
 import time
 from pathlib import Path
@@ -173,7 +174,7 @@ def test_an_expired_export_answers_410_and_its_file_is_removed(
     path = fetch_file(client, job.pk, tmp_path, "csv")
     assert path.stat().st_size > 0
     ProcessingJob.objects.filter(pk=job.pk).update(
-        finished_at=job.finished_at - __import__("datetime").timedelta(hours=73)
+        finished_at=job.finished_at - datetime.timedelta(hours=73)
     )
     summary = client.get(f"/api/downloads/jobs/{job.pk}/").json()
     assert summary["expired"] and summary["file"] is None

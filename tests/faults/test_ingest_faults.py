@@ -17,15 +17,8 @@ from django.core.management import call_command
 
 from fixtures import demo_region
 from groundmotion.models import Dataset
-from tests.faults.conftest import (
-    ROOT,
-    alive,
-    database_url,
-    descendants,
-    eventually,
-    idle_transactions,
-    staged_tables,
-)
+from tests.faults.conftest import ROOT, database_url, eventually, idle_transactions, staged_tables
+from tests.services import alive, descendants
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SLUG = "reloaded"
