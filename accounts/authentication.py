@@ -38,5 +38,9 @@ class ApiTokenScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema: object) -> dict:
         description = "`Token gms_…`, created on the account page; revocable."
-        return {"type": "apiKey", "in": "header", "name": "Authorization",
-                "description": description}  # fmt: skip
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": description,
+        }

@@ -20,8 +20,10 @@ def profile(request: HttpRequest) -> HttpResponse:
     user = request.user
     visible = access.visible_datasets(user).order_by("slug")
     downloadable = set(access.downloadable_datasets(user).values_list("pk", flat=True))
-    rows = [(dataset, access.sees_points(user, dataset), dataset.pk in downloadable)
-            for dataset in visible]  # fmt: skip
+    rows = [
+        (dataset, access.sees_points(user, dataset), dataset.pk in downloadable)
+        for dataset in visible
+    ]
     context = {
         "rows": rows,
         "tokens": ApiToken.objects.filter(user=user),

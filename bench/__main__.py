@@ -12,9 +12,10 @@ BENCH_DIR = Path(__file__).parent
 
 def main(names: list[str]) -> None:
     available = sorted(
-        module.name for module in pkgutil.iter_modules([str(BENCH_DIR)])
+        module.name
+        for module in pkgutil.iter_modules([str(BENCH_DIR)])
         if not module.name.startswith("_")
-    )  # fmt: skip
+    )
     for name in names or available:
         print(f"=== bench/{name}.py", flush=True)
         importlib.import_module(f"bench.{name}").main()

@@ -23,8 +23,7 @@ def main() -> None:
     series = np.load(sys.argv[1], mmap_mode="r")
     years = np.load(sys.argv[2])
     first = datetime.date(2020, 1, 1)
-    dates = [(first + datetime.timedelta(days=round(y * 365.25))).strftime("%Y%m%d")
-             for y in years]  # fmt: skip
+    dates = [(first + datetime.timedelta(days=round(y * 365.25))).strftime("%Y%m%d") for y in years]
     model = {"polynomial": 1, "periodic": [1.0]}
     velocity = np.empty(len(series), dtype=np.float32)
     started = time.perf_counter()

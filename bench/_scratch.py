@@ -23,8 +23,11 @@ class Runner:
     def __call__(self, command: list[str]) -> str:
         result = subprocess.run(
             [sys.executable, str(ROOT / "manage.py"), *command],
-            env=self.env, check=True, capture_output=True, text=True,
-        )  # fmt: skip
+            env=self.env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         return result.stdout
 
     def sql(self, query: str) -> tuple | None:

@@ -200,22 +200,48 @@ def http_servers(url: str, ports: dict[str, int], wanted: set[str], paths: dict)
 def baseline_servers(url: str, ports: dict, wanted: set[str], paths: dict, ids: dict) -> list:
     result = []
     if "T" in wanted:
-        tipg_paths = {name: [tipg_path(path, ids) for path in class_paths]
-                      for name, class_paths in paths.items()}  # fmt: skip
-        environment = {"DATABASE_URL": plain(url), "TIPG_DB_SCHEMAS": '["public"]',
-                       "TIPG_MAX_FEATURES_PER_TILE": "10000"}  # fmt: skip
-        command = [str(BENCH_VENV / "bin" / "uvicorn"), "tipg.main:app", "--workers", "4",
-                   "--port", str(ports["T"]), "--log-level", "warning"]  # fmt: skip
+        tipg_paths = {
+            name: [tipg_path(path, ids) for path in class_paths]
+            for name, class_paths in paths.items()
+        }
+        environment = {
+            "DATABASE_URL": plain(url),
+            "TIPG_DB_SCHEMAS": '["public"]',
+            "TIPG_MAX_FEATURES_PER_TILE": "10000",
+        }
+        command = [
+            str(BENCH_VENV / "bin" / "uvicorn"),
+            "tipg.main:app",
+            "--workers",
+            "4",
+            "--port",
+            str(ports["T"]),
+            "--log-level",
+            "warning",
+        ]
         result.append(("T", command, environment, tipg_paths))
     if "V" in wanted:
         # Plain HTTP as for ours: without SECURE_SSL_REDIRECT=false every answer is a 301.
-        environment = {"DATABASE_URL": url, "DEBUG": "false", "SECRET_KEY": "bench-only",
-                       "ALLOWED_HOSTS": "127.0.0.1", "SECURE_SSL_REDIRECT": "false",
-                       "DJANGO_SETTINGS_MODULE": "bench._vectortiles_site"}  # fmt: skip
-        command = [str(BENCH_VENV / "bin" / "gunicorn"), "bench._vectortiles_site:application",
-                   "-w", "4", "-b", f"127.0.0.1:{ports['V']}"]  # fmt: skip
-        vt_paths = {name: [path.replace("/tiles/", "/vt/", 1) for path in class_paths]
-                    for name, class_paths in paths.items()}  # fmt: skip
+        environment = {
+            "DATABASE_URL": url,
+            "DEBUG": "false",
+            "SECRET_KEY": "bench-only",
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "SECURE_SSL_REDIRECT": "false",
+            "DJANGO_SETTINGS_MODULE": "bench._vectortiles_site",
+        }
+        command = [
+            str(BENCH_VENV / "bin" / "gunicorn"),
+            "bench._vectortiles_site:application",
+            "-w",
+            "4",
+            "-b",
+            f"127.0.0.1:{ports['V']}",
+        ]
+        vt_paths = {
+            name: [path.replace("/tiles/", "/vt/", 1) for path in class_paths]
+            for name, class_paths in paths.items()
+        }
         result.append(("V", command, environment, vt_paths))
     return result
 

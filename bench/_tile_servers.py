@@ -71,9 +71,13 @@ def server(command: list[str], environment: dict[str, str], probe: str) -> Itera
     """Run a server in its own process group; stop that group (and only it) afterwards."""
     log = open(ROOT / "var" / "log" / "bench-server.log", "ab")  # noqa: SIM115
     process = subprocess.Popen(
-        command, env={**os.environ, **environment}, cwd=ROOT, stdout=log, stderr=log,
+        command,
+        env={**os.environ, **environment},
+        cwd=ROOT,
+        stdout=log,
+        stderr=log,
         start_new_session=True,
-    )  # fmt: skip
+    )
     try:
         wait_until_up(probe)
         yield
@@ -92,18 +96,34 @@ def run_wrk(base_url: str, paths: list[str], connections: int, seconds: int) -> 
         script.write_text(WRK_SCRIPT % {"paths": path_file})
         threads = min(connections, 2)
         output = subprocess.run(
-            ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s",
-             "--timeout", "10s", "-s", str(script), base_url],
-            capture_output=True, text=True, check=True,
-        ).stdout  # fmt: skip
+            [
+                "wrk",
+                "-t",
+                str(threads),
+                "-c",
+                str(connections),
+                "-d",
+                f"{seconds}s",
+                "--timeout",
+                "10s",
+                "-s",
+                str(script),
+                base_url,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
     summary = json.loads(output.split("WRK ", 1)[1].splitlines()[0])
     seconds_run = summary["duration_us"] / 1e6
     return {
         "rps": summary["requests"] / seconds_run,
-        "p50": summary["p50"] / 1000, "p95": summary["p95"] / 1000, "p99": summary["p99"] / 1000,
+        "p50": summary["p50"] / 1000,
+        "p95": summary["p95"] / 1000,
+        "p99": summary["p99"] / 1000,
         "errors": summary["errors"] + summary["non2xx"],
         "requests": summary["requests"],
-    }  # fmt: skip
+    }
 
 
 def run_pgbench(database_url: str, tile_class: str, count: int, clients: int, seconds: int) -> dict:
@@ -124,17 +144,46 @@ def run_pgbench(database_url: str, tile_class: str, count: int, clients: int, se
         script_path = Path(folder) / "tile.sql"
         script_path.write_text(script)
         subprocess.run(
-            ["pgbench", "-n", "-M", "simple", "-f", str(script_path), "-c", str(clients),
-             "-j", str(min(clients, 2)), "-T", str(seconds), "-l", "--log-prefix",
-             str(Path(folder) / "log"), "-h", match["host"], "-p", match["port"],
-             "-U", match["user"], match["name"]],
-            capture_output=True, text=True, check=True, cwd=folder,
-        )  # fmt: skip
+            [
+                "pgbench",
+                "-n",
+                "-M",
+                "simple",
+                "-f",
+                str(script_path),
+                "-c",
+                str(clients),
+                "-j",
+                str(min(clients, 2)),
+                "-T",
+                str(seconds),
+                "-l",
+                "--log-prefix",
+                str(Path(folder) / "log"),
+                "-h",
+                match["host"],
+                "-p",
+                match["port"],
+                "-U",
+                match["user"],
+                match["name"],
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=folder,
+        )
         latencies = []
         for log in Path(folder).glob("log*"):
             rows = np.loadtxt(log, usecols=(2,), ndmin=1)
             latencies.append(rows)
     microseconds = np.concatenate(latencies)
     p50, p95, p99 = np.percentile(microseconds, [50, 95, 99]) / 1000
-    return {"rps": len(microseconds) / seconds, "p50": p50, "p95": p95, "p99": p99,
-            "errors": 0, "requests": len(microseconds)}  # fmt: skip
+    return {
+        "rps": len(microseconds) / seconds,
+        "p50": p50,
+        "p95": p95,
+        "p99": p99,
+        "errors": 0,
+        "requests": len(microseconds),
+    }

@@ -35,13 +35,26 @@ def private_redis() -> Iterator[str]:
 @contextlib.contextmanager
 def celery_worker(env: dict[str, str], log: Path) -> Iterator[Worker]:
     """`celery -A config worker --pool=prefork --concurrency=1`, ready to take tasks."""
-    command = [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=prefork",
-               "--concurrency=1", "--loglevel=INFO", f"--logfile={log}",
-               "--hostname=bench-exports@%h", "--without-gossip", "--without-mingle"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "config",
+        "worker",
+        "--pool=prefork",
+        "--concurrency=1",
+        "--loglevel=INFO",
+        f"--logfile={log}",
+        "--hostname=bench-exports@%h",
+        "--without-gossip",
+        "--without-mingle",
+    ]
     # Its own output (the warning about running as root) goes beside the log.
     with open(log.with_suffix(".out"), "wb") as output:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output,
-                                   stderr=subprocess.STDOUT)  # fmt: skip
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
+        )
     worker = Worker(process, log)
     try:
         worker.wait_ready()

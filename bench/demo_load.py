@@ -29,8 +29,12 @@ def main() -> None:
         )
     point_bytes, series_bytes, count, dates = sizes
     per_point = (point_bytes + series_bytes) / count
-    print(f"make_demo --points {points:,}: {count:,} points in {elapsed:.1f} s "
-          f"({count / elapsed:,.0f} points/s, both tracks, GNSS and analyse included)")  # fmt: skip
-    print(f"points table {point_bytes / count:.0f} B/point, series {series_bytes / count:.0f} "
-          f"B/point at {dates} dates; total {per_point:.0f} B/point "
-          f"(target at 200 dates: <= 1100 B)")  # fmt: skip
+    print(
+        f"make_demo --points {points:,}: {count:,} points in {elapsed:.1f} s "
+        f"({count / elapsed:,.0f} points/s, both tracks, GNSS and analyse included)"
+    )
+    print(
+        f"points table {point_bytes / count:.0f} B/point, series {series_bytes / count:.0f} "
+        f"B/point at {dates} dates; total {per_point:.0f} B/point "
+        f"(target at 200 dates: <= 1100 B)"
+    )

@@ -34,8 +34,10 @@ from bench._scratch import scratch_database
 
 
 def report(label: str, count: int, seconds: float) -> None:
-    print(f"  {label:<44} {count:>9,} points in {seconds:6.2f} s ({count / seconds:>9,.0f}/s)",
-          flush=True)  # fmt: skip
+    print(
+        f"  {label:<44} {count:>9,} points in {seconds:6.2f} s ({count / seconds:>9,.0f}/s)",
+        flush=True,
+    )
 
 
 def timed(label: str, function) -> float:
@@ -54,8 +56,9 @@ def pandas_csv(points, dataset, path: Path) -> int:
     count = 0
     with open(path, "w") as target:
         for chunk in stream_points(points, dataset):
-            text = chunk_table(chunk, dataset).to_csv(index=False, header=count == 0,
-                                                      lineterminator="\n")  # fmt: skip
+            text = chunk_table(chunk, dataset).to_csv(
+                index=False, header=count == 0, lineterminator="\n"
+            )
             target.write(text)
             count += len(chunk)
     return count
@@ -69,10 +72,12 @@ def floor_csv(points, path: Path) -> int:
 
     selection, params = points.order_by().values("id").query.sql_with_params()
     columns = ", ".join(f"p.{name}" for name in POINT_FLOAT_COLUMNS)
-    sql = (f"COPY (SELECT p.pid, ST_Y(p.geom), ST_X(p.geom), {columns}, s.displacements"
-           f" FROM groundmotion_measurementpoint p LEFT JOIN {SERIES_TABLE} s"
-           f" ON s.point_id = p.id WHERE p.id IN ({selection}) ORDER BY p.id)"
-           " TO STDOUT (FORMAT csv, HEADER)")  # fmt: skip
+    sql = (
+        f"COPY (SELECT p.pid, ST_Y(p.geom), ST_X(p.geom), {columns}, s.displacements"
+        f" FROM groundmotion_measurementpoint p LEFT JOIN {SERIES_TABLE} s"
+        f" ON s.point_id = p.id WHERE p.id IN ({selection}) ORDER BY p.id)"
+        " TO STDOUT (FORMAT csv, HEADER)"
+    )
     with (
         open(path, "wb") as target,
         connection.cursor() as cursor,
@@ -107,27 +112,38 @@ def compare() -> None:
 
     dataset = Dataset.objects.order_by("slug").first()
     points = access.aggregatable_points(AnonymousUser(), dataset)
-    print(f"{dataset.slug}: {dataset.point_count:,} points x {len(dataset.acquisition_dates)} "
-          "dates")  # fmt: skip
+    print(
+        f"{dataset.slug}: {dataset.point_count:,} points x {len(dataset.acquisition_dates)} dates"
+    )
     formatter_only(points.filter(pk__in=points.values("pk")[:1000]), dataset)  # numba warm-up
-    timed("transfer: binary COPY -> numpy",
-          lambda: sum(len(c) for c in stream_points(points, dataset)))  # fmt: skip
+    timed(
+        "transfer: binary COPY -> numpy",
+        lambda: sum(len(c) for c in stream_points(points, dataset)),
+    )
     count, seconds = formatter_only(points, dataset)
-    print(f"  {'formatter alone (numba, chunks in memory)':<44} {count:>9,} points in "
-          f"{seconds:6.2f} s ({count / seconds:>9,.0f}/s)")  # fmt: skip
+    print(
+        f"  {'formatter alone (numba, chunks in memory)':<44} {count:>9,} points in "
+        f"{seconds:6.2f} s ({count / seconds:>9,.0f}/s)"
+    )
     with tempfile.TemporaryDirectory() as directory:
         folder = Path(directory)
-        ours = timed("ours: EGMS CSV (write_export)",
-                     lambda: write_export(Format.CSV, points, dataset,
-                                          folder / "ours.csv").point_count)  # fmt: skip
-        floor = timed("floor: COPY TO STDOUT (FORMAT csv)",
-                      lambda: floor_csv(points, folder / "floor.csv"))  # fmt: skip
-        slow = timed("pandas: same chunks, DataFrame.to_csv",
-                     lambda: pandas_csv(points, dataset, folder / "pandas.csv"))  # fmt: skip
+        ours = timed(
+            "ours: EGMS CSV (write_export)",
+            lambda: write_export(Format.CSV, points, dataset, folder / "ours.csv").point_count,
+        )
+        floor = timed(
+            "floor: COPY TO STDOUT (FORMAT csv)", lambda: floor_csv(points, folder / "floor.csv")
+        )
+        slow = timed(
+            "pandas: same chunks, DataFrame.to_csv",
+            lambda: pandas_csv(points, dataset, folder / "pandas.csv"),
+        )
         size = (folder / "ours.csv").stat().st_size / 1e6
-        print(f"  ours/floor speed: {floor / ours:.2f}x; ours/pandas speed: {slow / ours:.1f}x "
-              f"(ours {size:,.0f} MB, floor {(folder / 'floor.csv').stat().st_size / 1e6:,.0f}"
-              " MB)")  # fmt: skip
+        print(
+            f"  ours/floor speed: {floor / ours:.2f}x; ours/pandas speed: {slow / ours:.1f}x "
+            f"(ours {size:,.0f} MB, floor {(folder / 'floor.csv').stat().st_size / 1e6:,.0f}"
+            " MB)"
+        )
 
 
 ASYNC_POLL_S = 0.2
@@ -145,9 +161,11 @@ def rows_sql(points, with_geom: bool = False) -> str:
     selection, params = points.order_by().values("id").query.sql_with_params()
     columns = ", ".join(f"p.{name}" for name in POINT_FLOAT_COLUMNS)
     geom = ", p.geom" if with_geom else ""
-    sql = (f"SELECT p.pid, ST_Y(p.geom) AS latitude, ST_X(p.geom) AS longitude, {columns},"
-           f" s.displacements{geom} FROM {POINT_TABLE} p LEFT JOIN {SERIES_TABLE} s"
-           f" ON s.point_id = p.id WHERE p.id IN ({selection}) ORDER BY p.id")  # fmt: skip
+    sql = (
+        f"SELECT p.pid, ST_Y(p.geom) AS latitude, ST_X(p.geom) AS longitude, {columns},"
+        f" s.displacements{geom} FROM {POINT_TABLE} p LEFT JOIN {SERIES_TABLE} s"
+        f" ON s.point_id = p.id WHERE p.id IN ({selection}) ORDER BY p.id"
+    )
     with connection.cursor() as cursor:
         return psycopg.ClientCursor(cursor.connection).mogrify(sql, params)
 
@@ -156,8 +174,13 @@ def database_parts(url: str) -> dict:
     import dj_database_url
 
     config = dj_database_url.parse(url)
-    return {"host": config["HOST"], "port": str(config["PORT"]), "dbname": config["NAME"],
-            "user": config["USER"], "password": config.get("PASSWORD") or ""}  # fmt: skip
+    return {
+        "host": config["HOST"],
+        "port": str(config["PORT"]),
+        "dbname": config["NAME"],
+        "user": config["USER"],
+        "password": config.get("PASSWORD") or "",
+    }
 
 
 def psql_csv(url: str, sql: str, path: Path) -> None:
@@ -167,10 +190,28 @@ def psql_csv(url: str, sql: str, path: Path) -> None:
     parts = database_parts(url)
     env = {**os.environ, "PGPASSWORD": parts["password"]} if parts["password"] else None
     with open(path, "wb") as target:
-        subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", parts["host"],
-                        "-p", parts["port"], "-U", parts["user"], "-d", parts["dbname"],
-                        "-c", f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, HEADER)"],
-                       stdout=target, check=True, env=env)  # fmt: skip
+        subprocess.run(
+            [
+                "psql",
+                "-X",
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                parts["host"],
+                "-p",
+                parts["port"],
+                "-U",
+                parts["user"],
+                "-d",
+                parts["dbname"],
+                "-c",
+                f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, HEADER)",
+            ],
+            stdout=target,
+            check=True,
+            env=env,
+        )
 
 
 def ogr2ogr_gpkg(url: str, sql: str, path: Path, layer: str) -> None:
@@ -179,8 +220,9 @@ def ogr2ogr_gpkg(url: str, sql: str, path: Path, layer: str) -> None:
 
     parts = database_parts(url)
     source = " ".join(f"{key}={value}" for key, value in parts.items() if value)
-    subprocess.run(["ogr2ogr", "-f", "GPKG", str(path), f"PG:{source}", "-sql", sql,
-                    "-nln", layer], check=True)  # fmt: skip
+    subprocess.run(
+        ["ogr2ogr", "-f", "GPKG", str(path), f"PG:{source}", "-sql", sql, "-nln", layer], check=True
+    )
 
 
 def csv_rows_in(path: Path) -> int:
@@ -257,11 +299,18 @@ def async_download(client, headers: dict, url: str, worker, target: Path) -> dic
         for block in response.streaming_content:
             output.write(block)
     response.close()
-    return {"seconds": seconds, "fetch": time.perf_counter() - fetch_started,
-            "rss_start": memory.start, "rss_peak": memory.peak, "rss_end": memory.end,
-            "samples": len(memory.samples), "written": summary["points_written"],
-            "answered": answered, "queued": (job.started_at - job.created_at).total_seconds(),
-            "ran": (job.finished_at - job.started_at).total_seconds()}  # fmt: skip
+    return {
+        "seconds": seconds,
+        "fetch": time.perf_counter() - fetch_started,
+        "rss_start": memory.start,
+        "rss_peak": memory.peak,
+        "rss_end": memory.end,
+        "samples": len(memory.samples),
+        "written": summary["points_written"],
+        "answered": answered,
+        "queued": (job.started_at - job.created_at).total_seconds(),
+        "ran": (job.finished_at - job.started_at).total_seconds(),
+    }
 
 
 def prepare_async_dataset(run, points: int, years: str):
@@ -282,7 +331,8 @@ def area_of(dataset) -> str:
     from groundmotion.models import MeasurementPoint
 
     west, south, east, north = MeasurementPoint.objects.filter(dataset=dataset).aggregate(
-        extent=Extent("geom"))["extent"]  # fmt: skip
+        extent=Extent("geom")
+    )["extent"]
     margin = 0.001
     return f"{west - margin:.6f},{south - margin:.6f},{east + margin:.6f},{north + margin:.6f}"
 
@@ -297,18 +347,23 @@ def compare_async(run, points: int, years: str) -> None:
 
     dataset = prepare_async_dataset(run, points, years)
     bbox = area_of(dataset)
-    limits = {"DOWNLOAD_MAX_AREA_KM2": 10_000_000,
-              "DOWNLOAD_MAX_POINTS": max(5_000_000, 2 * dataset.point_count),
-              "DOWNLOAD_SYNC_POINTS": min(settings.GROUNDMOTION["DOWNLOAD_SYNC_POINTS"],
-                                          dataset.point_count - 1),
-              "DOWNLOAD_DAILY_POINTS": max(20_000_000, 10 * dataset.point_count)}  # fmt: skip
+    limits = {
+        "DOWNLOAD_MAX_AREA_KM2": 10_000_000,
+        "DOWNLOAD_MAX_POINTS": max(5_000_000, 2 * dataset.point_count),
+        "DOWNLOAD_SYNC_POINTS": min(
+            settings.GROUNDMOTION["DOWNLOAD_SYNC_POINTS"], dataset.point_count - 1
+        ),
+        "DOWNLOAD_DAILY_POINTS": max(20_000_000, 10 * dataset.point_count),
+    }
     user = User.objects.create_user("bench-async", password=None)
     _, token = create_token(user, "bench")
     headers = {"Authorization": f"Token {token}"}
-    print(f"{dataset.slug} (level set to {dataset.level}): {dataset.point_count:,} points x "
-          f"{len(dataset.acquisition_dates)} dates; async download through a celery worker "
-          f"(prefork, concurrency 1), 202 above {limits['DOWNLOAD_SYNC_POINTS']:,} points",
-          flush=True)  # fmt: skip
+    print(
+        f"{dataset.slug} (level set to {dataset.level}): {dataset.point_count:,} points x "
+        f"{len(dataset.acquisition_dates)} dates; async download through a celery worker "
+        f"(prefork, concurrency 1), 202 above {limits['DOWNLOAD_SYNC_POINTS']:,} points",
+        flush=True,
+    )
     with (
         tempfile.TemporaryDirectory(prefix="bench-async-") as directory,
         private_redis() as broker_url,
@@ -342,11 +397,14 @@ def run_async(client, headers, user, dataset, bbox, worker, folder: Path, url: s
         ours = folder / f"ours.{output}"
         result = async_download(client, headers, api, worker, ours)
         report(f"async {name} download (worker)", expected, result["seconds"])
-        print(f"      202 in {result['answered']:.2f} s, queued {result['queued']:.2f} s, ran "
-              f"{result['ran']:.2f} s in the worker; file fetched in {result['fetch']:.2f} s; "
-              f"pool child RSS {result['rss_start'] / 2**20:,.0f} MB at the start, peak "
-              f"{result['rss_peak'] / 2**20:,.0f} MB, end {result['rss_end'] / 2**20:,.0f} MB "
-              f"({result['samples']} samples)", flush=True)  # fmt: skip
+        print(
+            f"      202 in {result['answered']:.2f} s, queued {result['queued']:.2f} s, ran "
+            f"{result['ran']:.2f} s in the worker; file fetched in {result['fetch']:.2f} s; "
+            f"pool child RSS {result['rss_start'] / 2**20:,.0f} MB at the start, peak "
+            f"{result['rss_peak'] / 2**20:,.0f} MB, end {result['rss_end'] / 2**20:,.0f} MB "
+            f"({result['samples']} samples)",
+            flush=True,
+        )
         points = service.plan_download(user, dataset.slug, output, bbox, None).points
         floor = folder / f"floor.{output}"
         started = time.perf_counter()
@@ -355,14 +413,19 @@ def run_async(client, headers, user, dataset, bbox, worker, folder: Path, url: s
         else:
             ogr2ogr_gpkg(url, rows_sql(points, with_geom=True), floor, dataset.slug)
         result["floor"] = time.perf_counter() - started
-        label = ("floor: psql COPY TO STDOUT WITH CSV" if output == "csv"
-                 else "floor: ogr2ogr PG -> GPKG")  # fmt: skip
+        label = (
+            "floor: psql COPY TO STDOUT WITH CSV"
+            if output == "csv"
+            else "floor: ogr2ogr PG -> GPKG"
+        )
         report(label, expected, result["floor"])
         if output == "csv":
             counts = {"ours": csv_rows_in(ours), "floor": csv_rows_in(floor)}
         else:
-            counts = {"ours": gpkg_rows_in(ours, dataset.slug),
-                      "floor": gpkg_rows_in(floor, dataset.slug)}  # fmt: skip
+            counts = {
+                "ours": gpkg_rows_in(ours, dataset.slug),
+                "floor": gpkg_rows_in(floor, dataset.slug),
+            }
         counts["job"] = result["written"]
         assert all(count == expected for count in counts.values()), (output, counts, expected)
         result["sizes"] = (ours.stat().st_size, floor.stat().st_size)
@@ -376,15 +439,23 @@ def print_async(results: dict, expected: int) -> None:
     csv, gpkg = results["csv"], results["gpkg"]
     print(f"  rows: {expected:,} in each of the four files and in both jobs' points_written")
     sizes = [size / 1e6 for size in (*csv["sizes"], *gpkg["sizes"])]
-    print(f"  file sizes: CSV ours {sizes[0]:,.0f} MB, psql {sizes[1]:,.0f} MB; GeoPackage ours "
-          f"{sizes[2]:,.0f} MB, ogr2ogr {sizes[3]:,.0f} MB")  # fmt: skip
-    print(f"  worker child RSS: CSV {csv['rss_start'] / 2**20:,.0f} MB at the start, peak "
-          f"{csv['rss_peak'] / 2**20:,.0f} MB; GeoPackage {gpkg['rss_start'] / 2**20:,.0f} MB at"
-          f" the start, peak {gpkg['rss_peak'] / 2**20:,.0f} MB")  # fmt: skip
-    print(f"  CSV: ours / psql floor throughput = {csv['floor'] / csv['seconds']:.2f} "
-          "(target >= 0.5)")  # fmt: skip
-    print(f"  GeoPackage: ours / ogr2ogr throughput = {gpkg['floor'] / gpkg['seconds']:.2f} "
-          "(target >= 1.0)", flush=True)  # fmt: skip
+    print(
+        f"  file sizes: CSV ours {sizes[0]:,.0f} MB, psql {sizes[1]:,.0f} MB; GeoPackage ours "
+        f"{sizes[2]:,.0f} MB, ogr2ogr {sizes[3]:,.0f} MB"
+    )
+    print(
+        f"  worker child RSS: CSV {csv['rss_start'] / 2**20:,.0f} MB at the start, peak "
+        f"{csv['rss_peak'] / 2**20:,.0f} MB; GeoPackage {gpkg['rss_start'] / 2**20:,.0f} MB at"
+        f" the start, peak {gpkg['rss_peak'] / 2**20:,.0f} MB"
+    )
+    print(
+        f"  CSV: ours / psql floor throughput = {csv['floor'] / csv['seconds']:.2f} (target >= 0.5)"
+    )
+    print(
+        f"  GeoPackage: ours / ogr2ogr throughput = {gpkg['floor'] / gpkg['seconds']:.2f} "
+        "(target >= 1.0)",
+        flush=True,
+    )
 
 
 def main() -> None:

@@ -61,8 +61,11 @@ def shared_matrix_numpy_all(series: np.ndarray, years: np.ndarray, coherence: bo
     # float32 einsum: 3.5x faster than accumulating in float64, precise enough here.
     yy = np.einsum("ij,ij->i", series, series).astype(np.float64)
     out = {}
-    for name, columns in (("linear", [2, 3, 4, 5]), ("quadratic", [1, 2, 3, 4, 5]),
-                          ("cubic", [0, 1, 2, 3, 4, 5])):  # fmt: skip
+    for name, columns in (
+        ("linear", [2, 3, 4, 5]),
+        ("quadratic", [1, 2, 3, 4, 5]),
+        ("cubic", [0, 1, 2, 3, 4, 5]),
+    ):
         inverse = np.linalg.inv(design[:, columns].T @ design[:, columns])
         coefficients = rhs[:, columns] @ inverse
         ssr = np.maximum(yy - np.einsum("ij,ij->i", coefficients, rhs[:, columns]), 0)
@@ -108,25 +111,33 @@ def interleaved_rates(points: int, contenders: dict) -> dict[str, float]:
 def bench_complete(series: np.ndarray, years: np.ndarray) -> None:
     n = len(series)
     velocity.fit_series(series[:1000], years)
-    rate = interleaved_rates(n, {
-        "floor": lambda: np.sum(series),
-        "numpy_velocity": lambda: shared_matrix_numpy(series, years),
-        "numpy_all": lambda: shared_matrix_numpy_all(series, years, False),
-        "numpy_coherence": lambda: shared_matrix_numpy_all(series, years, True),
-        "ours": lambda: velocity.fit_series(series, years, coherence=False),
-        "ours_coherence": lambda: velocity.fit_series(series, years),
-    })  # fmt: skip
-    print(f"complete {n} x {series.shape[1]} (best of {ROUNDS} interleaved rounds): memory"
-          f" floor {rate['floor']:,.0f} pts/s; numpy shared matrix: velocity only"
-          f" {rate['numpy_velocity']:,.0f} pts/s, all outputs but coherence"
-          f" {rate['numpy_all']:,.0f}, with coherence {rate['numpy_coherence']:,.0f}")  # fmt: skip
-    for key, label, same in (("ours", "all outputs but coherence", "numpy_all"),
-                             ("ours_coherence", "all 8 outputs with coherence",
-                              "numpy_coherence")):  # fmt: skip
-        print(f"  our kernel, {label}: {rate[key]:,.0f} pts/s"
-              f" = {rate[key] / rate['numpy_velocity']:.2f}x numpy velocity-only,"
-              f" {rate[key] / rate[same]:.2f}x numpy same outputs,"
-              f" {rate[key] / rate['floor']:.2f}x floor")  # fmt: skip
+    rate = interleaved_rates(
+        n,
+        {
+            "floor": lambda: np.sum(series),
+            "numpy_velocity": lambda: shared_matrix_numpy(series, years),
+            "numpy_all": lambda: shared_matrix_numpy_all(series, years, False),
+            "numpy_coherence": lambda: shared_matrix_numpy_all(series, years, True),
+            "ours": lambda: velocity.fit_series(series, years, coherence=False),
+            "ours_coherence": lambda: velocity.fit_series(series, years),
+        },
+    )
+    print(
+        f"complete {n} x {series.shape[1]} (best of {ROUNDS} interleaved rounds): memory"
+        f" floor {rate['floor']:,.0f} pts/s; numpy shared matrix: velocity only"
+        f" {rate['numpy_velocity']:,.0f} pts/s, all outputs but coherence"
+        f" {rate['numpy_all']:,.0f}, with coherence {rate['numpy_coherence']:,.0f}"
+    )
+    for key, label, same in (
+        ("ours", "all outputs but coherence", "numpy_all"),
+        ("ours_coherence", "all 8 outputs with coherence", "numpy_coherence"),
+    ):
+        print(
+            f"  our kernel, {label}: {rate[key]:,.0f} pts/s"
+            f" = {rate[key] / rate['numpy_velocity']:.2f}x numpy velocity-only,"
+            f" {rate[key] / rate[same]:.2f}x numpy same outputs,"
+            f" {rate[key] / rate['floor']:.2f}x floor"
+        )
 
 
 def bench_gappy(series: np.ndarray, years: np.ndarray) -> None:
@@ -137,9 +148,11 @@ def bench_gappy(series: np.ndarray, years: np.ndarray) -> None:
     n = len(series)
     ours = min(timed(velocity.fit_series, series, years) for _ in range(2))
     loop = timed(per_point_loop, series[:LOOP_SAMPLE], years) / LOOP_SAMPLE * n
-    print(f"gappy (10% NaN) {n} x {series.shape[1]}: our kernel {n / ours:,.0f} pts/s;"
-          f" per-point numpy loop {n / loop:,.0f} pts/s (from {LOOP_SAMPLE} points);"
-          f" ratio {loop / ours:.1f}x")  # fmt: skip
+    print(
+        f"gappy (10% NaN) {n} x {series.shape[1]}: our kernel {n / ours:,.0f} pts/s;"
+        f" per-point numpy loop {n / loop:,.0f} pts/s (from {LOOP_SAMPLE} points);"
+        f" ratio {loop / ours:.1f}x"
+    )
 
 
 def bench_mintpy(series: np.ndarray, years: np.ndarray) -> None:
@@ -155,15 +168,18 @@ def bench_mintpy(series: np.ndarray, years: np.ndarray) -> None:
         np.save(paths[0], series)
         np.save(paths[1], years)
         script = os.path.join(os.path.dirname(__file__), "_mintpy_fit.py")
-        output = subprocess.run([python, script, *paths], check=True, capture_output=True,
-                                text=True).stdout.split()  # fmt: skip
+        output = subprocess.run(
+            [python, script, *paths], check=True, capture_output=True, text=True
+        ).stdout.split()
         theirs = np.load(paths[2])
     rate = int(output[0]) / float(output[1])
     ours_velocity = velocity.fit_series(series[:10_000], years)["velocity"]
     difference = np.max(np.abs(theirs[:10_000] - ours_velocity))
-    print(f"MintPy estimate_time_func (velocity only, scipy lstsq per block): {rate:,.0f} pts/s;"
-          f" our kernel (all outputs but coherence) {ours:,.0f} pts/s = {ours / rate:.1f}x;"
-          f" largest velocity difference {difference:.1e} mm/yr")  # fmt: skip
+    print(
+        f"MintPy estimate_time_func (velocity only, scipy lstsq per block): {rate:,.0f} pts/s;"
+        f" our kernel (all outputs but coherence) {ours:,.0f} pts/s = {ours / rate:.1f}x;"
+        f" largest velocity difference {difference:.1e} mm/yr"
+    )
 
 
 def numpy_cells(starts, east, up, series) -> tuple[np.ndarray, np.ndarray]:
@@ -174,7 +190,8 @@ def numpy_cells(starts, east, up, series) -> tuple[np.ndarray, np.ndarray]:
     b1, b2 = s(east[:, None] * series), s(up[:, None] * series)
     determinant = (a11 * a22 - a12 * a12)[:, None]
     return (a22[:, None] * b1 - a12[:, None] * b2) / determinant, (
-        a11[:, None] * b2 - a12[:, None] * b1) / determinant  # fmt: skip
+        a11[:, None] * b2 - a12[:, None] * b1
+    ) / determinant
 
 
 def bench_decompose(points: int, dates: int) -> None:
@@ -210,14 +227,18 @@ def bench_decompose(points: int, dates: int) -> None:
     # np.interp per row was timed on LOOP_SAMPLE rows: scale that part to all points.
     interp = timed(lambda: [np.interp(days, days, r) for r in series[:LOOP_SAMPLE]])
     plain_time += interp * (2 * points / LOOP_SAMPLE - 1)
-    print(f"decompose {points} points per geometry x {dates} dates: ours {ours_time:.1f} s,"
-          f" plain numpy {plain_time:.1f} s, ratio {plain_time / ours_time:.1f}x")  # fmt: skip
+    print(
+        f"decompose {points} points per geometry x {dates} dates: ours {ours_time:.1f} s,"
+        f" plain numpy {plain_time:.1f} s, ratio {plain_time / ours_time:.1f}x"
+    )
 
 
 def _fit_once(run, slug: str, fillfactor: int) -> dict[str, float]:
     """`manage.py fit` after rewriting the dataset's points partition at the given fillfactor."""
-    (table,) = run.sql("SELECT 'groundmotion_measurementpoint_' || id FROM groundmotion_dataset"
-                       f" WHERE slug = '{slug}'")  # fmt: skip
+    (table,) = run.sql(
+        "SELECT 'groundmotion_measurementpoint_' || id FROM groundmotion_dataset"
+        f" WHERE slug = '{slug}'"
+    )
     run.sql(f"ALTER TABLE {table} SET (fillfactor = {fillfactor})")
     run.sql(f"VACUUM FULL ANALYZE {table}")
     output = run(["fit", slug])
@@ -237,33 +258,55 @@ def bench_end_to_end(points: int) -> None:
         default = _fit_once(run, "demo-dax-asc-l2a", 100)
         ours = _fit_once(run, "demo-dax-asc-l2a", 50)
         count, wall = ours["points"], ours["in"]
-        print(f"fit end to end {count} points: {count / wall:,.0f} pts/s wall-clock"
-              f" ({count / default['in']:,.0f} at fillfactor 100); extraction"
-              f" {count / ours['extract']:,.0f} series/s ({ours['extract'] / wall:.0%} of the"
-              f" time); kernel/extraction {ours['kernel'] / ours['extract']:.2f}; write-back"
-              f" {default['write'] / ours['write']:.1f}x faster with HOT updates")  # fmt: skip
+        print(
+            f"fit end to end {count} points: {count / wall:,.0f} pts/s wall-clock"
+            f" ({count / default['in']:,.0f} at fillfactor 100); extraction"
+            f" {count / ours['extract']:,.0f} series/s ({ours['extract'] / wall:.0%} of the"
+            f" time); kernel/extraction {ours['kernel'] / ours['extract']:.2f}; write-back"
+            f" {default['write'] / ours['write']:.1f}x faster with HOT updates"
+        )
         bench_decompose_product(run, points)
 
 
 def bench_decompose_product(run, points: int) -> None:
     """`manage.py decompose` of both demo tracks: seconds and the process's peak memory."""
-    command = ["/usr/bin/time", "-f", "peak_rss_kb %M", sys.executable, "manage.py",
-               "decompose", "demo-dax-asc-l2a", "demo-dax-desc-l2a", "--up", "bench-up",
-               "--east", "bench-east"]  # fmt: skip
+    command = [
+        "/usr/bin/time",
+        "-f",
+        "peak_rss_kb %M",
+        sys.executable,
+        "manage.py",
+        "decompose",
+        "demo-dax-asc-l2a",
+        "demo-dax-desc-l2a",
+        "--up",
+        "bench-up",
+        "--east",
+        "bench-east",
+    ]
     started = time.perf_counter()
-    result = subprocess.run(command, env=run.env, cwd=os.path.dirname(os.path.dirname(__file__)),
-                            check=True, capture_output=True, text=True)  # fmt: skip
+    result = subprocess.run(
+        command,
+        env=run.env,
+        cwd=os.path.dirname(os.path.dirname(__file__)),
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     elapsed = time.perf_counter() - started
     peak = int(re.search(r"peak_rss_kb (\d+)", result.stderr).group(1))
     series_mb = 2 * points * len(run_dates(run)) * 4 / 1e6
-    print(f"decompose product, {points} points per track: {elapsed:.1f} s,"
-          f" {result.stdout.strip()}; peak memory {peak / 1024:,.0f} MB"
-          f" (both inputs' float32 series alone: {series_mb:,.0f} MB)")  # fmt: skip
+    print(
+        f"decompose product, {points} points per track: {elapsed:.1f} s,"
+        f" {result.stdout.strip()}; peak memory {peak / 1024:,.0f} MB"
+        f" (both inputs' float32 series alone: {series_mb:,.0f} MB)"
+    )
 
 
 def run_dates(run) -> list:
-    row = run.sql("SELECT acquisition_dates FROM groundmotion_dataset"
-                  " WHERE slug = 'demo-dax-asc-l2a'")  # fmt: skip
+    row = run.sql(
+        "SELECT acquisition_dates FROM groundmotion_dataset WHERE slug = 'demo-dax-asc-l2a'"
+    )
     return list(row[0])
 
 

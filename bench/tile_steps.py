@@ -43,8 +43,10 @@ def statement_steps(url: str, numbers: list[int]) -> None:
         for workers in (2, 0):
             database.execute(f"SET max_parallel_workers_per_gather = {workers}")
             run = lambda sql: database.execute(sql).fetchone()  # noqa: E731
-            print(f"  tile statement, psycopg, parallel workers {workers}: "
-                  f"{median_ms(bare, run):.2f} ms")  # fmt: skip
+            print(
+                f"  tile statement, psycopg, parallel workers {workers}: "
+                f"{median_ms(bare, run):.2f} ms"
+            )
 
 
 def endpoint_steps(paths: list[str], point_ids: list[int]) -> None:

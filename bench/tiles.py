@@ -56,9 +56,12 @@ def measure_floor(url: str, tiles: dict[str, list], seconds: int) -> list[dict]:
 
 
 def print_row(row: dict) -> None:
-    print(f"  {row['server']:>6} {row['class']:>5} c={row['c']:<2} {row['rps']:8.1f} req/s  "
-          f"p50 {row['p50']:7.2f}  p95 {row['p95']:7.2f}  p99 {row['p99']:7.2f} ms  "
-          f"errors {row['errors']}", flush=True)  # fmt: skip
+    print(
+        f"  {row['server']:>6} {row['class']:>5} c={row['c']:<2} {row['rps']:8.1f} req/s  "
+        f"p50 {row['p50']:7.2f}  p95 {row['p95']:7.2f}  p99 {row['p99']:7.2f} ms  "
+        f"errors {row['errors']}",
+        flush=True,
+    )
 
 
 def fetch(url: str) -> tuple[bytes, bytes]:
@@ -91,11 +94,14 @@ def sizes(name: str, base: str, paths: dict[str, list[str]], sample: int) -> Non
         if not wire_counts:
             print(f"  {name:>6} {tile_class:>5} sizes: every request failed")
             continue
-        print(f"  {name:>6} {tile_class:>5} {len(wire_counts)} tiles: wire mean "
-              f"{np.mean(wire_counts) / 1000:.1f} KB max {max(wire_counts) / 1000:.1f} KB; "
-              f"MVT mean {np.mean(mvt_counts) / 1000:.1f} KB max {max(mvt_counts) / 1000:.1f} KB; "
-              f"features mean {np.mean(feature_counts):.0f} max {max(feature_counts)}; "
-              f"failed {failures}", flush=True)  # fmt: skip
+        print(
+            f"  {name:>6} {tile_class:>5} {len(wire_counts)} tiles: wire mean "
+            f"{np.mean(wire_counts) / 1000:.1f} KB max {max(wire_counts) / 1000:.1f} KB; "
+            f"MVT mean {np.mean(mvt_counts) / 1000:.1f} KB max {max(mvt_counts) / 1000:.1f} KB; "
+            f"features mean {np.mean(feature_counts):.0f} max {max(feature_counts)}; "
+            f"failed {failures}",
+            flush=True,
+        )
 
 
 def warm_every_process(base: str, paths: dict[str, list[str]], passes: int = 6) -> None:
@@ -115,9 +121,11 @@ def viewport(base: str, slug: str) -> None:
         started = time.perf_counter()
         tiles = list(pool.map(lambda path: fetch(base + path), paths))
     elapsed = time.perf_counter() - started
-    print(f"  viewport: {len(paths)} warm tiles in {elapsed * 1000:.0f} ms "
-          f"({sum(len(wire) for wire, _ in tiles) / 1000:.0f} KB on the wire, "
-          f"{sum(len(body) for _, body in tiles) / 1000:.0f} KB of MVT)")  # fmt: skip
+    print(
+        f"  viewport: {len(paths)} warm tiles in {elapsed * 1000:.0f} ms "
+        f"({sum(len(wire) for wire, _ in tiles) / 1000:.0f} KB on the wire, "
+        f"{sum(len(body) for _, body in tiles) / 1000:.0f} KB of MVT)"
+    )
 
 
 def point_detail(url: str, paths: dict[str, list[str]], seconds: int) -> None:
@@ -139,11 +147,14 @@ def point_detail(url: str, paths: dict[str, list[str]], seconds: int) -> None:
                     for line in log.read_text().splitlines()
                     if "/api/points/" in line
                 ]
-                print(f"  {name:>6} point detail c={connections}: p50 {result['p50']:.2f} ms "
-                      f"p95 {result['p95']:.2f} ms, {result['rps']:.0f} req/s, errors "
-                      f"{result['errors']}; server-side p50 {np.percentile(server_ms, 50):.2f} "
-                      f"ms p95 {np.percentile(server_ms, 95):.2f} ms "
-                      f"({len(server_ms)} requests logged)", flush=True)  # fmt: skip
+                print(
+                    f"  {name:>6} point detail c={connections}: p50 {result['p50']:.2f} ms "
+                    f"p95 {result['p95']:.2f} ms, {result['rps']:.0f} req/s, errors "
+                    f"{result['errors']}; server-side p50 {np.percentile(server_ms, 50):.2f} "
+                    f"ms p95 {np.percentile(server_ms, 95):.2f} ms "
+                    f"({len(server_ms)} requests logged)",
+                    flush=True,
+                )
 
 
 def ratio(rows: list[dict], server: str, baseline: str, tile_class: str, c: int) -> str:
@@ -164,11 +175,13 @@ def report(rows: list[dict]) -> None:
     print("=== ratios (ours / baseline)")
     for tile_class in ("high", "mid", "low"):
         for c in CONCURRENCY:
-            print(f"  {tile_class:>4} c={c:<2} vs F: {ratio(rows, 'ours', 'F', tile_class, c)};"
-                  f" vs T: {ratio(rows, 'ours', 'T', tile_class, c)};"
-                  f" vs V: {ratio(rows, 'ours', 'V', tile_class, c)};"
-                  f" cached/uncached: {ratio(rows, 'cached', 'ours', tile_class, c)};"
-                  f" ours/before: {ratio(rows, 'ours', 'before', tile_class, c)}")  # fmt: skip
+            print(
+                f"  {tile_class:>4} c={c:<2} vs F: {ratio(rows, 'ours', 'F', tile_class, c)};"
+                f" vs T: {ratio(rows, 'ours', 'T', tile_class, c)};"
+                f" vs V: {ratio(rows, 'ours', 'V', tile_class, c)};"
+                f" cached/uncached: {ratio(rows, 'cached', 'ours', tile_class, c)};"
+                f" ours/before: {ratio(rows, 'ours', 'before', tile_class, c)}"
+            )
 
 
 def main() -> None:

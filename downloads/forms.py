@@ -6,8 +6,11 @@ from groundmotion import access
 from groundmotion.access import AnyUser
 from groundmotion.exports.writers import Format
 
-FORMAT_CHOICES = [(Format.CSV, "CSV (EGMS columns)"), (Format.GPKG, "GeoPackage"),
-                  (Format.GEOTIFF, "GeoTIFF (L3 only)")]  # fmt: skip
+FORMAT_CHOICES = [
+    (Format.CSV, "CSV (EGMS columns)"),
+    (Format.GPKG, "GeoPackage"),
+    (Format.GEOTIFF, "GeoTIFF (L3 only)"),
+]
 
 
 class DownloadForm(forms.Form):
@@ -16,8 +19,11 @@ class DownloadForm(forms.Form):
     dataset = forms.ModelChoiceField(queryset=None, to_field_name="slug", empty_label=None)
     format = forms.ChoiceField(choices=FORMAT_CHOICES, initial=Format.CSV)
     bbox = forms.CharField(required=False, help_text="MINLON,MINLAT,MAXLON,MAXLAT, degrees")
-    polygon = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}),
-                              help_text="WKT polygon, WGS84 (drawn on the map)")  # fmt: skip
+    polygon = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="WKT polygon, WGS84 (drawn on the map)",
+    )
 
     def __init__(self, user: AnyUser, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)

@@ -60,10 +60,16 @@ def create_job(user: object, plan: service.DownloadPlan, bbox: str, polygon: str
     from downloads.tasks import run_export_task
 
     job = ProcessingJob.objects.create(
-        kind=ProcessingJob.Kind.EXPORT, user=user,
-        parameters={"dataset": plan.dataset.slug, "format": plan.export_format,
-                    "bbox": bbox, "polygon": polygon, "point_count": plan.point_count},
-    )  # fmt: skip
+        kind=ProcessingJob.Kind.EXPORT,
+        user=user,
+        parameters={
+            "dataset": plan.dataset.slug,
+            "format": plan.export_format,
+            "bbox": bbox,
+            "polygon": polygon,
+            "point_count": plan.point_count,
+        },
+    )
     job.inputs.set([plan.dataset])
     transaction.on_commit(lambda: run_export_task.delay(job.pk))
     return job
@@ -82,14 +88,20 @@ def run_export(job_id: int) -> None:
             shutil.rmtree(export_directory(job), ignore_errors=True)
             runs.finish(job_id, State.FAILED, f"Export failed: {error}")
             return
-    runs.finish(job_id, State.SUCCEEDED,
-                f"{record.point_count:,} points, {record.byte_count:,} bytes")  # fmt: skip
+    runs.finish(
+        job_id, State.SUCCEEDED, f"{record.point_count:,} points, {record.byte_count:,} bytes"
+    )
 
 
 def write_job_file(job: ProcessingJob, progress: runs.Progress) -> DownloadRecord:
     parameters = job.parameters
-    plan = service.plan_download(job.user, parameters["dataset"], parameters["format"],
-                                 parameters["bbox"], parameters["polygon"])  # fmt: skip
+    plan = service.plan_download(
+        job.user,
+        parameters["dataset"],
+        parameters["format"],
+        parameters["bbox"],
+        parameters["polygon"],
+    )
     directory = export_directory(job)
     directory.mkdir(parents=True, exist_ok=True)
     name = f"{plan.dataset.slug}.{EXTENSIONS[plan.export_format]}"
@@ -99,8 +111,7 @@ def write_job_file(job: ProcessingJob, progress: runs.Progress) -> DownloadRecor
     def written(done: int) -> None:
         progress(done / max(planned, 1), f"written {done:,} of {planned:,} points")
 
-    result = write_export(plan.export_format, plan.points, plan.dataset, directory / name,
-                          written)  # fmt: skip
+    result = write_export(plan.export_format, plan.points, plan.dataset, directory / name, written)
     plan.point_count = result.point_count
     with transaction.atomic():
         record = service.record_download(job.user, plan, result.byte_count)
@@ -117,8 +128,11 @@ def remove_expired_exports() -> int:
     if not exports.is_dir():
         return 0
     directories = {int(path.name): path for path in exports.iterdir() if path.name.isdigit()}
-    finished = ProcessingJob.objects.filter(pk__in=directories, kind=ProcessingJob.Kind.EXPORT,
-                                            state__in=[State.SUCCEEDED, State.FAILED])  # fmt: skip
+    finished = ProcessingJob.objects.filter(
+        pk__in=directories,
+        kind=ProcessingJob.Kind.EXPORT,
+        state__in=[State.SUCCEEDED, State.FAILED],
+    )
     for job in finished:
         directory = directories[job.pk]
         if job.state == State.FAILED or is_expired(job):

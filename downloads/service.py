@@ -64,9 +64,12 @@ def plan_download(
     count = points.count()
     check_daily_limits(user, count)
     if count > limits()["DOWNLOAD_MAX_POINTS"]:
-        raise DownloadRefused(400, f"The area holds {count:,} points, more than the "
-                                   f"{limits()['DOWNLOAD_MAX_POINTS']:,} allowed in one "
-                                   "download: choose a smaller area.")  # fmt: skip
+        raise DownloadRefused(
+            400,
+            f"The area holds {count:,} points, more than the "
+            f"{limits()['DOWNLOAD_MAX_POINTS']:,} allowed in one "
+            "download: choose a smaller area.",
+        )
     return DownloadPlan(dataset, area, export_format, points, count)
 
 
@@ -94,8 +97,9 @@ def checked_area(bbox: str | None, polygon: str | None) -> GEOSGeometry:
         raise DownloadRefused(400, "The area cannot be measured: draw it within Europe.")
     largest = limits()["DOWNLOAD_MAX_AREA_KM2"]
     if size > largest:
-        raise DownloadRefused(400, f"The area is too large: {size:,.0f} km², the limit is "
-                                   f"{largest:,} km².")  # fmt: skip
+        raise DownloadRefused(
+            400, f"The area is too large: {size:,.0f} km², the limit is {largest:,} km²."
+        )
     return area
 
 
@@ -107,18 +111,25 @@ def check_daily_limits(user: AnyUser, point_count: int) -> None:
     today = DownloadRecord.objects.filter(user=user, created_at__gte=start_of_today())
     totals = today.aggregate(requests=Count("id"), points=Sum("point_count"))
     if totals["requests"] + 1 > limits()["DOWNLOAD_DAILY_REQUESTS"]:
-        raise DownloadRefused(429, "You have reached today's number of downloads. "
-                                   "Try again tomorrow.")  # fmt: skip
+        raise DownloadRefused(
+            429, "You have reached today's number of downloads. Try again tomorrow."
+        )
     if (totals["points"] or 0) + point_count > limits()["DOWNLOAD_DAILY_POINTS"]:
-        raise DownloadRefused(429, "This download would pass today's limit of "
-                                   f"{limits()['DOWNLOAD_DAILY_POINTS']:,} points.")  # fmt: skip
+        raise DownloadRefused(
+            429,
+            "This download would pass today's limit of "
+            f"{limits()['DOWNLOAD_DAILY_POINTS']:,} points.",
+        )
 
 
 def record_download(user: AnyUser, plan: DownloadPlan, byte_count: int = 0) -> DownloadRecord:
     """The audit row: every download is recorded, before its bytes leave."""
     record = DownloadRecord.objects.create(
-        user=user, area=plan.area, format=plan.export_format,
-        point_count=plan.point_count, byte_count=byte_count,
-    )  # fmt: skip
+        user=user,
+        area=plan.area,
+        format=plan.export_format,
+        point_count=plan.point_count,
+        byte_count=byte_count,
+    )
     record.datasets.set([plan.dataset])
     return record

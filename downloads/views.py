@@ -37,8 +37,10 @@ def deliver(user: object, plan: service.DownloadPlan) -> HttpResponse:
     record = service.record_download(user, plan)
     filename = f"{plan.dataset.slug}.{EXTENSIONS[plan.export_format]}"
     if plan.export_format == Format.CSV:
-        response = StreamingHttpResponse(counted(csv_chunks(plan.points, plan.dataset), record),
-                                         content_type=CONTENT_TYPES[Format.CSV])  # fmt: skip
+        response = StreamingHttpResponse(
+            counted(csv_chunks(plan.points, plan.dataset), record),
+            content_type=CONTENT_TYPES[Format.CSV],
+        )
     else:
         with tempfile.TemporaryDirectory() as directory:
             path = Path(directory) / filename
@@ -66,11 +68,17 @@ def map_config(user: object) -> dict:
     """What the dialog's map needs: a start view and the downloadable datasets' extents."""
     leaflet = settings.LEAFLET_CONFIG
     # The extent as the user may know it: masked points must not stretch it.
-    known = [(dataset.slug, access.visible_summary(user, dataset)[1])
-             for dataset in access.downloadable_datasets(user).exclude(extent=None)]  # fmt: skip
+    known = [
+        (dataset.slug, access.visible_summary(user, dataset)[1])
+        for dataset in access.downloadable_datasets(user).exclude(extent=None)
+    ]
     extents = [{"slug": slug, "bbox": list(extent)} for slug, extent in known if extent]
-    return {"center": list(leaflet["DEFAULT_CENTER"]), "zoom": leaflet["DEFAULT_ZOOM"],
-            "basemap": settings.GROUNDMOTION["BASEMAP_URL"], "extents": extents}  # fmt: skip
+    return {
+        "center": list(leaflet["DEFAULT_CENTER"]),
+        "zoom": leaflet["DEFAULT_ZOOM"],
+        "basemap": settings.GROUNDMOTION["BASEMAP_URL"],
+        "extents": extents,
+    }
 
 
 def render_dialog(request: HttpRequest, context: dict, status: int = 200) -> HttpResponse:
@@ -81,15 +89,17 @@ def render_dialog(request: HttpRequest, context: dict, status: int = 200) -> Htt
 @login_required
 def dialog(request: HttpRequest) -> HttpResponse:
     """GET: the dialog. POST: download now, or queue an export job and show its page."""
-    form = DownloadForm(request.user, request.POST or None,
-                        initial={"dataset": request.GET.get("dataset")})  # fmt: skip
+    form = DownloadForm(
+        request.user, request.POST or None, initial={"dataset": request.GET.get("dataset")}
+    )
     if request.method != "POST" or not form.is_valid():
         status = 400 if request.method == "POST" else 200
         return render_dialog(request, {"form": form}, status)
     data = form.cleaned_data
     try:
-        plan = service.plan_download(request.user, data["dataset"].slug, data["format"],
-                                     data["bbox"], data["polygon"])  # fmt: skip
+        plan = service.plan_download(
+            request.user, data["dataset"].slug, data["format"], data["bbox"], data["polygon"]
+        )
     except service.DownloadRefused as refusal:
         context = {"form": form, "refusal": refusal.message}
         return render_dialog(request, context, refusal.status)
@@ -101,8 +111,7 @@ def dialog(request: HttpRequest) -> HttpResponse:
 
 def own_export_job(user: object, job_id: int) -> ProcessingJob:
     """The user's own export job; anyone else's is a 404 (no leak of its existence)."""
-    job = ProcessingJob.objects.filter(pk=job_id, kind=ProcessingJob.Kind.EXPORT,
-                                       user=user).first()  # fmt: skip
+    job = ProcessingJob.objects.filter(pk=job_id, kind=ProcessingJob.Kind.EXPORT, user=user).first()
     if job is None:
         raise Http404("No such export")
     return job
@@ -111,19 +120,23 @@ def own_export_job(user: object, job_id: int) -> ProcessingJob:
 def job_summary(job: ProcessingJob) -> dict:
     ready = jobs.result_path(job) is not None
     expires = jobs.expires_at(job)
-    return {"id": job.pk, "state": job.state, "progress": round(job.progress, 3),
-            "message": job.message, "point_count": job.parameters.get("point_count"),
-            "points_written": job.parameters.get("points_written"),
-            "expires_at": expires.isoformat() if expires else None,
-            "expired": jobs.is_expired(job),
-            "file": reverse("downloads:job-file", args=[job.pk]) if ready else None}  # fmt: skip
+    return {
+        "id": job.pk,
+        "state": job.state,
+        "progress": round(job.progress, 3),
+        "message": job.message,
+        "point_count": job.parameters.get("point_count"),
+        "points_written": job.parameters.get("points_written"),
+        "expires_at": expires.isoformat() if expires else None,
+        "expired": jobs.is_expired(job),
+        "file": reverse("downloads:job-file", args=[job.pk]) if ready else None,
+    }
 
 
 @login_required
 def job_page(request: HttpRequest, job_id: int) -> HttpResponse:
     job = own_export_job(request.user, job_id)
-    context = {"job": job, "summary": job_summary(job),
-               "expires": jobs.expires_at(job)}  # fmt: skip
+    context = {"job": job, "summary": job_summary(job), "expires": jobs.expires_at(job)}
     return render(request, "downloads/job.html", context)
 
 
@@ -146,8 +159,9 @@ def job_file(request: Request, job_id: int) -> HttpResponse:
         return Response({"detail": "Sign in to download data."}, status=401)
     job = own_export_job(request.user, job_id)
     if jobs.is_expired(job):
-        return Response({"detail": "This export has expired: request the download again."},
-                        status=410)  # fmt: skip
+        return Response(
+            {"detail": "This export has expired: request the download again."}, status=410
+        )
     path = jobs.result_path(job)
     if path is None or not path.exists():
         raise Http404("The export is not ready")
@@ -170,9 +184,10 @@ DOWNLOAD_PARAMETERS = [
 ]
 
 
-@extend_schema(parameters=DOWNLOAD_PARAMETERS,
-               responses={**FILE_RESPONSES, 202: OpenApiTypes.OBJECT,
-                          **error_responses(403, 404, 429)})  # fmt: skip
+@extend_schema(
+    parameters=DOWNLOAD_PARAMETERS,
+    responses={**FILE_RESPONSES, 202: OpenApiTypes.OBJECT, **error_responses(403, 404, 429)},
+)
 @api_view(["GET"])
 @authentication_classes(API_AUTHENTICATION)
 def api_download(request: Request, slug: str) -> HttpResponse:
@@ -180,13 +195,19 @@ def api_download(request: Request, slug: str) -> HttpResponse:
     polygon=… (WKT, degrees). 200 streams the file; 202 gives an export job to poll."""
     parameters = request.query_params
     try:
-        plan = service.plan_download(request.user, slug, parameters.get("output", Format.CSV),
-                                     parameters.get("bbox"), parameters.get("polygon"))  # fmt: skip
+        plan = service.plan_download(
+            request.user,
+            slug,
+            parameters.get("output", Format.CSV),
+            parameters.get("bbox"),
+            parameters.get("polygon"),
+        )
     except service.DownloadRefused as refusal:
         return Response({"detail": refusal.message}, status=refusal.status)
     if plan.immediate:
         return deliver(request.user, plan)
-    job = jobs.create_job(request.user, plan, parameters.get("bbox") or "",
-                          parameters.get("polygon") or "")  # fmt: skip
+    job = jobs.create_job(
+        request.user, plan, parameters.get("bbox") or "", parameters.get("polygon") or ""
+    )
     url = reverse("downloads:api-job", args=[job.pk])
     return Response({"job": job.pk, "status_url": url, "state": job.state}, status=202)

@@ -116,8 +116,13 @@ def get_dataset_for_user(user: AnyUser, slug: str) -> tuple[Dataset, bool]:
 
 # Dataset fields a point request does not need, left in the database (loaded only if touched):
 # the product header and geometries cost more to decode than the rest of the row.
-POINT_DATASET_DEFERRED = ("dataset__metadata", "dataset__provenance", "dataset__extent",
-                          "dataset__reference_area", "dataset__description")  # fmt: skip
+POINT_DATASET_DEFERRED = (
+    "dataset__metadata",
+    "dataset__provenance",
+    "dataset__extent",
+    "dataset__reference_area",
+    "dataset__description",
+)
 
 
 def datasets_with_visible_points(user: AnyUser) -> QuerySet[Dataset]:
@@ -143,8 +148,13 @@ def point_lookup(user: AnyUser, with_series: bool) -> CompiledLookup:
     sees_masked_points (groups and masks are subqueries answered at each request), so those
     are the key.
     """
-    key = (with_series, is_curator(user), bool(user.is_authenticated), user.pk,
-           sees_masked_points(user))  # fmt: skip
+    key = (
+        with_series,
+        is_curator(user),
+        bool(user.is_authenticated),
+        user.pk,
+        sees_masked_points(user),
+    )
 
     def build() -> CompiledLookup:
         related = ("dataset", "series") if with_series else ("dataset",)
@@ -339,9 +349,11 @@ def unmasked_summary(dataset: Dataset) -> tuple[int, Extent | None]:
     count = cells.filter(zoom=0).aggregate(total=Sum("count"))["total"] or 0
     level = max(min(SUMMARY_LEVEL, settings.GROUNDMOTION["POINT_ZOOM"] - 1), 0)
     bounds = cells.filter(zoom=level, count__gt=0).aggregate(
-        west=Min("cell_column"), east=Max("cell_column"),
-        north=Min("cell_row"), south=Max("cell_row"),
-    )  # fmt: skip
+        west=Min("cell_column"),
+        east=Max("cell_column"),
+        north=Min("cell_row"),
+        south=Max("cell_row"),
+    )
     if bounds["west"] is None:
         return count, None
     per_world = CELLS_PER_TILE * 2**level

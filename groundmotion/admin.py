@@ -29,8 +29,9 @@ from groundmotion.models import (
 class GroupActionForm(ActionForm):
     """The admin action bar with a group chooser, for 'restrict to group'."""
 
-    group = forms.ModelChoiceField(queryset=Group.objects.all(), required=False,
-                                   label="Group (for restrict)")  # fmt: skip
+    group = forms.ModelChoiceField(
+        queryset=Group.objects.all(), required=False, label="Group (for restrict)"
+    )
 
 
 @admin.register(Dataset)
@@ -94,8 +95,9 @@ class DatasetAdmin(LeafletGeoAdmin):
         changed = curation.set_status(queryset, Status.DRAFT)
         self.message_user(request, f"Unpublished {changed} dataset(s).", messages.SUCCESS)
 
-    @admin.action(description="Restrict the selected datasets to the chosen group",
-                  permissions=["change"])  # fmt: skip
+    @admin.action(
+        description="Restrict the selected datasets to the chosen group", permissions=["change"]
+    )
     def restrict_to_group(self, request: HttpRequest, queryset: QuerySet[Dataset]) -> None:
         group = Group.objects.filter(pk=request.POST.get("group") or None).first()
         if group is None:
@@ -200,7 +202,15 @@ class DownloadRecordAdmin(LeafletGeoAdmin):
         writer.writerow(AUDIT_COLUMNS)
         for record in queryset.select_related("user").prefetch_related("datasets"):
             area = record.area.wkt if record.area else ""
-            writer.writerow([record.created_at.isoformat(), record.user.get_username(),
-                             self.dataset_slugs(record), record.format, record.point_count,
-                             record.byte_count, area])  # fmt: skip
+            writer.writerow(
+                [
+                    record.created_at.isoformat(),
+                    record.user.get_username(),
+                    self.dataset_slugs(record),
+                    record.format,
+                    record.point_count,
+                    record.byte_count,
+                    area,
+                ]
+            )
         return response

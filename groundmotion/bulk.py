@@ -210,9 +210,14 @@ def _fixed_width_rows(matrix: np.ndarray) -> PackedRows:
     """(bigint, bytea) rows whose bytea is each row of a uint8 matrix."""
     n, width = matrix.shape
     row = np.dtype(
-        [("fields", ">i2"), ("id_length", ">i4"), ("id", ">i8"), ("value_length", ">i4"),
-         ("value", np.uint8, (width,))]
-    )  # fmt: skip
+        [
+            ("fields", ">i2"),
+            ("id_length", ">i4"),
+            ("id", ">i8"),
+            ("value_length", ">i4"),
+            ("value", np.uint8, (width,)),
+        ]
+    )
     rows = np.empty(n, dtype=row)
     rows["fields"] = 2
     rows["id_length"] = 8

@@ -273,9 +273,16 @@ def refresh_reduced_cells(cursor: CursorWrapper, dataset_id: int) -> None:
             finer = REDUCED_ZOOM_OFFSET + reduced.level + 1
             cursor.execute(COARSER_LEVEL_SQL, {"dataset": dataset_id, "zoom": finer})
         for row_min, row_max in reduced.leaf_rows():
-            cursor.execute(REDUCED_LEAF_SQL, {"dataset": dataset_id, "zoom": reduced.level,
-                                              "min_points": min_points, "row_min": row_min,
-                                              "row_max": row_max})  # fmt: skip
+            cursor.execute(
+                REDUCED_LEAF_SQL,
+                {
+                    "dataset": dataset_id,
+                    "zoom": reduced.level,
+                    "min_points": min_points,
+                    "row_min": row_min,
+                    "row_max": row_max,
+                },
+            )
 
 
 def aggregatable_points_sql(dataset: Dataset) -> tuple[str, tuple]:

@@ -19,10 +19,9 @@ from groundmotion.models import Dataset, MaskedArea, Status, Visibility
 
 def set_status(datasets: QuerySet[Dataset], status: str) -> int:
     """Publish or unpublish; returns how many datasets changed."""
-    return (
-        datasets.exclude(status=status)
-        .update(status=status, version=F("version") + 1, updated_at=timezone.now())
-    )  # fmt: skip
+    return datasets.exclude(status=status).update(
+        status=status, version=F("version") + 1, updated_at=timezone.now()
+    )
 
 
 def restrict_to_groups(datasets: QuerySet[Dataset], groups: Iterable[Group]) -> int:

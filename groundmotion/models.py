@@ -258,8 +258,9 @@ class PointExtra(models.Model):
     values = models.BinaryField()
 
     def as_dict(self, names: list[str]) -> dict[str, float]:
-        return dict(zip(names, np.frombuffer(bytes(self.values), dtype=EXTRA_DTYPE).tolist(),
-                        strict=True))  # fmt: skip
+        return dict(
+            zip(names, np.frombuffer(bytes(self.values), dtype=EXTRA_DTYPE).tolist(), strict=True)
+        )
 
 
 class GNSSNetwork(models.Model):

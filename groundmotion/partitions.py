@@ -99,9 +99,11 @@ class StagedPoints:
         if self.dataset_id is None:
             self.dataset_id = int(dataset_id)
             constraint = f"{self.staging_name}_dataset CHECK (dataset_id = {self.dataset_id})"
-            self.submit(lambda database: database.execute(
-                f"ALTER TABLE {self.staging_name} ADD CONSTRAINT {constraint}"
-            ))  # fmt: skip
+            self.submit(
+                lambda database: database.execute(
+                    f"ALTER TABLE {self.staging_name} ADD CONSTRAINT {constraint}"
+                )
+            )
 
     def submit(self, job: Callable[[psycopg.Connection], None], tag: object = None) -> None:
         """Run job(connection) on the second connection, after the jobs before it, while the

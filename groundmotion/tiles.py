@@ -103,8 +103,13 @@ def tile_kind(user: AnyUser, dataset: Dataset, zoom: int, y: int = 0) -> TileKin
         return TileKind(points=True, masked=access.sees_masked_points(user))
     if not sees_points and dataset.visibility == Visibility.REDUCED:
         level = min(zoom, cells.reduced_tile_level(zoom, y))
-        return TileKind(points=False, level=level, reduced=True, floor_m=cells.reduced_cell_m(),
-                        min_points=cells.reduced_min_points())  # fmt: skip
+        return TileKind(
+            points=False,
+            level=level,
+            reduced=True,
+            floor_m=cells.reduced_cell_m(),
+            min_points=cells.reduced_min_points(),
+        )
     return TileKind(points=False, level=min(zoom, cells.finest_level()))
 
 
@@ -185,10 +190,12 @@ def buffered_cell_window(
     if rows is not None:
         window["row_min"] = max(window["row_min"], rows[0])
         window["row_max"] = min(window["row_max"], rows[1])
-    window["tile_xs"] = list(range(window["column_min"] // per_tile,
-                                   (window["column_max"] - 1) // per_tile + 1))  # fmt: skip
-    window["tile_ys"] = list(range(window["row_min"] // per_tile,
-                                   (window["row_max"] - 1) // per_tile + 1))  # fmt: skip
+    window["tile_xs"] = list(
+        range(window["column_min"] // per_tile, (window["column_max"] - 1) // per_tile + 1)
+    )
+    window["tile_ys"] = list(
+        range(window["row_min"] // per_tile, (window["row_max"] - 1) // per_tile + 1)
+    )
     return window
 
 
@@ -277,10 +284,16 @@ def point_tile_sql(user: AnyUser, dataset: Dataset, address: TileAddress, stride
     # A literal from STRIDES (never user input): the planner must see it to pick the index.
     thinning = "true" if stride == 1 else f"mod(p.id, {int(stride)}) = 0"
     return POINT_TILE_SQL.format(
-        tiles=2**address.zoom, x=int(address.x), y=int(address.y), points="{points}",
-        west=repr(west), south=repr(south), east=repr(east), north=repr(north),
+        tiles=2**address.zoom,
+        x=int(address.x),
+        y=int(address.y),
+        points="{points}",
+        west=repr(west),
+        south=repr(south),
+        east=repr(east),
+        north=repr(north),
         thinning=thinning,
-    ).replace("{points}", compiled_points_sql(user, dataset))  # fmt: skip
+    ).replace("{points}", compiled_points_sql(user, dataset))
 
 
 def reduced_cell_parameters(
@@ -292,8 +305,12 @@ def reduced_cell_parameters(
     reduced = cells.reduced_pyramid(kind.floor_m, cells.finest_level())
     rows = reduced[kind.level].reached_rows() if kind.level < len(reduced) else (0, 0)
     window = buffered_cell_window(address, kind.level, rows)
-    return {"dataset": dataset.pk, "reduced_zoom": cells.REDUCED_ZOOM_OFFSET + kind.level,
-            "min_points": kind.min_points, **window}  # fmt: skip
+    return {
+        "dataset": dataset.pk,
+        "reduced_zoom": cells.REDUCED_ZOOM_OFFSET + kind.level,
+        "min_points": kind.min_points,
+        **window,
+    }
 
 
 def statement_settings() -> str:

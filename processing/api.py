@@ -39,12 +39,16 @@ class JobDict(TypedDict):
 
 def job_dict(job: ProcessingJob) -> JobDict:
     return {
-        "id": job.pk, "kind": job.kind, "parameters": job.parameters, "state": job.state,
-        "progress": job.progress, "message": job.message,
+        "id": job.pk,
+        "kind": job.kind,
+        "parameters": job.parameters,
+        "state": job.state,
+        "progress": job.progress,
+        "message": job.message,
         "output": job.output.slug if job.output else None,
         "created_at": job.created_at.isoformat(),
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
-    }  # fmt: skip
+    }
 
 
 def validation_error(data: object) -> str:
@@ -61,9 +65,11 @@ def validation_error(data: object) -> str:
 
 @extend_schema(methods=["GET"], operation_id="jobs_list", responses=OpenApiTypes.OBJECT)
 @extend_schema(
-    methods=["POST"], operation_id="jobs_create", request=OpenApiTypes.OBJECT,
+    methods=["POST"],
+    operation_id="jobs_create",
+    request=OpenApiTypes.OBJECT,
     responses=OpenApiTypes.OBJECT,
-)  # fmt: skip
+)
 @api_view(["GET", "POST"])
 def jobs(request: Request) -> Response:
     if not access.is_curator(request.user):
@@ -75,9 +81,10 @@ def jobs(request: Request) -> Response:
     if error:
         return Response({"error": error}, status=400)
     job = ProcessingJob.objects.create(
-        kind=request.data["kind"], parameters=request.data.get("parameters", {}),
+        kind=request.data["kind"],
+        parameters=request.data.get("parameters", {}),
         user=request.user,
-    )  # fmt: skip
+    )
     transaction.on_commit(lambda: run_job.delay(job.pk))
     return Response(job_dict(job), status=201)
 

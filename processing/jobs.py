@@ -40,9 +40,12 @@ def run_fit(parameters: dict, progress: ProgressCallback) -> Dataset:
 def run_reference(parameters: dict, progress: ProgressCallback) -> Dataset:
     dataset = _dataset(parameters.get("dataset"))
     fit.reference_dataset(
-        dataset, pid=parameters.get("point", ""), reflector=parameters.get("reflector", ""),
-        area_wkt=parameters.get("area", ""), progress=progress,
-    )  # fmt: skip
+        dataset,
+        pid=parameters.get("point", ""),
+        reflector=parameters.get("reflector", ""),
+        area_wkt=parameters.get("area", ""),
+        progress=progress,
+    )
     return dataset
 
 
@@ -64,10 +67,14 @@ def run_calibrate(parameters: dict, progress: ProgressCallback) -> Dataset:
 def run_decompose(parameters: dict, progress: ProgressCallback) -> Dataset:
     network = _network(parameters["gnss"]) if parameters.get("gnss") else None
     up, _ = decompose.decompose_datasets(
-        _dataset(parameters.get("ascending")), _dataset(parameters.get("descending")),
-        up_slug=str(parameters["up"]), east_slug=str(parameters["east"]),
-        cell_size=int(parameters.get("grid", 100)), network=network, progress=progress,
-    )  # fmt: skip
+        _dataset(parameters.get("ascending")),
+        _dataset(parameters.get("descending")),
+        up_slug=str(parameters["up"]),
+        east_slug=str(parameters["east"]),
+        cell_size=int(parameters.get("grid", 100)),
+        network=network,
+        progress=progress,
+    )
     return up
 
 

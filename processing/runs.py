@@ -51,9 +51,13 @@ def claim(job_id: int) -> bool:
     """Move a queued job to running; False when another run already has it."""
     now = timezone.now()
     claimed = ProcessingJob.objects.filter(id=job_id, state=State.QUEUED).update(
-        state=State.RUNNING, started_at=now, heartbeat_at=now, progress=0.0,
-        message="started", worker=worker_name(),
-    )  # fmt: skip
+        state=State.RUNNING,
+        started_at=now,
+        heartbeat_at=now,
+        progress=0.0,
+        message="started",
+        worker=worker_name(),
+    )
     return claimed == 1
 
 

@@ -13,8 +13,9 @@ from groundmotion.models import Dataset, Level, Status, Visibility
 DATES = [datetime.date(2022, 1, 1) + datetime.timedelta(days=6 * i) for i in range(30)]
 
 
-def make_user(username: str, *, groups: list[Group] = (), curator: bool = False,
-              perms: list[str] = ()) -> User:  # fmt: skip
+def make_user(
+    username: str, *, groups: list[Group] = (), curator: bool = False, perms: list[str] = ()
+) -> User:
     user = User.objects.create_user(username, f"{username}@example.org", "a-long-password-1")
     user.groups.set(groups)
     codenames = list(perms) + (["change_dataset"] if curator else [])
@@ -41,10 +42,14 @@ def make_dataset(
 ) -> Dataset:
     """A dataset with points at (lon, lat); series default to velocity x years."""
     dataset = Dataset.objects.create(
-        slug=slug, name=slug.replace("-", " ").title(), level=level,
-        pass_direction=pass_direction, acquisition_dates=DATES, status=status,
+        slug=slug,
+        name=slug.replace("-", " ").title(),
+        level=level,
+        pass_direction=pass_direction,
+        acquisition_dates=DATES,
+        status=status,
         visibility=visibility,
-    )  # fmt: skip
+    )
     dataset.allowed_groups.set(groups)
     if lon is None:
         return dataset
@@ -56,8 +61,14 @@ def make_dataset(
         series = (velocity[:, None] * years).astype(np.float32)
     ids = bulk.reserve_point_ids(count)
     pids = np.array([f"{slug[:4].upper()}{i:06d}" for i in range(count)])
-    bulk.copy_points(dataset, ids, pids, lon, lat, {"velocity": velocity,
-                     "temporal_coherence": np.full(count, 0.9)})  # fmt: skip
+    bulk.copy_points(
+        dataset,
+        ids,
+        pids,
+        lon,
+        lat,
+        {"velocity": velocity, "temporal_coherence": np.full(count, 0.9)},
+    )
     bulk.copy_series(ids, np.asarray(series, dtype=np.float32))
     bulk.refresh_summary(dataset)
     return dataset

@@ -65,8 +65,10 @@ def build_case(case: str, slug: str = "matrix") -> Dataset:
         visibility=spec.get("visibility", Visibility.PUBLIC),
         status=spec.get("status", Status.PUBLISHED),
         groups=[partners] if spec.get("partners") else [],
-        lon=LON, lat=LAT, velocity=[1.0, 2.0, 3.0, 4.0],
-    )  # fmt: skip
+        lon=LON,
+        lat=LAT,
+        velocity=[1.0, 2.0, 3.0, 4.0],
+    )
     if "policy" in spec:
         Dataset.objects.filter(pk=dataset.pk).update(download_policy=spec["policy"])
     if spec.get("download_partners"):

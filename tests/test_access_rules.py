@@ -73,8 +73,9 @@ def test_drafts_are_for_curators_who_may_also_edit(curator, registered) -> None:
 
 @pytest.mark.django_db
 def test_a_point_of_a_hidden_dataset_is_not_found(partners, member, outsider) -> None:
-    dataset = make_dataset("hidden", visibility=Visibility.RESTRICTED, groups=[partners],
-                           lon=LON, lat=LAT)  # fmt: skip
+    dataset = make_dataset(
+        "hidden", visibility=Visibility.RESTRICTED, groups=[partners], lon=LON, lat=LAT
+    )
     point_id = dataset.points.first().pk
     assert access.point_for_user(member, point_id)[1] == dataset
     with pytest.raises(Http404):

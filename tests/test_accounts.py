@@ -81,8 +81,9 @@ def test_a_locked_name_still_signs_in_from_another_address(client, registered) -
     fail(client, "/accounts/login/", "registered", 5, REMOTE_ADDR="203.0.113.9")
     again = sign_in(client, "/accounts/login/", "registered", PASSWORD, REMOTE_ADDR="203.0.113.9")
     assert again.status_code == 429
-    elsewhere = sign_in(client, "/accounts/login/", "registered", PASSWORD,
-                        REMOTE_ADDR="198.51.100.20")  # fmt: skip
+    elsewhere = sign_in(
+        client, "/accounts/login/", "registered", PASSWORD, REMOTE_ADDR="198.51.100.20"
+    )
     assert signed_in(client, elsewhere)
 
 
@@ -95,8 +96,9 @@ def test_forwarded_for_is_ignored_without_trusted_proxies(client, registered) ->
     """An attacker writing a new X-Forwarded-For each time still counts as one address."""
     for n in range(5):
         sign_in(client, "/accounts/login/", "registered", WRONG, HTTP_X_FORWARDED_FOR=f"10.9.0.{n}")
-    locked = sign_in(client, "/accounts/login/", "registered", PASSWORD,
-                     HTTP_X_FORWARDED_FOR="10.9.0.200")  # fmt: skip
+    locked = sign_in(
+        client, "/accounts/login/", "registered", PASSWORD, HTTP_X_FORWARDED_FOR="10.9.0.200"
+    )
     assert locked.status_code == 429
     assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {"127.0.0.1"}
 
@@ -107,14 +109,32 @@ def test_forwarded_for_is_honoured_behind_one_trusted_proxy(client, registered, 
     settings.GROUNDMOTION = {**settings.GROUNDMOTION, "TRUSTED_PROXY_COUNT": 1}
     proxy = {"REMOTE_ADDR": "10.0.0.2"}
     for n in range(5):
-        sign_in(client, "/accounts/login/", "registered", WRONG,
-                HTTP_X_FORWARDED_FOR=f"192.0.2.{n}, 203.0.113.5", **proxy)  # fmt: skip
-    locked = sign_in(client, "/accounts/login/", "registered", PASSWORD,
-                     HTTP_X_FORWARDED_FOR="192.0.2.77, 203.0.113.5", **proxy)  # fmt: skip
+        sign_in(
+            client,
+            "/accounts/login/",
+            "registered",
+            WRONG,
+            HTTP_X_FORWARDED_FOR=f"192.0.2.{n}, 203.0.113.5",
+            **proxy,
+        )
+    locked = sign_in(
+        client,
+        "/accounts/login/",
+        "registered",
+        PASSWORD,
+        HTTP_X_FORWARDED_FOR="192.0.2.77, 203.0.113.5",
+        **proxy,
+    )
     assert locked.status_code == 429
     assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {"203.0.113.5"}
-    elsewhere = sign_in(client, "/accounts/login/", "registered", PASSWORD,
-                        HTTP_X_FORWARDED_FOR="198.51.100.7", **proxy)  # fmt: skip
+    elsewhere = sign_in(
+        client,
+        "/accounts/login/",
+        "registered",
+        PASSWORD,
+        HTTP_X_FORWARDED_FOR="198.51.100.7",
+        **proxy,
+    )
     assert signed_in(client, elsewhere)
 
 
@@ -150,8 +170,11 @@ def test_the_lock_expires_after_the_window(client, registered, settings) -> None
 
 
 def test_the_limit_and_window_come_from_the_groundmotion_settings(client, registered, settings):
-    settings.GROUNDMOTION = {**settings.GROUNDMOTION, "LOGIN_FAILURE_LIMIT": 2,
-                             "LOGIN_FAILURE_WINDOW_S": 120}  # fmt: skip
+    settings.GROUNDMOTION = {
+        **settings.GROUNDMOTION,
+        "LOGIN_FAILURE_LIMIT": 2,
+        "LOGIN_FAILURE_WINDOW_S": 120,
+    }
     responses = [sign_in(client, "/accounts/login/", "registered", WRONG) for _ in range(2)]
     assert [r.status_code for r in responses] == [200, 429]
     assert "2 minutes" in responses[-1].content.decode()

@@ -18,9 +18,12 @@ from tests.factories import DATES, make_dataset
 LON = [-1.05, -1.04, -1.03, -1.02]
 LAT = [43.70, 43.70, 43.70, 43.70]
 VELOCITY = [-4.0, -2.0, 0.0, 2.0]
-SQUARE = {"type": "Polygon",
-          "coordinates": [[[-1.055, 43.69], [-1.035, 43.69], [-1.035, 43.71], [-1.055, 43.71],
-                           [-1.055, 43.69]]]}  # fmt: skip
+SQUARE = {
+    "type": "Polygon",
+    "coordinates": [
+        [[-1.055, 43.69], [-1.035, 43.69], [-1.035, 43.71], [-1.055, 43.71], [-1.055, 43.69]]
+    ],
+}
 
 
 def client_for(user=None) -> Client:
@@ -31,8 +34,14 @@ def client_for(user=None) -> Client:
 
 
 def restricted(partners) -> object:
-    return make_dataset("secret", visibility=Visibility.RESTRICTED, groups=[partners],
-                        lon=LON, lat=LAT, velocity=VELOCITY)  # fmt: skip
+    return make_dataset(
+        "secret",
+        visibility=Visibility.RESTRICTED,
+        groups=[partners],
+        lon=LON,
+        lat=LAT,
+        velocity=VELOCITY,
+    )
 
 
 def first_point_id(dataset) -> int:
@@ -87,8 +96,15 @@ def test_points_are_filtered_by_box_velocity_coherence_and_pid():
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("query", [{"in_bbox": "1,2,3"}, {"in_bbox": "5,0,1,1"},
-                                   {"velocity_min": "fast"}, {"coherence_min": "nan"}])  # fmt: skip
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"in_bbox": "1,2,3"},
+        {"in_bbox": "5,0,1,1"},
+        {"velocity_min": "fast"},
+        {"coherence_min": "nan"},
+    ],
+)
 def test_bad_filters_are_clear_400s(query):
     make_dataset("open", lon=LON, lat=LAT)
     response = client_for().get(reverse("api-points", args=["open"]), query)
@@ -136,8 +152,12 @@ def test_json_floats_round_like_python_and_turn_missing_values_into_null():
     expected = [None if np.isnan(value) else round(float(value), 3) for value in values]
     got = series.json_floats(values)
     assert [value is None for value in got] == [value is None for value in expected]
-    assert np.allclose([v for v in got if v is not None], [v for v in expected if v is not None],
-                       rtol=0, atol=1e-12)  # fmt: skip
+    assert np.allclose(
+        [v for v in got if v is not None],
+        [v for v in expected if v is not None],
+        rtol=0,
+        atol=1e-12,
+    )
     assert series.json_floats(np.array([1.23456, -2.5])) == [1.235, -2.5]
 
 
@@ -234,8 +254,14 @@ def test_the_dataset_list_shows_only_what_the_user_may_see(partners, member, cur
 @pytest.mark.django_db
 def test_gnss_stations_and_reflectors_are_geojson():
     network = GNSSNetwork.objects.create(slug="net", name="Net")
-    GNSSStation.objects.create(network=network, code="DAX1", geom="SRID=4326;POINT(-1.05 43.7)",
-                               velocity_east=0.5, velocity_north=0.1, velocity_up=-2.0)  # fmt: skip
+    GNSSStation.objects.create(
+        network=network,
+        code="DAX1",
+        geom="SRID=4326;POINT(-1.05 43.7)",
+        velocity_east=0.5,
+        velocity_north=0.1,
+        velocity_up=-2.0,
+    )
     CornerReflector.objects.create(code="CR1", geom="SRID=4326;POINT(-1.09 43.73)", leg_length=0.9)
     stations = client_for().get(reverse("api-gnss-stations")).json()
     assert stations["features"][0]["geometry"]["coordinates"] == [-1.05, 43.7]

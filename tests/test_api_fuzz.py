@@ -49,11 +49,19 @@ SEED = 12
 # Only checked for 500s: processing/'s job API (annotated there) and drf-spectacular's own
 # schema view (it serves the schema whatever `lang` it is given).
 FOREIGN_PATHS = ("/api/jobs/", "/api/jobs/{job_id}/", "/api/schema/")
-EVERY_CHECK = [checks.not_a_server_error, checks.status_code_conformance,
-               checks.content_type_conformance, checks.response_schema_conformance,
-               checks.negative_data_rejection]  # fmt: skip
-AIMED_CHECKS = [checks.not_a_server_error, checks.status_code_conformance,
-                checks.content_type_conformance, checks.response_schema_conformance]  # fmt: skip
+EVERY_CHECK = [
+    checks.not_a_server_error,
+    checks.status_code_conformance,
+    checks.content_type_conformance,
+    checks.response_schema_conformance,
+    checks.negative_data_rejection,
+]
+AIMED_CHECKS = [
+    checks.not_a_server_error,
+    checks.status_code_conformance,
+    checks.content_type_conformance,
+    checks.response_schema_conformance,
+]
 
 rng = np.random.default_rng(SEED)
 LON = -1.05 + rng.uniform(-0.02, 0.02, 60)
@@ -87,8 +95,14 @@ def world(live_server) -> World:
     make_dataset("secret", visibility=Visibility.RESTRICTED, groups=[partners], lon=LON, lat=LAT)
     make_dataset("reduced", visibility=Visibility.REDUCED, lon=LON, lat=LAT)
     network = GNSSNetwork.objects.create(slug="net", name="Net")
-    GNSSStation.objects.create(network=network, code="DAX1", geom="SRID=4326;POINT(-1.05 43.7)",
-                               velocity_east=0.5, velocity_north=0.1, velocity_up=-2.0)  # fmt: skip
+    GNSSStation.objects.create(
+        network=network,
+        code="DAX1",
+        geom="SRID=4326;POINT(-1.05 43.7)",
+        velocity_east=0.5,
+        velocity_north=0.1,
+        velocity_up=-2.0,
+    )
     CornerReflector.objects.create(code="CR1", geom="SRID=4326;POINT(-1.09 43.73)", leg_length=0.9)
     job = ProcessingJob.objects.create(kind=ProcessingJob.Kind.EXPORT, user=user, parameters={})
     _, token = create_token(user, "fuzz")
@@ -104,26 +118,47 @@ def openapi_schema() -> dict:
 
 # Values that once reached the database or GEOS unchecked (issue 12), and real slugs and
 # formats: mixed into generated strings and numbers so that a bounded run still meets them.
-NASTY_TEXT = ["a\x00b", "\x00", "1e400", "-1e400", "nan", "inf", "9" * 400, ",,,", "0,0,1e400,1",
-              "-1.07,43.69,-1.0,43.72", "POLYGON EMPTY", "POLYGON((0 0, 1e300 0, 1 1, 0 0))",
-              "POLYGON((-1.06 43.69, -1.03 43.71, -1.03 43.69, -1.06 43.71, -1.06 43.69))",
-              "open", "secret", "reduced", "csv", "gpkg", "geotiff"]  # fmt: skip
+NASTY_TEXT = [
+    "a\x00b",
+    "\x00",
+    "1e400",
+    "-1e400",
+    "nan",
+    "inf",
+    "9" * 400,
+    ",,,",
+    "0,0,1e400,1",
+    "-1.07,43.69,-1.0,43.72",
+    "POLYGON EMPTY",
+    "POLYGON((0 0, 1e300 0, 1 1, 0 0))",
+    "POLYGON((-1.06 43.69, -1.03 43.71, -1.03 43.69, -1.06 43.71, -1.06 43.69))",
+    "open",
+    "secret",
+    "reduced",
+    "csv",
+    "gpkg",
+    "geotiff",
+]
 NASTY_NUMBERS = [0, -1, 2**31, 2**63, -(2**63) - 1, 10**30, 1e308, -1e308, 5e-324]
 SCHEMATHESIS_CONFIG = {
     "seed": SEED,
     "suppress-health-check": ["all"],
     "dictionaries": {"text": {"values": NASTY_TEXT}, "numbers": {"values": NASTY_NUMBERS}},
     "generation": {
-        "max-examples": MAX_EXAMPLES, "deterministic": True, "database": "none",
+        "max-examples": MAX_EXAMPLES,
+        "deterministic": True,
+        "database": "none",
         "with-security-parameters": False,
-        "dictionaries": {"string": {"dictionary": "text", "probability": 0.5},
-                         "integer": {"dictionary": "numbers", "probability": 0.5},
-                         "number": {"dictionary": "numbers", "probability": 0.5}},
+        "dictionaries": {
+            "string": {"dictionary": "text", "probability": 0.5},
+            "integer": {"dictionary": "numbers", "probability": 0.5},
+            "number": {"dictionary": "numbers", "probability": 0.5},
+        },
     },
     "phases": {"stateful": {"enabled": False}},
     # The schema view's coverage cases (every `lang` Django knows) would take a tenth of the run.
     "operations": [{"include-path": "/api/schema/", "phases": {"coverage": {"enabled": False}}}],
-}  # fmt: skip
+}
 schema = schemathesis.openapi.from_dict(
     openapi_schema(), config=SchemathesisConfig.from_dict(SCHEMATHESIS_CONFIG)
 )
@@ -167,8 +202,11 @@ def aim(case, world: World) -> bool:
     parameters = case.path_parameters or {}
     pick = zlib.crc32(fingerprint([parameters, body_of(case)]).encode())
     aimed = False
-    for name, choices in (("slug", world.slugs), ("point_id", world.point_ids),
-                          ("job_id", world.job_ids)):  # fmt: skip
+    for name, choices in (
+        ("slug", world.slugs),
+        ("point_id", world.point_ids),
+        ("job_id", world.job_ids),
+    ):
         if name in parameters:
             parameters[name] = choices[pick % len(choices)]
             aimed = True
@@ -197,12 +235,13 @@ def fuzz_summary(request) -> Iterator[None]:
     if not CASES or capture is None:
         return
     with capture.global_and_fixture_disabled():
-        print(f"\nschemathesis: {len(CASES)} operations, {sum(CASES.values())} cases "
-              f"({min(CASES.values())}-{max(CASES.values())} per operation), "
-              f"{sum(REQUESTS.values())} requests in {sum(SECONDS.values()):.1f} s")  # fmt: skip
+        print(
+            f"\nschemathesis: {len(CASES)} operations, {sum(CASES.values())} cases "
+            f"({min(CASES.values())}-{max(CASES.values())} per operation), "
+            f"{sum(REQUESTS.values())} requests in {sum(SECONDS.values()):.1f} s"
+        )
         for label, count in sorted(CASES.items()):
-            print(f"  {label}: {count} cases, {REQUESTS[label]} requests, "
-                  f"{SECONDS[label]:.1f} s")  # fmt: skip
+            print(f"  {label}: {count} cases, {REQUESTS[label]} requests, {SECONDS[label]:.1f} s")
 
 
 def test_the_fuzzed_schema_is_the_served_one(client) -> None:

@@ -41,8 +41,9 @@ def assert_names(response, field: str) -> None:
 
 def post_area(body: object, client: Client | None = None, raw: str | None = None):
     text = raw if raw is not None else json.dumps(body)
-    return (client or Client()).post(reverse("api-area-mean"), text,
-                                     content_type="application/json")  # fmt: skip
+    return (client or Client()).post(
+        reverse("api-area-mean"), text, content_type="application/json"
+    )
 
 
 # --- query strings, slugs and path parts -------------------------------------------------
@@ -72,9 +73,15 @@ def test_a_nul_in_a_token_or_a_cookie_is_a_400_naming_the_header(dataset):
 
 @pytest.mark.parametrize(
     ("parameter", "value"),
-    [("in_bbox", "1e400,0,1,1"), ("in_bbox", "0,0,1," + "9" * 400), ("in_bbox", ",,,"),
-     ("velocity_min", "1e400"), ("velocity_max", "-" + "9" * 400), ("coherence_min", "inf")],
-)  # fmt: skip
+    [
+        ("in_bbox", "1e400,0,1,1"),
+        ("in_bbox", "0,0,1," + "9" * 400),
+        ("in_bbox", ",,,"),
+        ("velocity_min", "1e400"),
+        ("velocity_max", "-" + "9" * 400),
+        ("coherence_min", "inf"),
+    ],
+)
 def test_huge_numbers_in_points_filters_are_400s_naming_them(dataset, parameter, value):
     response = Client().get(reverse("api-points", args=["open"]), {parameter: value})
     assert_names(response, parameter)
@@ -89,8 +96,12 @@ def test_an_empty_numeric_filter_means_no_filter(dataset):
 
 
 def test_a_path_under_the_api_that_matches_no_route_is_a_json_404(dataset):
-    for path in ("/api/points/abc/", "/api/points/-1/plot.png", "/api/datasets/%C3%A9/points/",
-                 "/api/no-such/"):  # fmt: skip
+    for path in (
+        "/api/points/abc/",
+        "/api/points/-1/plot.png",
+        "/api/datasets/%C3%A9/points/",
+        "/api/no-such/",
+    ):
         response = Client().get(path)
         assert response.status_code == 404
         assert response.json() == {"detail": "Not found."}
@@ -188,8 +199,7 @@ def test_a_form_encoded_area_with_a_nul_is_a_400_naming_the_dataset(dataset):
 def test_a_body_that_is_not_json_or_not_utf8_is_a_400(dataset):
     for raw in ("{", "NaN", '{"dataset": Infinity}'):
         assert post_area(None, raw=raw).status_code == 400
-    response = Client().post(reverse("api-area-mean"), b"\xff\xfe",
-                             content_type="application/json")  # fmt: skip
+    response = Client().post(reverse("api-area-mean"), b"\xff\xfe", content_type="application/json")
     assert response.status_code == 400
 
 
@@ -220,18 +230,21 @@ def downloader(dataset, registered):
         ("POLYGON EMPTY", "the polygon is empty"),
         ("MULTIPOLYGON EMPTY", "the polygon is empty"),
         ("POLYGON((0 0, 1e300 0, 1 1, 0 0))", "longitude -180..180"),
-        ("POLYGON((-1.06 43.69, -1.03 43.71, -1.03 43.69, -1.06 43.71, -1.06 43.69))",
-         "self-intersection"),
+        (
+            "POLYGON((-1.06 43.69, -1.03 43.71, -1.03 43.69, -1.06 43.71, -1.06 43.69))",
+            "self-intersection",
+        ),
         ("POLYGON((0 0, 1 0, 1 1))", "not valid wkt"),
         ('{"type": "Polygon", "coordinates": "x"}', "not valid wkt"),
         ("SRID=3857;POLYGON((0 0, 1 0, 1 1, 0 0))", "not valid wkt"),
         ("POINT(0 0)", "polygon or multipolygon"),
         ("POLYGON((" + "0 0, " * 30_000 + "0 0))", "too long"),
     ],
-)  # fmt: skip
+)
 def test_a_bad_download_polygon_is_a_400_saying_why(downloader, polygon, says):
-    response = downloader.get(reverse("downloads:api-download", args=["open"]),
-                              {"output": "csv", "polygon": polygon})  # fmt: skip
+    response = downloader.get(
+        reverse("downloads:api-download", args=["open"]), {"output": "csv", "polygon": polygon}
+    )
     assert_names(response, "olygon")
     assert says in response.json()["detail"].lower()
 
@@ -251,8 +264,9 @@ def test_a_nul_in_a_download_parameter_is_a_400_naming_it(downloader):
 def test_a_nul_in_a_form_field_is_a_400_naming_it(downloader, registered):
     form = {"dataset": "open", "format": "csv", "polygon": "a\x00b"}
     assert_names(downloader.post(reverse("downloads:dialog"), form), "polygon")
-    response = downloader.post(reverse("token-create"), "name=a%00b",
-                               content_type="application/x-www-form-urlencoded")  # fmt: skip
+    response = downloader.post(
+        reverse("token-create"), "name=a%00b", content_type="application/x-www-form-urlencoded"
+    )
     assert_names(response, "name")
     assert not registered.api_tokens.exists()
     response = Client().post(reverse("login"), {"username": "a\x00b", "password": "x"})
@@ -261,8 +275,11 @@ def test_a_nul_in_a_form_field_is_a_400_naming_it(downloader, registered):
 
 def test_a_good_download_still_streams_after_the_checks(downloader, registered):
     _, token = create_token(registered, "script")
-    response = Client().get(reverse("downloads:api-download", args=["open"]), {"bbox": BBOX},
-                            HTTP_AUTHORIZATION=f"Token {token}")  # fmt: skip
+    response = Client().get(
+        reverse("downloads:api-download", args=["open"]),
+        {"bbox": BBOX},
+        HTTP_AUTHORIZATION=f"Token {token}",
+    )
     assert response.status_code == 200
     lines = b"".join(response.streaming_content).decode().strip().split("\n")
     assert len(lines) == 1 + len(LON)

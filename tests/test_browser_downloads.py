@@ -14,8 +14,15 @@ from groundmotion.models import DownloadRecord, Level, Visibility
 from tests.browser_support import wait_for_idle_database
 from tests.factories import make_dataset, make_user
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 PASSWORD = "a-long-password-1"
 # Screenshots land in var/screenshots; GROUNDMOTION_SCREENSHOTS=docs refreshes the committed ones.
 DOCS = settings.BASE_DIR / os.environ.get("GROUNDMOTION_SCREENSHOTS", "var/screenshots")
@@ -47,14 +54,22 @@ def test_sign_in_download_a_polygon_and_find_it_in_the_admin(live_server, monkey
     group = member.groups.create(name="partners")
     rng = np.random.default_rng(3)
     lon, lat = rng.uniform(-1.09, -1.01, 400), rng.uniform(43.68, 43.74, 400)
-    make_dataset("dax-l2b", visibility=Visibility.RESTRICTED, groups=[group], lon=lon, lat=lat,
-                 velocity=rng.normal(0, 3, 400), level=Level.L2B)  # fmt: skip
+    make_dataset(
+        "dax-l2b",
+        visibility=Visibility.RESTRICTED,
+        groups=[group],
+        lon=lon,
+        lat=lat,
+        velocity=rng.normal(0, 3, 400),
+        level=Level.L2B,
+    )
     auditor = make_user("auditor", curator=True, perms=["view_downloadrecord"])
     auditor.user_permissions.add(Permission.objects.get(codename="view_downloadrecord"))
     base = live_server.url
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium",
-                                             args=CHROMIUM_ARGS)  # fmt: skip
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+        )
         page = browser.new_page(viewport={"width": 1280, "height": 800}, accept_downloads=True)
         sign_in(page, base, "walker", "/accounts/profile/")
         assert page.locator('tr[data-slug="dax-l2b"]').count() == 1  # the restricted dataset

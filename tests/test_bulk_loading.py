@@ -17,8 +17,9 @@ def test_it_round_trips_points_attributes_and_series() -> None:
     count = 1234
     lon, lat = rng.uniform(-2, 2, count), rng.uniform(40, 45, count)
     series = rng.normal(0, 5, (count, len(DATES))).astype(np.float32)
-    dataset = make_dataset("round-trip", lon=lon, lat=lat, velocity=rng.normal(0, 3, count),
-                           series=series)  # fmt: skip
+    dataset = make_dataset(
+        "round-trip", lon=lon, lat=lat, velocity=rng.normal(0, 3, count), series=series
+    )
 
     points = list(dataset.points.order_by("pid").values_list("pid", "geom", "velocity", "id"))
     assert len(points) == count
@@ -34,10 +35,17 @@ def test_it_stores_nan_attributes_as_null() -> None:
     dataset = make_dataset("nulls")
     ids = bulk.reserve_point_ids(3)
     coherence = np.array([0.5, np.nan, 0.7])
-    bulk.copy_points(dataset, ids, np.array(["a", "bb", "ccc"]), np.zeros(3), np.zeros(3),
-                     {"temporal_coherence": coherence})  # fmt: skip
-    values = dict(MeasurementPoint.objects.filter(dataset=dataset).values_list(
-        "pid", "temporal_coherence"))  # fmt: skip
+    bulk.copy_points(
+        dataset,
+        ids,
+        np.array(["a", "bb", "ccc"]),
+        np.zeros(3),
+        np.zeros(3),
+        {"temporal_coherence": coherence},
+    )
+    values = dict(
+        MeasurementPoint.objects.filter(dataset=dataset).values_list("pid", "temporal_coherence")
+    )
     assert values["bb"] is None
     assert values["a"] == pytest.approx(0.5)
     assert values["ccc"] == pytest.approx(0.7)
@@ -48,8 +56,14 @@ def test_it_stores_nan_attributes_as_null() -> None:
 def test_it_refuses_unknown_attributes() -> None:
     dataset = make_dataset("unknown")
     with pytest.raises(ValueError, match="colour"):
-        bulk.copy_points(dataset, np.array([1]), np.array(["x"]), np.zeros(1), np.zeros(1),
-                         {"colour": np.zeros(1)})  # fmt: skip
+        bulk.copy_points(
+            dataset,
+            np.array([1]),
+            np.array(["x"]),
+            np.zeros(1),
+            np.zeros(1),
+            {"colour": np.zeros(1)},
+        )
 
 
 @pytest.mark.django_db

@@ -39,9 +39,14 @@ def tracks(db) -> dict[str, Dataset]:
         out[slug] = long_dataset(slug, lon, lat, rates, "ascending", los)
     network = GNSSNetwork.objects.create(slug="gnss-h", name="h")
     for code, lon, bias in STATIONS:
-        GNSSStation.objects.create(network=network, code=code, geom=Point(lon, 43.72),
-                                   velocity_east=0.0, velocity_north=0.0,
-                                   velocity_up=UP + bias)  # fmt: skip
+        GNSSStation.objects.create(
+            network=network,
+            code=code,
+            geom=Point(lon, 43.72),
+            velocity_east=0.0,
+            velocity_north=0.0,
+            velocity_up=UP + bias,
+        )
     return out
 
 
@@ -77,14 +82,19 @@ def test_tracks_calibrated_together_agree_in_their_overlap(tracks) -> None:
 
 def test_the_command_calibrates_several_tracks_and_refuses_mixed_passes(tracks) -> None:
     out = io.StringIO()
-    call_command("calibrate", "track-a", "track-b", gnss="gnss-h", output=["a2", "b2"],
-                 stdout=out)  # fmt: skip
+    call_command("calibrate", "track-a", "track-b", gnss="gnss-h", output=["a2", "b2"], stdout=out)
     assert "overlap track-a - track-b" in out.getvalue()
     assert Dataset.objects.filter(slug__in=["a2", "b2"], level="l2b").count() == 2
     Dataset.objects.filter(slug="track-b").update(pass_direction="descending")
     with pytest.raises(Exception, match="one pass direction"):
-        call_command("calibrate", "track-a", "track-b", gnss="gnss-h", output=["a3", "b3"],
-                     stdout=io.StringIO())  # fmt: skip
+        call_command(
+            "calibrate",
+            "track-a",
+            "track-b",
+            gnss="gnss-h",
+            output=["a3", "b3"],
+            stdout=io.StringIO(),
+        )
     assert not Dataset.objects.filter(slug__in=["a3", "b3"]).exists()
 
 
@@ -93,8 +103,9 @@ def test_calibration_keeps_the_source_extra_columns(tracks) -> None:
     from groundmotion.models import PointExtra
 
     source = tracks["track-a"]
-    points = list(MeasurementPoint.objects.filter(dataset=source).order_by("id")
-                  .values_list("id", "pid"))  # fmt: skip
+    points = list(
+        MeasurementPoint.objects.filter(dataset=source).order_by("id").values_list("id", "pid")
+    )
     ids = np.array([point_id for point_id, _ in points[:-5]])  # the last five have none
     values = np.column_stack([ids * 10.0 + 0.5, -ids.astype(float)])
     bulk.copy_extras(ids, values)
@@ -103,8 +114,10 @@ def test_calibration_keeps_the_source_extra_columns(tracks) -> None:
     output, _ = calibrate_dataset(source, GNSSNetwork.objects.get(slug="gnss-h"), "a-extra")
     assert output.extra_columns == ["easting", "line"]
     expected = {pid: (point_id * 10.0 + 0.5, -float(point_id)) for point_id, pid in points[:-5]}
-    stored = {row.point.pid: row.as_dict(output.extra_columns) for row in
-              PointExtra.objects.filter(point__dataset=output).select_related("point")}  # fmt: skip
+    stored = {
+        row.point.pid: row.as_dict(output.extra_columns)
+        for row in PointExtra.objects.filter(point__dataset=output).select_related("point")
+    }
     assert len(stored) == len(points)
     for pid, (easting, line) in expected.items():
         assert stored[pid] == {"easting": easting, "line": line}

@@ -40,16 +40,19 @@ def test_leaving_a_group_closes_tiles_and_points_of_a_restricted_dataset(setting
     settings.GROUNDMOTION = {**settings.GROUNDMOTION, "TILE_CACHE_SECONDS": 0}
     group = Group.objects.create(name="partners")
     user = make_user("member", groups=[group])
-    dataset = make_dataset("closed", visibility=Visibility.RESTRICTED, groups=[group],
-                           lon=LON, lat=LAT)  # fmt: skip
+    dataset = make_dataset(
+        "closed", visibility=Visibility.RESTRICTED, groups=[group], lon=LON, lat=LAT
+    )
     point = MeasurementPoint.objects.filter(dataset=dataset).first()
     client = signed_in(user)
     assert len(tile_ids(client, dataset)) == len(LON)  # compiles and caches the SQL
     assert client.get(f"/api/points/{point.pk}/").status_code == 200
     user.groups.clear()
     address = tile_of(*CENTRE, 15)
-    assert client.get(f"/tiles/{dataset.slug}/{address[0]}/{address[1]}/{address[2]}.pbf"
-                      ).status_code == 404  # fmt: skip
+    assert (
+        client.get(f"/tiles/{dataset.slug}/{address[0]}/{address[1]}/{address[2]}.pbf").status_code
+        == 404
+    )
     assert client.get(f"/api/points/{point.pk}/").status_code == 404
 
 
@@ -90,8 +93,9 @@ def test_the_tile_lookup_follows_the_dataset_state_and_reads_the_same_row(settin
 @pytest.mark.django_db
 def test_a_compiled_lookup_gives_what_the_queryset_gives() -> None:
     dataset = make_dataset("compiled", lon=LON[:3], lat=LAT[:3], velocity=np.array([1.0, 2, 3]))
-    ids = list(MeasurementPoint.objects.filter(dataset=dataset).order_by("id").values_list(
-        "id", flat=True))  # fmt: skip
+    ids = list(
+        MeasurementPoint.objects.filter(dataset=dataset).order_by("id").values_list("id", flat=True)
+    )
     PointSeries.objects.filter(point_id=ids[2]).delete()
     queryset = MeasurementPoint.objects.select_related("dataset", "series")
     lookup = CompiledLookup(queryset.filter(pk=-1).order_by("pk")[:1], -1)

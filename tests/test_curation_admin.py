@@ -39,8 +39,11 @@ def test_bulk_publish_and_unpublish_bump_versions(client, curator) -> None:
 def test_bulk_restrict_to_a_group(client, curator, partners) -> None:
     tracks = [make_dataset(f"national-{i}") for i in range(3)]
     client.force_login(curator)
-    data = {"action": "restrict_to_group", "group": partners.pk,
-            "_selected_action": [str(t.pk) for t in tracks]}  # fmt: skip
+    data = {
+        "action": "restrict_to_group",
+        "group": partners.pk,
+        "_selected_action": [str(t.pk) for t in tracks],
+    }
     client.post(CHANGELIST, data)
     for track in Dataset.objects.all():
         assert track.visibility == Visibility.RESTRICTED
@@ -72,9 +75,10 @@ def test_saving_a_mask_in_the_admin_bumps_the_datasets_under_it(client, curator)
     curator.user_permissions.add(*Permission.objects.filter(codename__endswith="maskedarea"))
     square = Polygon.from_bbox((0.0, 0.0, 0.5, 0.5))
     geometry = MultiPolygon(square, srid=4326).geojson
-    response = client.post("/admin/groundmotion/maskedarea/add/",
-                           {"name": "Depot", "geom": geometry, "reason": "Defence",
-                            "active": "on"})  # fmt: skip
+    response = client.post(
+        "/admin/groundmotion/maskedarea/add/",
+        {"name": "Depot", "geom": geometry, "reason": "Defence", "active": "on"},
+    )
     assert response.status_code == 302, response.content.decode()[:2000]
     assert Dataset.objects.get(slug="under").version == under.version + 1
     assert Dataset.objects.get(slug="away").version == away.version
@@ -93,9 +97,12 @@ def test_the_download_audit_is_searchable_and_exports_csv(client, member, regist
     html = client.get("/admin/groundmotion/downloadrecord/", {"q": "member"}).content.decode()
     assert "member" in html and ">registered<" not in html
     ids = [str(pk) for pk in DownloadRecord.objects.values_list("pk", flat=True)]
-    response = client.post("/admin/groundmotion/downloadrecord/",
-                           {"action": "export_csv", "_selected_action": ids})  # fmt: skip
+    response = client.post(
+        "/admin/groundmotion/downloadrecord/", {"action": "export_csv", "_selected_action": ids}
+    )
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
     assert sorted((row["user"], row["point_count"]) for row in rows) == [
-        ("member", "10"), ("registered", "20")]  # fmt: skip
+        ("member", "10"),
+        ("registered", "20"),
+    ]
     assert all(row["datasets"] == "audited" for row in rows)

@@ -40,25 +40,34 @@ def date_columns(frame: pd.DataFrame) -> list[str]:
 
 def days(columns: list[str]) -> np.ndarray:
     epoch = datetime.date(1970, 1, 1)
-    return np.array([(datetime.datetime.strptime(c, "%Y%m%d").date() - epoch).days
-                     for c in columns])  # fmt: skip
+    return np.array(
+        [(datetime.datetime.strptime(c, "%Y%m%d").date() - epoch).days for c in columns]
+    )
 
 
 def geometry(frame: pd.DataFrame) -> Geometry:
     columns = date_columns(frame)
     return Geometry(
-        frame.easting.to_numpy(float), frame.northing.to_numpy(float),
-        frame.los_east.to_numpy(float), frame.los_north.to_numpy(float),
-        frame.los_up.to_numpy(float), frame[columns].to_numpy(np.float32), days(columns),
-    )  # fmt: skip
+        frame.easting.to_numpy(float),
+        frame.northing.to_numpy(float),
+        frame.los_east.to_numpy(float),
+        frame.los_north.to_numpy(float),
+        frame.los_up.to_numpy(float),
+        frame[columns].to_numpy(np.float32),
+        days(columns),
+    )
 
 
 @pytest.fixture(scope="module")
 def result_and_truth() -> tuple[pd.DataFrame, dict, pd.DataFrame, pd.DataFrame]:
     result = decompose_arrays([geometry(read_zip(ASCENDING)), geometry(read_zip(DESCENDING))])
-    cells = pd.DataFrame({"easting": result["easting"].astype(int),
-                          "northing": result["northing"].astype(int),
-                          "index": np.arange(len(result["easting"]))})  # fmt: skip
+    cells = pd.DataFrame(
+        {
+            "easting": result["easting"].astype(int),
+            "northing": result["northing"].astype(int),
+            "index": np.arange(len(result["easting"])),
+        }
+    )
     return cells, result, read_zip(EAST), read_zip(UP)
 
 
@@ -86,8 +95,10 @@ def test_it_reproduces_velocities_and_series_cell_by_cell(result_and_truth, comp
     series_error = ours["series"][index] - merged[date_columns(truth)].to_numpy()
     series_rmse = float(np.sqrt(np.mean(series_error**2)))
     assert series_rmse < 0.3  # mm; the files round to 0.1 mm
-    print(f"Ustica {component}: 522 cells, velocity RMSE {velocity_rmse:.3f} mm/yr, "
-          f"series RMSE {series_rmse:.3f} mm")  # fmt: skip
+    print(
+        f"Ustica {component}: 522 cells, velocity RMSE {velocity_rmse:.3f} mm/yr, "
+        f"series RMSE {series_rmse:.3f} mm"
+    )
 
 
 def test_it_names_cells_with_the_egms_pids(result_and_truth) -> None:

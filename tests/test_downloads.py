@@ -27,8 +27,15 @@ def body(response) -> bytes:
 
 @pytest.fixture
 def track(partners):
-    dataset = make_dataset("track", visibility=Visibility.RESTRICTED, groups=[partners],
-                           lon=LON, lat=LAT, velocity=np.arange(40.0), level=Level.L2B)  # fmt: skip
+    dataset = make_dataset(
+        "track",
+        visibility=Visibility.RESTRICTED,
+        groups=[partners],
+        lon=LON,
+        lat=LAT,
+        velocity=np.arange(40.0),
+        level=Level.L2B,
+    )
     return dataset
 
 
@@ -80,10 +87,14 @@ def test_too_large_an_area_is_refused_with_its_size(client, track, member, setti
 
 @pytest.mark.parametrize(
     ("parameters", "message"),
-    [({}, "Give an area"), ({"bbox": "1,2"}, "four numbers"),
-     ({"polygon": "POLYGON((0 0, 1 1))"}, "not valid"), ({"bbox": BBOX, "output": "xls"},
-     "Unknown format"), ({"bbox": BBOX, "output": "geotiff"}, "L3")],
-)  # fmt: skip
+    [
+        ({}, "Give an area"),
+        ({"bbox": "1,2"}, "four numbers"),
+        ({"polygon": "POLYGON((0 0, 1 1))"}, "not valid"),
+        ({"bbox": BBOX, "output": "xls"}, "Unknown format"),
+        ({"bbox": BBOX, "output": "geotiff"}, "L3"),
+    ],
+)
 def test_bad_requests_say_why(client, track, member, parameters, message) -> None:
     client.force_login(member)
     response = client.get(URL, parameters)
@@ -157,9 +168,10 @@ def test_someone_elses_export_job_is_404(client, track, member, registered) -> N
 def test_a_job_whose_user_lost_access_fails_cleanly(track, member, settings) -> None:
     settings.MEDIA_ROOT = settings.BASE_DIR / "var" / "test-media"
     job = ProcessingJob.objects.create(
-        kind=ProcessingJob.Kind.EXPORT, user=member,
+        kind=ProcessingJob.Kind.EXPORT,
+        user=member,
         parameters={"dataset": "track", "format": "csv", "bbox": BBOX, "polygon": ""},
-    )  # fmt: skip
+    )
     User.objects.get(pk=member.pk).groups.clear()
     jobs.run_export(job.pk)
     job.refresh_from_db()

@@ -31,10 +31,14 @@ def python_number(value: float, decimals: int, least: int) -> str:
 
 def test_rows_match_python_formatting_value_by_value() -> None:
     count = 300
-    statics = np.column_stack([
-        RANDOM.normal(0, 50, count), RANDOM.uniform(-180, 180, count),
-        RANDOM.integers(0, 20000, count).astype(float), RANDOM.normal(0, 1e6, count),
-    ])  # fmt: skip
+    statics = np.column_stack(
+        [
+            RANDOM.normal(0, 50, count),
+            RANDOM.uniform(-180, 180, count),
+            RANDOM.integers(0, 20000, count).astype(float),
+            RANDOM.normal(0, 1e6, count),
+        ]
+    )
     statics[5, 1] = np.nan
     statics[6, 0] = -0.0001  # rounds to zero: written "0.0", not "-0.0"
     statics[7, 0] = 12.0  # a float column writes 12.0, as EGMS (Python) does
@@ -51,31 +55,44 @@ def test_rows_match_python_formatting_value_by_value() -> None:
     assert len(rows) == count
     for row, pid, values, displacements in zip(rows, pids, statics, series, strict=True):
         expected = [pid]
-        expected += [python_number(v, int(d), int(k)) for v, d, k in
-                     zip(values, decimals, least, strict=True)]  # fmt: skip
+        expected += [
+            python_number(v, int(d), int(k))
+            for v, d, k in zip(values, decimals, least, strict=True)
+        ]
         expected += [python_number(float(v), 1, 1) for v in displacements]
         assert row == expected
 
 
 def test_pids_with_commas_and_quotes_are_quoted() -> None:
     pids = ["plain", "with,comma", 'say "hi"', "é,ü"]
-    text = format_rows(pid_matrix(pids), np.zeros((4, 1)), np.array([0]), np.array([0]),
-                       np.zeros((4, 2), dtype=np.float32)).decode()  # fmt: skip
+    text = format_rows(
+        pid_matrix(pids),
+        np.zeros((4, 1)),
+        np.array([0]),
+        np.array([0]),
+        np.zeros((4, 2), dtype=np.float32),
+    ).decode()
     assert [row[0] for row in csv.reader(io.StringIO(text))] == pids
 
 
 def test_an_empty_block_gives_no_bytes() -> None:
     places = np.zeros(3, dtype=int)
-    empty = format_rows(pid_matrix([]), np.zeros((0, 3)), places, places,
-                        np.zeros((0, 5), dtype=np.float32))  # fmt: skip
+    empty = format_rows(
+        pid_matrix([]), np.zeros((0, 3)), places, places, np.zeros((0, 5), dtype=np.float32)
+    )
     assert empty == b""
 
 
 def test_a_displacement_beyond_exact_integers_is_refused() -> None:
     with pytest.raises(ValueError, match="too large"):
         places = np.zeros(0, dtype=int)
-        format_rows(pid_matrix(["a"]), np.zeros((1, 0)), places, places,
-                    np.array([[1e16]], dtype=np.float32))  # fmt: skip
+        format_rows(
+            pid_matrix(["a"]),
+            np.zeros((1, 0)),
+            places,
+            places,
+            np.array([[1e16]], dtype=np.float32),
+        )
 
 
 @pytest.mark.parametrize(

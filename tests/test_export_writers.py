@@ -33,10 +33,12 @@ def database_table(dataset: Dataset) -> pd.DataFrame:
     """The reference: the stored points and series, read through the ORM (no export code)."""
     rows = MeasurementPoint.objects.filter(dataset=dataset).order_by("id")
     frame = pd.DataFrame.from_records(
-        [(p.pid, p.geom.x, p.geom.y, p.velocity, p.temporal_coherence, p.series.values())
-         for p in rows.select_related("series")],
+        [
+            (p.pid, p.geom.x, p.geom.y, p.velocity, p.temporal_coherence, p.series.values())
+            for p in rows.select_related("series")
+        ],
         columns=["pid", "longitude", "latitude", "velocity", "coherence", "series"],
-    )  # fmt: skip
+    )
     return frame
 
 
@@ -46,8 +48,9 @@ def all_points(dataset: Dataset):
 
 @pytest.fixture
 def track(db) -> Dataset:
-    dataset = make_dataset("export-track", lon=LON, lat=LAT, velocity=VELOCITY, series=SERIES,
-                           level=Level.L2B)  # fmt: skip
+    dataset = make_dataset(
+        "export-track", lon=LON, lat=LAT, velocity=VELOCITY, series=SERIES, level=Level.L2B
+    )
     return dataset
 
 
@@ -123,11 +126,18 @@ def test_geotiff_holds_the_l3_velocity_on_its_grid(db, tmp_path) -> None:
     easting = (columns.ravel() * 100 + 50).astype(float)
     northing = (rows.ravel() * 100 + 50).astype(float)
     lon, lat = Transformer.from_crs("EPSG:3035", "EPSG:4326", always_xy=True).transform(
-        easting, northing)  # fmt: skip
+        easting, northing
+    )
     velocity = np.arange(len(lon), dtype=float) - 10
     keep = np.arange(len(lon)) != 7  # one empty cell
-    dataset = make_dataset("l3-up", lon=lon[keep], lat=lat[keep], velocity=velocity[keep],
-                           level=Level.L3, pass_direction="")  # fmt: skip
+    dataset = make_dataset(
+        "l3-up",
+        lon=lon[keep],
+        lat=lat[keep],
+        velocity=velocity[keep],
+        level=Level.L3,
+        pass_direction="",
+    )
     Dataset.objects.filter(pk=dataset.pk).update(grid_size_m=100)
     dataset.refresh_from_db()
     path = tmp_path / "out.tif"
@@ -183,13 +193,19 @@ def test_stored_extras_fill_their_columns_and_unknown_ones_follow(db, tmp_path) 
     from groundmotion import bulk
 
     dataset = make_dataset("extras", lon=LON[:4], lat=LAT[:4])
-    ids = list(MeasurementPoint.objects.filter(dataset=dataset).order_by("id")
-               .values_list("id", flat=True))  # fmt: skip
+    ids = list(
+        MeasurementPoint.objects.filter(dataset=dataset).order_by("id").values_list("id", flat=True)
+    )
     names = ["cluster_label", "line", "pixel", "height_wgs84", "custom_flag"]
     values = np.array(
-        [[3, 1043, 11607, -1.0, 7], [4, 1044, 11608, 12.25, 8],
-         [5, 1045, 11609, np.nan, 9], [6, 1046, 11610, 0.5, 10]], dtype=float
-    )  # fmt: skip
+        [
+            [3, 1043, 11607, -1.0, 7],
+            [4, 1044, 11608, 12.25, 8],
+            [5, 1045, 11609, np.nan, 9],
+            [6, 1046, 11610, 0.5, 10],
+        ],
+        dtype=float,
+    )
     bulk.copy_extras(np.array(ids), values)
     Dataset.objects.filter(pk=dataset.pk).update(extra_columns=names)
     dataset.refresh_from_db()

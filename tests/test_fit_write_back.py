@@ -38,8 +38,14 @@ def test_a_fit_updates_every_point_once_with_the_fit_of_its_series(db) -> None:
     ids = bulk.reserve_point_ids(count)
     pids = np.array([f"HOT{i:06d}" for i in range(count)])
     attributes = {"velocity": np.zeros(count)}
-    bulk.copy_points(dataset, ids, pids, rng.uniform(-1.1, -1.0, count),
-                     rng.uniform(43.7, 43.8, count), attributes)  # fmt: skip
+    bulk.copy_points(
+        dataset,
+        ids,
+        pids,
+        rng.uniform(-1.1, -1.0, count),
+        rng.uniform(43.7, 43.8, count),
+        attributes,
+    )
     bulk.copy_series(ids, series)
     make_dataset("bystander", lon=[-1.05], lat=[43.75], velocity=[7.0])
     updated, _ = transaction_updates()
@@ -48,8 +54,9 @@ def test_a_fit_updates_every_point_once_with_the_fit_of_its_series(db) -> None:
     assert updated_after - updated == count
     stored = dict(dataset.points.values_list("pid", "velocity"))
     # Independent: least squares on [t, 1, cos, sin] of the stored (0.1 mm) series.
-    design = np.column_stack([YEARS, np.ones_like(YEARS), np.cos(2 * np.pi * YEARS),
-                              np.sin(2 * np.pi * YEARS)])  # fmt: skip
+    design = np.column_stack(
+        [YEARS, np.ones_like(YEARS), np.cos(2 * np.pi * YEARS), np.sin(2 * np.pi * YEARS)]
+    )
     quantised = np.round(series.astype(np.float64) * 10) / 10
     expected = np.linalg.lstsq(design, quantised.T, rcond=None)[0][0]
     np.testing.assert_allclose([stored[pid] for pid in pids], expected, atol=1e-3)

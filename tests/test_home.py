@@ -18,8 +18,11 @@ def listed(client) -> set[str]:
     response = client.get("/")
     assert response.status_code == 200
     html = response.content.decode()
-    return {slug for slug in ("open-track", "draft-track", "partner-track", "members-track")
-            if f'data-slug="{slug}"' in html}  # fmt: skip
+    return {
+        slug
+        for slug in ("open-track", "draft-track", "partner-track", "members-track")
+        if f'data-slug="{slug}"' in html
+    }
 
 
 @pytest.mark.django_db

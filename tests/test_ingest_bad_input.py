@@ -247,8 +247,10 @@ def test_a_malformed_mapping_is_refused(tmp_path) -> None:
 @pytest.mark.django_db
 def test_non_numeric_unknown_columns_are_reported_and_numeric_ones_kept(tmp_path) -> None:
     lines = good_lines(5)
-    lines = [line + (",remark,score" if i == 0 else f",note {i},{i * 1.5}")
-             for i, line in enumerate(lines)]  # fmt: skip
+    lines = [
+        line + (",remark,score" if i == 0 else f",note {i},{i * 1.5}")
+        for i, line in enumerate(lines)
+    ]
     # Unknown columns go before the dates: move them there.
     header = lines[0].split(",")
     first_date = next(i for i, name in enumerate(header) if name.isdigit())
@@ -293,13 +295,15 @@ def test_vector_files_that_are_not_point_layers_or_not_readable(tmp_path) -> Non
     )
     frame.to_file(polygons)
     with pytest.raises(CommandError, match=r"areas.gpkg: not a point layer"):
-        call_command("ingest", str(polygons), "--dataset", "v", "--level", "l3",
-                     "--component", "up-down")  # fmt: skip
+        call_command(
+            "ingest", str(polygons), "--dataset", "v", "--level", "l3", "--component", "up-down"
+        )
     broken = tmp_path / "broken.gpkg"
     broken.write_bytes(b"SQLite format 3\x00" + b"\x00" * 200)
     with pytest.raises(CommandError, match=r"broken.gpkg: unreadable vector file"):
-        call_command("ingest", str(broken), "--dataset", "v", "--level", "l3",
-                     "--component", "up-down")  # fmt: skip
+        call_command(
+            "ingest", str(broken), "--dataset", "v", "--level", "l3", "--component", "up-down"
+        )
     assert not Dataset.objects.filter(slug="v").exists()
 
 

@@ -142,9 +142,18 @@ def test_ingest_export_ingest_gives_identical_values(tmp_path) -> None:
     call_command("ingest", str(exported), "--dataset", "second")
 
     fields = [
-        "pid", "geom", "height", "velocity", "velocity_std", "acceleration",
-        "temporal_coherence", "rmse", "los_east", "los_up", "series__displacements",
-    ]  # fmt: skip
+        "pid",
+        "geom",
+        "height",
+        "velocity",
+        "velocity_std",
+        "acceleration",
+        "temporal_coherence",
+        "rmse",
+        "los_east",
+        "los_up",
+        "series__displacements",
+    ]
     first = sorted(MeasurementPoint.objects.filter(dataset__slug="first").values_list(*fields))
     second = sorted(MeasurementPoint.objects.filter(dataset__slug="second").values_list(*fields))
     assert len(first) == len(second) == 11_759
@@ -173,9 +182,12 @@ def test_an_export_writes_back_the_source_file_text(path: Path, tmp_path) -> Non
     written = list(csv.reader(exported.open()))
     assert written[0] == source[0]
     assert len(written) == len(source)
-    unsigned_zero = [[field.replace("-0.0", "0.0") if field == "-0.0" else field for field in row]
-                     for row in source[1:]]  # fmt: skip
+    unsigned_zero = [
+        [field.replace("-0.0", "0.0") if field == "-0.0" else field for field in row]
+        for row in source[1:]
+    ]
     for one, two in zip(sorted(written[1:]), sorted(unsigned_zero), strict=True):
-        differences = [(source[0][i], a, b) for i, (a, b) in enumerate(zip(one, two, strict=True))
-                       if a != b]  # fmt: skip
+        differences = [
+            (source[0][i], a, b) for i, (a, b) in enumerate(zip(one, two, strict=True)) if a != b
+        ]
         assert differences == []

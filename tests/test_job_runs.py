@@ -40,9 +40,11 @@ def test_a_fit_reports_each_chunk_in_points(recorded, monkeypatch) -> None:
     job = ProcessingJob.objects.create(kind="fit", parameters={"dataset": dataset.slug})
     assert run_job(job.pk) == State.SUCCEEDED
     assert [message for _, message in recorded] == [
-        "fitted 10 of 35 points", "fitted 20 of 35 points", "fitted 30 of 35 points",
+        "fitted 10 of 35 points",
+        "fitted 20 of 35 points",
+        "fitted 30 of 35 points",
         "fitted 35 of 35 points",
-    ]  # fmt: skip
+    ]
     fractions = [fraction for fraction, _ in recorded]
     assert fractions == sorted(fractions) and 0 < fractions[0] < fractions[-2] < 1
     job.refresh_from_db()
@@ -51,15 +53,17 @@ def test_a_fit_reports_each_chunk_in_points(recorded, monkeypatch) -> None:
 
 def running_job(seconds_silent: float) -> ProcessingJob:
     heartbeat = timezone.now() - datetime.timedelta(seconds=seconds_silent)
-    return ProcessingJob.objects.create(kind="fit", state=State.RUNNING, heartbeat_at=heartbeat,
-                                        worker="celery@lost pid 9")  # fmt: skip
+    return ProcessingJob.objects.create(
+        kind="fit", state=State.RUNNING, heartbeat_at=heartbeat, worker="celery@lost pid 9"
+    )
 
 
 def test_the_reaper_fails_only_running_jobs_silent_past_the_bound(settings) -> None:
     settings.GROUNDMOTION = {**settings.GROUNDMOTION, "JOB_LOST_AFTER_S": 60}
     silent, alive = running_job(61), running_job(59)
-    finished = ProcessingJob.objects.create(kind="fit", state=State.SUCCEEDED,
-                                            heartbeat_at=silent.heartbeat_at)  # fmt: skip
+    finished = ProcessingJob.objects.create(
+        kind="fit", state=State.SUCCEEDED, heartbeat_at=silent.heartbeat_at
+    )
     assert runs.reap_lost_jobs() == [silent.pk]
     silent.refresh_from_db()
     assert silent.state == State.FAILED and silent.finished_at

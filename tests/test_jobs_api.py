@@ -13,8 +13,12 @@ from tests.factories import make_dataset
 @pytest.fixture
 def source(db) -> Dataset:
     rng = np.random.default_rng(2)
-    return make_dataset("jobs-source", lon=rng.uniform(-1.1, -1.0, 50),
-                        lat=rng.uniform(43.7, 43.8, 50), velocity=rng.normal(0, 3, 50))  # fmt: skip
+    return make_dataset(
+        "jobs-source",
+        lon=rng.uniform(-1.1, -1.0, 50),
+        lat=rng.uniform(43.7, 43.8, 50),
+        velocity=rng.normal(0, 3, 50),
+    )
 
 
 def client_for(user) -> Client:
@@ -27,9 +31,10 @@ def client_for(user) -> Client:
 def test_it_runs_a_fit_job_for_a_curator(curator, source, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         response = client_for(curator).post(
-            "/api/jobs/", {"kind": "fit", "parameters": {"dataset": source.slug}},
+            "/api/jobs/",
+            {"kind": "fit", "parameters": {"dataset": source.slug}},
             content_type="application/json",
-        )  # fmt: skip
+        )
     assert response.status_code == 201
     job = ProcessingJob.objects.get(pk=response.json()["id"])
     assert job.state == ProcessingJob.State.SUCCEEDED
@@ -46,9 +51,10 @@ def test_a_failed_job_says_why_and_leaves_no_half_dataset(
     parameters = {"dataset": source.slug, "gnss": "missing-network", "output": "half-l2b"}
     with django_capture_on_commit_callbacks(execute=True):
         response = client_for(curator).post(
-            "/api/jobs/", {"kind": "calibrate", "parameters": parameters},
+            "/api/jobs/",
+            {"kind": "calibrate", "parameters": parameters},
             content_type="application/json",
-        )  # fmt: skip
+        )
     job = ProcessingJob.objects.get(pk=response.json()["id"])
     assert job.state == ProcessingJob.State.FAILED
     assert "missing-network" in job.message
@@ -57,9 +63,10 @@ def test_a_failed_job_says_why_and_leaves_no_half_dataset(
 
 def test_it_rejects_jobs_with_missing_parameters(curator, db) -> None:
     response = client_for(curator).post(
-        "/api/jobs/", {"kind": "decompose", "parameters": {"ascending": "a"}},
+        "/api/jobs/",
+        {"kind": "decompose", "parameters": {"ascending": "a"}},
         content_type="application/json",
-    )  # fmt: skip
+    )
     assert response.status_code == 400
     assert "descending" in response.json()["error"]
     assert not ProcessingJob.objects.exists()
@@ -69,8 +76,11 @@ def test_it_rejects_jobs_with_missing_parameters(curator, db) -> None:
 def test_it_refuses_jobs_to_non_curators(request, who: str, source) -> None:
     user = None if who == "anonymous" else request.getfixturevalue(who)
     client = client_for(user)
-    posted = client.post("/api/jobs/", {"kind": "fit", "parameters": {"dataset": source.slug}},
-                         content_type="application/json")  # fmt: skip
+    posted = client.post(
+        "/api/jobs/",
+        {"kind": "fit", "parameters": {"dataset": source.slug}},
+        content_type="application/json",
+    )
     assert posted.status_code == 403
     assert client.get("/api/jobs/").status_code == 403
     assert not ProcessingJob.objects.exists()
@@ -79,8 +89,9 @@ def test_it_refuses_jobs_to_non_curators(request, who: str, source) -> None:
 def test_a_job_already_claimed_is_not_run_twice(source) -> None:
     from processing.tasks import run_job
 
-    job = ProcessingJob.objects.create(kind="fit", parameters={"dataset": source.slug},
-                                       state=ProcessingJob.State.RUNNING)  # fmt: skip
+    job = ProcessingJob.objects.create(
+        kind="fit", parameters={"dataset": source.slug}, state=ProcessingJob.State.RUNNING
+    )
     assert run_job(job.pk) == "skipped"
     job.refresh_from_db()
     assert job.state == ProcessingJob.State.RUNNING

@@ -88,8 +88,9 @@ def test_each_velocity_is_the_truth_on_the_los_plus_the_track_error(demo) -> Non
 def test_the_series_agree_with_the_velocities_within_the_noise(demo) -> None:
     dataset = demo["ascending"]
     points = point_arrays(dataset)
-    series = {row.point_id: row.values() for row in PointSeries.objects.filter(
-        point__dataset=dataset)}  # fmt: skip
+    series = {
+        row.point_id: row.values() for row in PointSeries.objects.filter(point__dataset=dataset)
+    }
     matrix = np.array([series[i] for i in points["id"]], dtype=np.float64)
     t = demo_region.years_since_first(dataset.acquisition_dates)
     design = np.column_stack([t, np.ones_like(t), np.cos(2 * np.pi * t), np.sin(2 * np.pi * t)])

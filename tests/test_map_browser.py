@@ -13,8 +13,15 @@ from tests.browser_support import wait_for_idle_database
 from tests.factories import DATES, make_dataset
 
 pytestmark = [pytest.mark.browser]
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 # Two tracks on 12 x 12 grids 150 m apart, offset from each other, around Dax.
 GRID = np.arange(12)
 ASC_LON, ASC_LAT = np.repeat(-1.06 + GRID * 0.0019, 12), np.tile(43.70 + GRID * 0.00135, 12)
@@ -44,8 +51,13 @@ def browser():
 @pytest.fixture
 def demo(transactional_db) -> dict:
     ascending = make_dataset("asc", lon=ASC_LON, lat=ASC_LAT, velocity=np.repeat(GRID - 6.0, 12))
-    descending = make_dataset("desc", lon=DESC_LON, lat=DESC_LAT, velocity=np.tile(GRID - 6.0, 12),
-                              pass_direction="descending")  # fmt: skip
+    descending = make_dataset(
+        "desc",
+        lon=DESC_LON,
+        lat=DESC_LAT,
+        velocity=np.tile(GRID - 6.0, 12),
+        pass_direction="descending",
+    )
     return {"asc": ascending, "desc": descending}
 
 
@@ -172,8 +184,9 @@ def test_a_signed_in_member_sees_the_login_state_and_restricted_layers(
     client = Client()
     client.force_login(member)
     context = browser.new_context()
-    context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value,
-                          "url": live_server.url}])  # fmt: skip
+    context.add_cookies(
+        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}]
+    )
     page = context.new_page()
     try:
         open_map(page, live_server)

@@ -79,8 +79,9 @@ def post_job(user, kind: str, parameters: dict, capture) -> ProcessingJob:
     client = Client()
     client.force_login(user)
     with capture(execute=True):
-        response = client.post("/api/jobs/", {"kind": kind, "parameters": parameters},
-                               content_type="application/json")  # fmt: skip
+        response = client.post(
+            "/api/jobs/", {"kind": kind, "parameters": parameters}, content_type="application/json"
+        )
     assert response.status_code == 201
     return ProcessingJob.objects.get(pk=response.json()["id"])
 
@@ -110,8 +111,10 @@ def test_reference_area_command_subtracts_the_area_mean(db) -> None:
     dataset = long_dataset("area-ref", lon, lat, rates)
     area = "POLYGON((-1.10 43.70, -1.05 43.70, -1.05 43.75, -1.10 43.75, -1.10 43.70))"
     inside = (lon < -1.05) & (lat < 43.75)
-    before = {p.point.pid: p.values() for p in PointSeries.objects.select_related("point")
-              .filter(point__dataset=dataset)}  # fmt: skip
+    before = {
+        p.point.pid: p.values()
+        for p in PointSeries.objects.select_related("point").filter(point__dataset=dataset)
+    }
     output = run("reference", "area-ref", area=area)
     pids = np.array([f"AREA{i:06d}" for i in range(60)])
     reference = np.mean([before[pid] for pid in pids[inside]], axis=0)
@@ -132,8 +135,14 @@ def test_reference_area_command_refuses_an_empty_area(db) -> None:
         run("reference", "empty-ref", area="POLYGON((5 40, 6 40, 6 41, 5 41, 5 40))")
 
 
-def long_dataset(slug: str, lon: np.ndarray, lat: np.ndarray, rates: np.ndarray,
-                 direction: str = "ascending", los: tuple = (np.nan,) * 3) -> Dataset:  # fmt: skip
+def long_dataset(
+    slug: str,
+    lon: np.ndarray,
+    lat: np.ndarray,
+    rates: np.ndarray,
+    direction: str = "ascending",
+    los: tuple = (np.nan,) * 3,
+) -> Dataset:
     """A two-year dataset whose series are rate x years (mm), with the given LOS vector."""
     dataset = make_dataset(slug, pass_direction=direction, level="l2b")
     dataset.acquisition_dates = LONG_DATES
@@ -142,8 +151,10 @@ def long_dataset(slug: str, lon: np.ndarray, lat: np.ndarray, rates: np.ndarray,
     ids = bulk.reserve_point_ids(count)
     pids = np.array([f"{slug[:4].upper()}{i:06d}" for i in range(count)])
     names = ("los_east", "los_north", "los_up")
-    attributes = {name: np.full(count, value, dtype=np.float32)
-                  for name, value in zip(names, los, strict=True)}  # fmt: skip
+    attributes = {
+        name: np.full(count, value, dtype=np.float32)
+        for name, value in zip(names, los, strict=True)
+    }
     attributes["velocity"] = np.asarray(rates, dtype=np.float32)
     bulk.copy_points(dataset, ids, pids, lon, lat, attributes)
     bulk.copy_series(ids, (np.asarray(rates)[:, None] * YEARS).astype(np.float32))
@@ -151,8 +162,15 @@ def long_dataset(slug: str, lon: np.ndarray, lat: np.ndarray, rates: np.ndarray,
     return dataset
 
 
-def los_dataset(slug: str, direction: str, los: tuple, east: float, up: float,
-                rng: np.random.Generator, lon0: float = -1.06) -> Dataset:  # fmt: skip
+def los_dataset(
+    slug: str,
+    direction: str,
+    los: tuple,
+    east: float,
+    up: float,
+    rng: np.random.Generator,
+    lon0: float = -1.06,
+) -> Dataset:
     """Points near (lon0, 43.7) whose series are the LOS projection of a uniform motion."""
     count = 300
     lon, lat = rng.uniform(lon0, lon0 + 0.01, count), rng.uniform(43.700, 43.706, count)
@@ -176,8 +194,10 @@ def test_decompose_command_recovers_a_uniform_motion(db) -> None:
 
     to_laea = Transformer.from_crs(4326, 3035, always_xy=True)
     easting, northing = to_laea.transform([g.x for _, g in cells], [g.y for _, g in cells])
-    expected = decomposition.cell_pids(np.floor(np.array(easting) / 100).astype(int),
-                                       np.floor(np.array(northing) / 100).astype(int))  # fmt: skip
+    expected = decomposition.cell_pids(
+        np.floor(np.array(easting) / 100).astype(int),
+        np.floor(np.array(northing) / 100).astype(int),
+    )
     assert [pid for pid, _ in cells] == expected.tolist()
 
 
@@ -204,5 +224,4 @@ def test_decompose_streams_bands_with_the_same_result(db, monkeypatch) -> None:
         first = dict(one.points.values_list("pid", "velocity"))
         second = dict(other.points.values_list("pid", "velocity"))
         assert first.keys() == second.keys() and len(first) > 20
-        np.testing.assert_allclose([second[pid] for pid in first], list(first.values()),
-                                   atol=1e-6)  # fmt: skip
+        np.testing.assert_allclose([second[pid] for pid in first], list(first.values()), atol=1e-6)

@@ -20,21 +20,28 @@ POINTS = 4000
 @pytest.fixture
 def demo(db) -> dict:
     call_command("make_demo", points=POINTS, seed=3, years=3.0, stdout=io.StringIO())
-    return {track.pass_direction: Dataset.objects.get(slug=track.slug)
-            for track in demo_region.TRACKS}  # fmt: skip
+    return {
+        track.pass_direction: Dataset.objects.get(slug=track.slug) for track in demo_region.TRACKS
+    }
 
 
 def point_table(dataset: Dataset) -> dict[str, np.ndarray]:
-    rows = list(MeasurementPoint.objects.filter(dataset=dataset).order_by("pid").values_list(
-        "pid", "geom", "velocity", "los_east", "los_north", "los_up"))  # fmt: skip
+    rows = list(
+        MeasurementPoint.objects.filter(dataset=dataset)
+        .order_by("pid")
+        .values_list("pid", "geom", "velocity", "los_east", "los_north", "los_up")
+    )
     return {
         "pid": np.array([r[0] for r in rows]),
-        "lon": np.array([r[1].x for r in rows]), "lat": np.array([r[1].y for r in rows]),
+        "lon": np.array([r[1].x for r in rows]),
+        "lat": np.array([r[1].y for r in rows]),
         "velocity": np.array([r[2] for r in rows]),
-        "los": {"los_east": np.array([r[3] for r in rows]),
-                "los_north": np.array([r[4] for r in rows]),
-                "los_up": np.array([r[5] for r in rows])},
-    }  # fmt: skip
+        "los": {
+            "los_east": np.array([r[3] for r in rows]),
+            "los_north": np.array([r[4] for r in rows]),
+            "los_up": np.array([r[5] for r in rows]),
+        },
+    }
 
 
 def rmse(values: np.ndarray) -> float:
@@ -47,11 +54,18 @@ def test_fit_recomputes_noise_free_truth_within_the_noise(demo) -> None:
     fit.fit_dataset(dataset)
     points = point_table(dataset)
     truth = demo_region.true_los_velocity(
-        demo_region.TRACKS[0], points["lon"], points["lat"], points["los"],
+        demo_region.TRACKS[0],
+        points["lon"],
+        points["lat"],
+        points["los"],
         dataset.acquisition_dates,
-    )  # fmt: skip
-    std = np.array(MeasurementPoint.objects.filter(dataset=dataset).order_by("pid")
-                   .values_list("velocity_std", flat=True), dtype=float)  # fmt: skip
+    )
+    std = np.array(
+        MeasurementPoint.objects.filter(dataset=dataset)
+        .order_by("pid")
+        .values_list("velocity_std", flat=True),
+        dtype=float,
+    )
     normalised = (points["velocity"] - truth) / std
     assert 0.8 < np.std(normalised) < 1.2  # the propagated std describes the real scatter
     dataset.refresh_from_db()
@@ -74,9 +88,13 @@ def test_calibration_gives_l2b_velocities_at_the_true_los_velocity(demo) -> None
         dataset = l2b[track.pass_direction]
         points = point_table(dataset)
         truth = demo_region.true_los_velocity(
-            track, points["lon"], points["lat"], points["los"], dataset.acquisition_dates,
+            track,
+            points["lon"],
+            points["lat"],
+            points["los"],
+            dataset.acquisition_dates,
             with_error=False,
-        )  # fmt: skip
+        )
         error = rmse(points["velocity"] - truth)
         before = rmse(point_table(demo[track.pass_direction])["velocity"] - truth)
         print(f"L2b {track.pass_direction}: velocity RMSE {error:.2f} mm/yr (L2a {before:.2f})")
@@ -87,8 +105,9 @@ def test_calibration_gives_l2b_velocities_at_the_true_los_velocity(demo) -> None
 
 def test_decomposition_matches_true_east_and_up_away_from_the_landslide_edge(demo) -> None:
     l2b = calibrated(demo)
-    up, east = decompose_datasets(l2b["ascending"], l2b["descending"], up_slug="demo-u",
-                                  east_slug="demo-e", cell_size=500)  # fmt: skip
+    up, east = decompose_datasets(
+        l2b["ascending"], l2b["descending"], up_slug="demo-u", east_slug="demo-e", cell_size=500
+    )
     cells = MeasurementPoint.objects.filter(dataset=up).order_by("pid")
     lon = np.array([p.geom.x for p in cells])
     lat = np.array([p.geom.y for p in cells])
@@ -99,8 +118,12 @@ def test_decomposition_matches_true_east_and_up_away_from_the_landslide_edge(dem
     ellipse = np.hypot(x / demo_region.LANDSLIDE["a_km"], y / demo_region.LANDSLIDE["b_km"])
     away = np.abs(ellipse - 1) > 0.5
     up_velocity = np.array([p.velocity for p in cells])
-    east_velocity = np.array(MeasurementPoint.objects.filter(dataset=east).order_by("pid")
-                             .values_list("velocity", flat=True), dtype=float)  # fmt: skip
+    east_velocity = np.array(
+        MeasurementPoint.objects.filter(dataset=east)
+        .order_by("pid")
+        .values_list("velocity", flat=True),
+        dtype=float,
+    )
     up_error, east_error = (
         rmse((up_velocity - up_truth)[away]),
         rmse((east_velocity - east_truth)[away]),

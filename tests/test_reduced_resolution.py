@@ -83,9 +83,14 @@ class Layout:
         """The tiles of the block's corners and centre and of the lonely four, at a zoom."""
         lon, lat = self.block()
         lonely_lon, lonely_lat = self.lonely()
-        places = [(lon.min(), lat.min()), (lon.min(), lat.max()), (lon.max(), lat.min()),
-                  (lon.max(), lat.max()), (lon.mean(), lat.mean()),
-                  (lonely_lon.mean(), lonely_lat.mean())]  # fmt: skip
+        places = [
+            (lon.min(), lat.min()),
+            (lon.min(), lat.max()),
+            (lon.max(), lat.min()),
+            (lon.max(), lat.max()),
+            (lon.mean(), lat.mean()),
+            (lonely_lon.mean(), lonely_lat.mean()),
+        ]
         return sorted({tile_of(place_lon, place_lat, zoom) for place_lon, place_lat in places})
 
 
@@ -105,8 +110,10 @@ def tile_bytes(client: Client, slug: str, address: tuple[int, int, int]) -> byte
 def sorted_features(body: bytes) -> dict[str, list]:
     """decoded, each layer's features in a fixed order, for comparisons."""
     layers = decoded(body)
-    return {name: sorted(features, key=lambda f: json.dumps(f, sort_keys=True))
-            for name, features in layers.items()}  # fmt: skip
+    return {
+        name: sorted(features, key=lambda f: json.dumps(f, sort_keys=True))
+        for name, features in layers.items()
+    }
 
 
 def decoded(body: bytes) -> dict[str, list]:
@@ -256,8 +263,10 @@ def test_signed_in_users_still_see_the_points_and_every_cell(latitude, registere
             signed_in = tile_bytes(client_for(registered), reduced.slug, address)
             assert signed_in == tile_bytes(client_for(), public.slug, address)
     lonely_cell = tile_of(*(place.mean() for place in layout.lonely()), 9)
-    counts = [f["properties"]["count"] for f in decoded(tile_bytes(client_for(registered),
-              reduced.slug, lonely_cell))["cells"]]  # fmt: skip
+    counts = [
+        f["properties"]["count"]
+        for f in decoded(tile_bytes(client_for(registered), reduced.slug, lonely_cell))["cells"]
+    ]
     assert len(LONELY_OFFSETS_M) in counts
 
 
@@ -278,8 +287,10 @@ def test_a_public_datasets_tiles_are_the_normal_cells_and_points() -> None:
             assert tile_bytes(client_for(), dataset.slug, address) == expected
     # The lonely four make a cell of their own, for everyone.
     lonely_cell = tile_of(*(place.mean() for place in layout.lonely()), 9)
-    counts = [f["properties"]["count"] for f in decoded(tile_bytes(client_for(), dataset.slug,
-              lonely_cell))["cells"]]  # fmt: skip
+    counts = [
+        f["properties"]["count"]
+        for f in decoded(tile_bytes(client_for(), dataset.slug, lonely_cell))["cells"]
+    ]
     assert len(LONELY_OFFSETS_M) in counts
 
 
@@ -309,8 +320,11 @@ def test_the_tile_cache_keeps_reduced_and_normal_cells_apart(registered, signed_
 def test_raised_settings_hold_at_once_before_the_cells_are_rebuilt(settings) -> None:
     layout = Layout(60.0)
     dataset = layout.make("reduced", lonely=True, visibility=Visibility.REDUCED)
-    settings.GROUNDMOTION = {**settings.GROUNDMOTION, "REDUCED_CELL_M": 2_000,
-                             "REDUCED_MIN_POINTS": 60}  # fmt: skip
+    settings.GROUNDMOTION = {
+        **settings.GROUNDMOTION,
+        "REDUCED_CELL_M": 2_000,
+        "REDUCED_MIN_POINTS": 60,
+    }
     shown = 0
     for zoom in ZOOMS:
         for cell, properties in anonymous_cells(dataset.slug, layout, zoom):
@@ -333,8 +347,11 @@ def test_the_dataset_extent_is_whole_reduced_cells_for_anonymous_users(registere
     west, south, east, north = listed(None)
     assert west <= stored[0] and south <= stored[1] and east >= stored[2] and north >= stored[3]
     # Its edges fall on the grid of a level whose cells pass the floor at its polar edge.
-    passing = [level for level in range(cells.finest_level() + 1)
-               if cell_ground_m(Cell(level, 0, row_at(north, level))) >= floor_m()]  # fmt: skip
+    passing = [
+        level
+        for level in range(cells.finest_level() + 1)
+        if cell_ground_m(Cell(level, 0, row_at(north, level))) >= floor_m()
+    ]
     level = max(passing)
     per_world = cells.CELLS_PER_TILE * 2**level
     for lon in (west, east):
@@ -353,12 +370,22 @@ def test_no_other_path_gives_anonymous_users_the_points(registered) -> None:
     layout = Layout(38.7)
     dataset = layout.make("reduced", lonely=True, visibility=Visibility.REDUCED)
     lonely_lon, lonely_lat = layout.lonely()
-    box = [lonely_lon.min() - 0.001, lonely_lat.min() - 0.001,
-           lonely_lon.max() + 0.001, lonely_lat.max() + 0.001]  # fmt: skip
-    ring = [[box[0], box[1]], [box[2], box[1]], [box[2], box[3]], [box[0], box[3]],
-            [box[0], box[1]]]  # fmt: skip
-    body = json.dumps({"dataset": dataset.slug,
-                       "geometry": {"type": "Polygon", "coordinates": [ring]}})  # fmt: skip
+    box = [
+        lonely_lon.min() - 0.001,
+        lonely_lat.min() - 0.001,
+        lonely_lon.max() + 0.001,
+        lonely_lat.max() + 0.001,
+    ]
+    ring = [
+        [box[0], box[1]],
+        [box[2], box[1]],
+        [box[2], box[3]],
+        [box[0], box[3]],
+        [box[0], box[1]],
+    ]
+    body = json.dumps(
+        {"dataset": dataset.slug, "geometry": {"type": "Polygon", "coordinates": [ring]}}
+    )
     for user, allowed in ((None, False), (registered, True)):
         client = client_for(user)
         mean = client.post(reverse("api-area-mean"), body, content_type="application/json")
@@ -380,9 +407,13 @@ def test_the_settings_are_checked_at_start_up() -> None:
     good = {"POINT_ZOOM": 13, "TILE_STATEMENT_TIMEOUT_MS": 5000, "BASEMAP_URL": ""}
     validate_settings({**good, "REDUCED_CELL_M": 500, "REDUCED_MIN_POINTS": 5})
     validate_settings({**good, "REDUCED_CELL_M": cells.MAX_REDUCED_CELL_M})
-    bad = [("REDUCED_CELL_M", 0), ("REDUCED_CELL_M", cells.MAX_REDUCED_CELL_M + 1),
-           ("REDUCED_CELL_M", "500"), ("REDUCED_MIN_POINTS", 0),
-           ("REDUCED_MIN_POINTS", 2.5)]  # fmt: skip
+    bad = [
+        ("REDUCED_CELL_M", 0),
+        ("REDUCED_CELL_M", cells.MAX_REDUCED_CELL_M + 1),
+        ("REDUCED_CELL_M", "500"),
+        ("REDUCED_MIN_POINTS", 0),
+        ("REDUCED_MIN_POINTS", 2.5),
+    ]
     for name, value in bad:
         with pytest.raises(ImproperlyConfigured, match=name):
             validate_settings({**good, name: value})

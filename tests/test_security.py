@@ -25,8 +25,12 @@ def run_django(environment: dict[str, str], *arguments: str) -> subprocess.Compl
     """A fresh interpreter: settings are read once per process, and pytest must not be in it."""
     return subprocess.run(
         [sys.executable, *arguments],
-        cwd=settings.BASE_DIR, env=environment, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        cwd=settings.BASE_DIR,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_check_deploy_is_clean_with_production_settings() -> None:
@@ -40,8 +44,9 @@ def test_check_deploy_is_clean_with_production_settings() -> None:
 
 
 def test_debug_is_off_when_the_variable_is_unset() -> None:
-    environment = production_environment(SECRET_KEY=secrets.token_urlsafe(50),
-                                          DJANGO_SETTINGS_MODULE="config.settings")  # fmt: skip
+    environment = production_environment(
+        SECRET_KEY=secrets.token_urlsafe(50), DJANGO_SETTINGS_MODULE="config.settings"
+    )
     environment.pop("ALLOWED_HOSTS", None)
     show = "from django.conf import settings; print(settings.DEBUG, settings.ALLOWED_HOSTS)"
     result = run_django(environment, "-c", show)
@@ -67,12 +72,15 @@ def test_production_settings_refuse_to_start_without_a_secret_key(debug: str | N
 
 
 def test_missing_and_hidden_datasets_look_the_same(client, registered, partners) -> None:
-    make_dataset("hidden-track", visibility=Visibility.RESTRICTED, groups=[partners],
-                 lon=[0.01], lat=[0.01])  # fmt: skip
+    make_dataset(
+        "hidden-track", visibility=Visibility.RESTRICTED, groups=[partners], lon=[0.01], lat=[0.01]
+    )
     make_dataset("draft-track", status=Status.DRAFT, lon=[0.01], lat=[0.01])
     client.force_login(registered)
-    answers = [client.get(f"/api/downloads/{slug}/", {"bbox": "0,0,0.05,0.05"})
-               for slug in ("hidden-track", "draft-track", "never-existed")]  # fmt: skip
+    answers = [
+        client.get(f"/api/downloads/{slug}/", {"bbox": "0,0,0.05,0.05"})
+        for slug in ("hidden-track", "draft-track", "never-existed")
+    ]
     assert {answer.status_code for answer in answers} == {404}
     assert len({answer.content for answer in answers}) == 1
 

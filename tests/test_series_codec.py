@@ -44,8 +44,9 @@ def test_out_of_range_series_are_stored_as_float32_and_exact() -> None:
 def test_values_at_the_limit_still_use_int16() -> None:
     matrix, lengths = series_codec.encode(np.array([[3276.7, -3276.7]]))
     assert lengths[0] == 5
-    np.testing.assert_allclose(series_codec.decode(matrix[0, :5].tobytes()), [3276.7, -3276.7],
-                               atol=1e-3)  # fmt: skip
+    np.testing.assert_allclose(
+        series_codec.decode(matrix[0, :5].tobytes()), [3276.7, -3276.7], atol=1e-3
+    )
 
 
 def test_an_unknown_tag_is_refused() -> None:

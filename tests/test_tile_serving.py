@@ -56,8 +56,11 @@ def test_uncached_tiles_take_no_begin_or_commit_and_leak_no_timeout(
 def test_a_timed_out_tile_outside_a_transaction_is_a_503_and_the_connection_lives_on(
     settings,
 ) -> None:
-    settings.GROUNDMOTION = {**settings.GROUNDMOTION, "TILE_STATEMENT_TIMEOUT_MS": 1,
-                             "TILE_CACHE_SECONDS": 0}  # fmt: skip
+    settings.GROUNDMOTION = {
+        **settings.GROUNDMOTION,
+        "TILE_STATEMENT_TIMEOUT_MS": 1,
+        "TILE_CACHE_SECONDS": 0,
+    }
     rng = np.random.default_rng(6)
     count = 60_000
     lon, lat = -1.05 + rng.uniform(0, 0.004, count), 43.70 + rng.uniform(0, 0.004, count)
@@ -73,8 +76,9 @@ def test_a_tile_from_the_shared_cache_fills_the_process_cache(django_assert_num_
     dataset = grid_dataset()
     address = tile_of(*CENTRE, 14)
     _, _, first = get_tile(Client(), dataset.slug, *address)
-    key = tile_views.tile_cache_key(dataset.pk, dataset.version, "points", tile_views.tiles.
-                                    TileAddress(*address))  # fmt: skip
+    key = tile_views.tile_cache_key(
+        dataset.pk, dataset.version, "points", tile_views.tiles.TileAddress(*address)
+    )
     assert tile_views.local_tiles.get(key) == cache.get(key)  # both hold the gzip bytes
     assert gzip.decompress(cache.get(key)) == first.content
     tile_views.local_tiles.entries.pop(key)  # as another gunicorn worker would see it

@@ -208,8 +208,10 @@ def test_etag_follows_the_version_and_answers_304(pass_time) -> None:
     client = client_for()
     _, _, first = get_tile(client, dataset.slug, *address)
     assert first["Cache-Control"] == "public, max-age=3600"
-    again = client.get(f"/tiles/{dataset.slug}/{address[0]}/{address[1]}/{address[2]}.pbf",
-                       headers={"if-none-match": first["ETag"]})  # fmt: skip
+    again = client.get(
+        f"/tiles/{dataset.slug}/{address[0]}/{address[1]}/{address[2]}.pbf",
+        headers={"if-none-match": first["ETag"]},
+    )
     assert again.status_code == 304
     bulk.refresh_summary(dataset)
     pass_time(1.001)  # anonymous lookups of public datasets are kept a second
@@ -223,8 +225,14 @@ def test_a_new_version_refreshes_the_cells(pass_time) -> None:
     address = tile_of(*CENTRE, 6)
     _, before, _ = get_tile(client_for(), dataset.slug, *address)
     ids = bulk.reserve_point_ids(1)
-    bulk.copy_points(dataset, ids, np.array(["EXTRA"]), np.array([CENTRE[0]]),
-                     np.array([CENTRE[1]]), {"velocity": np.array([5.0])})  # fmt: skip
+    bulk.copy_points(
+        dataset,
+        ids,
+        np.array(["EXTRA"]),
+        np.array([CENTRE[0]]),
+        np.array([CENTRE[1]]),
+        {"velocity": np.array([5.0])},
+    )
     bulk.refresh_summary(dataset)
     pass_time(1.001)  # anonymous lookups of public datasets are kept a second
     _, after, _ = get_tile(client_for(), dataset.slug, *address)
@@ -293,8 +301,9 @@ def test_the_server_cache_can_be_turned_off(settings, django_assert_num_queries)
         get_tile(client_for(), dataset.slug, *address)
 
 
-@pytest.mark.parametrize(("count", "stride"), [(0, 1), (8000, 1), (8001, 4), (32000, 4),
-                                               (32001, 16), (10**9, 1024)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("count", "stride"), [(0, 1), (8000, 1), (8001, 4), (32000, 4), (32001, 16), (10**9, 1024)]
+)
 def test_the_stride_is_the_smallest_power_of_four_that_fits(count: int, stride: int) -> None:
     assert tiles.stride_for(count) == stride
 
@@ -363,9 +372,15 @@ def test_a_mask_saved_in_the_admin_removes_its_points_from_the_cells(curator) ->
     square = Polygon.from_bbox((-1.07, 43.69, -1.05, 43.72))  # the western half of the grid
     square.srid = 4326
     hidden = dataset.points.filter(geom__intersects=square).count()
-    response = client.post("/admin/groundmotion/maskedarea/add/",
-                           {"name": "Depot", "geom": MultiPolygon(square, srid=4326).geojson,
-                            "reason": "Defence", "active": "on"})  # fmt: skip
+    response = client.post(
+        "/admin/groundmotion/maskedarea/add/",
+        {
+            "name": "Depot",
+            "geom": MultiPolygon(square, srid=4326).geojson,
+            "reason": "Defence",
+            "active": "on",
+        },
+    )
     assert response.status_code == 302
     _, layers, _ = get_tile(client_for(), dataset.slug, *address)
     assert 0 < hidden < len(LON)

@@ -34,13 +34,22 @@ def worker(redis_url, settings):
     from django.db import connection
 
     database = connection.settings_dict
-    url = (f"postgis://{database['USER']}@{database['HOST']}:{database['PORT']}"
-           f"/{database['NAME']}")  # fmt: skip
+    url = f"postgis://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
     environment = {**os.environ, "CELERY_BROKER_URL": redis_url, "DATABASE_URL": url}
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo",
-         "--loglevel=WARNING"], cwd=ROOT, env=environment,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool=solo",
+            "--loglevel=WARNING",
+        ],
+        cwd=ROOT,
+        env=environment,
+    )
     from config.celery import app
 
     settings.CELERY_TASK_ALWAYS_EAGER = False

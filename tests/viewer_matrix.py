@@ -84,10 +84,13 @@ def make_cast_user(name: str, groups: list[Group], curator: bool = False) -> Use
 def build_dataset(case: str, partners: Group) -> Dataset:
     spec = CASES[case]
     dataset = make_dataset(
-        f"{PREFIX}{case}", lon=LON, lat=LAT, velocity=velocities(case),
+        f"{PREFIX}{case}",
+        lon=LON,
+        lat=LAT,
+        velocity=velocities(case),
         groups=[partners] if spec.get("partners") else [],
         **{name: spec[name] for name in ("visibility", "status") if name in spec},
-    )  # fmt: skip
+    )
     Dataset.objects.filter(pk=dataset.pk).update(
         download_policy=spec.get("policy", DownloadPolicy.VIEWERS)
     )

@@ -41,8 +41,12 @@ def polygon_from_geojson(value: Any) -> GEOSGeometry:
     elif len(coordinates) > MAX_VERTICES:
         raise GeoJSONError(f"coordinates: more than {MAX_VERTICES} polygons")
     else:
-        geometry = MultiPolygon(*(reader.polygon(part, f"coordinates[{index}]")
-                                  for index, part in enumerate(coordinates)))  # fmt: skip
+        geometry = MultiPolygon(
+            *(
+                reader.polygon(part, f"coordinates[{index}]")
+                for index, part in enumerate(coordinates)
+            )
+        )
     geometry.srid = 4326
     problem = polygon_problem(geometry)
     if problem:

@@ -21,8 +21,9 @@ MAX_DEPTH = 32
 class SafeJSONParser(JSONParser):
     """JSONParser with bounded depth and no NUL characters; every failure is a ParseError."""
 
-    def parse(self, stream: Any, media_type: str | None = None,
-              parser_context: dict | None = None) -> Any:  # fmt: skip
+    def parse(
+        self, stream: Any, media_type: str | None = None, parser_context: dict | None = None
+    ) -> Any:
         try:
             data = super().parse(stream, media_type, parser_context)
         except RecursionError:

@@ -27,9 +27,16 @@ def point_plot(
     axes = figure.add_subplot()
     error = model["residual_std_mm"] if model else None
     axes.errorbar(
-        dates, displacements, yerr=error, fmt="o", markersize=3, elinewidth=0.6,
-        color="#1f4e79", ecolor="#9bb7d4", label="LOS displacement",
-    )  # fmt: skip
+        dates,
+        displacements,
+        yerr=error,
+        fmt="o",
+        markersize=3,
+        elinewidth=0.6,
+        color="#1f4e79",
+        ecolor="#9bb7d4",
+        label="LOS displacement",
+    )
     if model:
         axes.plot(dates, model["fitted"], color="#c0392b", linewidth=1.5, label="fitted model")
     axes.set_title(title, fontsize=10)

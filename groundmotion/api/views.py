@@ -38,8 +38,9 @@ class Latitude(Func):
     output_field = FloatField()
 
 
-@extend_schema(responses={200: OpenApiTypes.OBJECT, **error_responses()},
-               summary="Datasets the user may see")  # fmt: skip
+@extend_schema(
+    responses={200: OpenApiTypes.OBJECT, **error_responses()}, summary="Datasets the user may see"
+)
 @api_view(["GET"])
 def datasets(request: Request) -> Response:
     visible = access.visible_datasets(request.user).order_by("slug")
@@ -100,14 +101,30 @@ def point_with_series(request: Request, point_id: int) -> tuple:
     return point, dataset, values
 
 
-POINT_FIELDS = ("height", "velocity", "velocity_std", "acceleration", "acceleration_std",
-                "seasonality", "seasonality_std", "temporal_coherence", "rmse",
-                "amplitude_dispersion", "incidence_angle", "track_angle", "los_east",
-                "los_north", "los_up", "mp_type")  # fmt: skip
+POINT_FIELDS = (
+    "height",
+    "velocity",
+    "velocity_std",
+    "acceleration",
+    "acceleration_std",
+    "seasonality",
+    "seasonality_std",
+    "temporal_coherence",
+    "rmse",
+    "amplitude_dispersion",
+    "incidence_angle",
+    "track_angle",
+    "los_east",
+    "los_north",
+    "los_up",
+    "mp_type",
+)
 
 
-@extend_schema(responses={200: OpenApiTypes.OBJECT, **error_responses(404)},
-               summary="One point with its series and fitted model")  # fmt: skip
+@extend_schema(
+    responses={200: OpenApiTypes.OBJECT, **error_responses(404)},
+    summary="One point with its series and fitted model",
+)
 @api_view(["GET"])
 def point_detail(request: Request, point_id: int) -> Response:
     point, dataset, values = point_with_series(request, point_id)
@@ -142,22 +159,27 @@ def plot_response(request: Request, point_id: int, image_format: str) -> HttpRes
     return HttpResponse(image, content_type=plots.CONTENT_TYPES[image_format])
 
 
-@extend_schema(responses={(200, "image/png"): OpenApiTypes.BINARY, **error_responses(404)},
-               summary="Series plot (PNG)")  # fmt: skip
+@extend_schema(
+    responses={(200, "image/png"): OpenApiTypes.BINARY, **error_responses(404)},
+    summary="Series plot (PNG)",
+)
 @api_view(["GET"])
 def point_plot_png(request: Request, point_id: int) -> HttpResponse:
     return plot_response(request, point_id, "png")
 
 
-@extend_schema(responses={(200, "image/svg+xml"): OpenApiTypes.STR, **error_responses(404)},
-               summary="Series plot (SVG)")  # fmt: skip
+@extend_schema(
+    responses={(200, "image/svg+xml"): OpenApiTypes.STR, **error_responses(404)},
+    summary="Series plot (SVG)",
+)
 @api_view(["GET"])
 def point_plot_svg(request: Request, point_id: int) -> HttpResponse:
     return plot_response(request, point_id, "svg")
 
 
-@extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR, **error_responses(404)},
-               summary="Series as CSV")  # fmt: skip
+@extend_schema(
+    responses={(200, "text/csv"): OpenApiTypes.STR, **error_responses(404)}, summary="Series as CSV"
+)
 @api_view(["GET"])
 def point_series_csv(request: Request, point_id: int) -> HttpResponse:
     point, dataset, values = point_with_series(request, point_id)
@@ -186,8 +208,9 @@ def area_mean(request: Request) -> Response:
     chunks = PointSeries.objects.filter(point__in=inside.values("pk"))
     stored = list(chunks.values_list("displacements", flat=True)[: AREA_POINT_LIMIT + 1])
     if len(stored) > AREA_POINT_LIMIT:
-        return Response({"detail": f"more than {AREA_POINT_LIMIT} points: draw a smaller area"},
-                        status=400)  # fmt: skip
+        return Response(
+            {"detail": f"more than {AREA_POINT_LIMIT} points: draw a smaller area"}, status=400
+        )
     matrix = series_codec.decode_many(stored, len(dataset.acquisition_dates))
     mean, spread = series.mean_series(matrix)
     return Response(
@@ -211,13 +234,22 @@ def feature(geometry: object, properties: dict) -> dict:
     }
 
 
-@extend_schema(responses={200: OpenApiTypes.OBJECT, **error_responses()},
-               summary="GNSS stations (GeoJSON, mm/yr)")  # fmt: skip
+@extend_schema(
+    responses={200: OpenApiTypes.OBJECT, **error_responses()},
+    summary="GNSS stations (GeoJSON, mm/yr)",
+)
 @api_view(["GET"])
 def gnss_stations(request: Request) -> Response:
     stations = GNSSStation.objects.select_related("network").order_by("network__slug", "code")
-    fields = ("velocity_east", "velocity_north", "velocity_up", "velocity_east_std",
-              "velocity_north_std", "velocity_up_std", "height")  # fmt: skip
+    fields = (
+        "velocity_east",
+        "velocity_north",
+        "velocity_up",
+        "velocity_east_std",
+        "velocity_north_std",
+        "velocity_up_std",
+        "height",
+    )
     features = [
         feature(
             station.geom,
@@ -232,12 +264,18 @@ def gnss_stations(request: Request) -> Response:
     return Response({"type": "FeatureCollection", "features": features})
 
 
-@extend_schema(responses={200: OpenApiTypes.OBJECT, **error_responses()},
-               summary="Corner reflectors (GeoJSON)")  # fmt: skip
+@extend_schema(
+    responses={200: OpenApiTypes.OBJECT, **error_responses()}, summary="Corner reflectors (GeoJSON)"
+)
 @api_view(["GET"])
 def reflectors(request: Request) -> Response:
-    fields = ("apex_height", "leg_length", "boresight_azimuth", "boresight_elevation",
-              "facing_orbits")  # fmt: skip
+    fields = (
+        "apex_height",
+        "leg_length",
+        "boresight_azimuth",
+        "boresight_elevation",
+        "facing_orbits",
+    )
     features = [
         feature(
             reflector.geom,

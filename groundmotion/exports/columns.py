@@ -68,8 +68,9 @@ def column_values(name: str, chunk: PointChunk, dataset: Dataset) -> tuple[np.nd
 def projected(chunk: PointChunk, dataset: Dataset) -> list[tuple[np.ndarray, int]]:
     """Easting and northing (m, EPSG:3035) from the location, for points without stored ones;
     L3 cells are named by their integer centres."""
-    easting, northing = (np.asarray(axis) for axis in
-                         TO_LAEA.transform(chunk.longitude, chunk.latitude))  # fmt: skip
+    easting, northing = (
+        np.asarray(axis) for axis in TO_LAEA.transform(chunk.longitude, chunk.latitude)
+    )
     if dataset.level == Level.L3:
         return [(np.rint(easting), 0), (np.rint(northing), 0)]
     return [(easting, COMPUTED_PROJECTED_DECIMALS), (northing, COMPUTED_PROJECTED_DECIMALS)]
@@ -83,8 +84,13 @@ def static_block(chunk: PointChunk, dataset: Dataset) -> StaticBlock:
     for index, (column, _) in enumerate(pairs):
         values[:, index] = column
     decimals = np.array([places for _, places in pairs], dtype=np.int64)
-    least = np.array([least_decimals(name, dataset, places) for name, (_, places) in
-                      zip(names, pairs, strict=True)], dtype=np.int64)  # fmt: skip
+    least = np.array(
+        [
+            least_decimals(name, dataset, places)
+            for name, (_, places) in zip(names, pairs, strict=True)
+        ],
+        dtype=np.int64,
+    )
     return StaticBlock(names, values, decimals, least)
 
 

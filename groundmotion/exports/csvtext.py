@@ -161,8 +161,13 @@ def format_rows(
     decimals = np.ascontiguousarray(decimals, dtype=np.int64)
     least = np.ascontiguousarray(least, dtype=np.int64)
     decimals = np.maximum(decimals, least)
-    return _format(np.ascontiguousarray(pids, dtype=np.uint8), statics, decimals, least,
-                   np.ascontiguousarray(series, dtype=np.float32)).tobytes()  # fmt: skip
+    return _format(
+        np.ascontiguousarray(pids, dtype=np.uint8),
+        statics,
+        decimals,
+        least,
+        np.ascontiguousarray(series, dtype=np.float32),
+    ).tobytes()
 
 
 def choose_decimals(values: np.ndarray, stored: type = np.float64) -> int:

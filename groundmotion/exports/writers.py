@@ -146,9 +146,15 @@ def write_gpkg(
 
     stream = ArrowBatchStream(gpkg_schema(dataset), batches())
     try:
-        pyogrio.raw.write_arrow(stream, path, layer=dataset.slug, driver="GPKG",
-                                geometry_name=GPKG_WKB_COLUMN, geometry_type="Point",
-                                crs="EPSG:4326")  # fmt: skip
+        pyogrio.raw.write_arrow(
+            stream,
+            path,
+            layer=dataset.slug,
+            driver="GPKG",
+            geometry_name=GPKG_WKB_COLUMN,
+            geometry_type="Point",
+            crs="EPSG:4326",
+        )
     except Exception:
         stream.raise_error()  # the batches' own exception (a failed read), not GDAL's report
         raise
@@ -165,10 +171,12 @@ WKB_POINT = np.dtype([("order", "u1"), ("kind", "<u4"), ("x", "<f8"), ("y", "<f8
 
 def gpkg_schema(dataset: Dataset) -> list[tuple[str, str]]:
     """(name, Arrow format) of the layer's columns, in chunk_table's order, then the geometry."""
-    names = static_columns(dataset)[1:] + date_columns(dataset.acquisition_dates,
-                                                       GPKG_DATE_PREFIX)  # fmt: skip
-    return [("pid", ARROW_UTF8), *((name, ARROW_FLOAT64) for name in names),
-            (GPKG_WKB_COLUMN, ARROW_BINARY)]  # fmt: skip
+    names = static_columns(dataset)[1:] + date_columns(dataset.acquisition_dates, GPKG_DATE_PREFIX)
+    return [
+        ("pid", ARROW_UTF8),
+        *((name, ARROW_FLOAT64) for name in names),
+        (GPKG_WKB_COLUMN, ARROW_BINARY),
+    ]
 
 
 def gpkg_batch(chunk: PointChunk, dataset: Dataset) -> list[ArrowColumn]:
@@ -222,25 +230,42 @@ class ArrowColumn(NamedTuple):
 
 
 class _ArrowSchema(ctypes.Structure):
-    _fields_ = [("format", ctypes.c_char_p), ("name", ctypes.c_char_p),
-                ("metadata", ctypes.c_char_p), ("flags", ctypes.c_int64),
-                ("n_children", ctypes.c_int64), ("children", ctypes.c_void_p),
-                ("dictionary", ctypes.c_void_p), ("release", ctypes.c_void_p),
-                ("private_data", ctypes.c_void_p)]  # fmt: skip
+    _fields_ = [
+        ("format", ctypes.c_char_p),
+        ("name", ctypes.c_char_p),
+        ("metadata", ctypes.c_char_p),
+        ("flags", ctypes.c_int64),
+        ("n_children", ctypes.c_int64),
+        ("children", ctypes.c_void_p),
+        ("dictionary", ctypes.c_void_p),
+        ("release", ctypes.c_void_p),
+        ("private_data", ctypes.c_void_p),
+    ]
 
 
 class _ArrowArray(ctypes.Structure):
-    _fields_ = [("length", ctypes.c_int64), ("null_count", ctypes.c_int64),
-                ("offset", ctypes.c_int64), ("n_buffers", ctypes.c_int64),
-                ("n_children", ctypes.c_int64), ("buffers", ctypes.c_void_p),
-                ("children", ctypes.c_void_p), ("dictionary", ctypes.c_void_p),
-                ("release", ctypes.c_void_p), ("private_data", ctypes.c_void_p)]  # fmt: skip
+    _fields_ = [
+        ("length", ctypes.c_int64),
+        ("null_count", ctypes.c_int64),
+        ("offset", ctypes.c_int64),
+        ("n_buffers", ctypes.c_int64),
+        ("n_children", ctypes.c_int64),
+        ("buffers", ctypes.c_void_p),
+        ("children", ctypes.c_void_p),
+        ("dictionary", ctypes.c_void_p),
+        ("release", ctypes.c_void_p),
+        ("private_data", ctypes.c_void_p),
+    ]
 
 
 class _ArrowArrayStream(ctypes.Structure):
-    _fields_ = [("get_schema", ctypes.c_void_p), ("get_next", ctypes.c_void_p),
-                ("get_last_error", ctypes.c_void_p), ("release", ctypes.c_void_p),
-                ("private_data", ctypes.c_void_p)]  # fmt: skip
+    _fields_ = [
+        ("get_schema", ctypes.c_void_p),
+        ("get_next", ctypes.c_void_p),
+        ("get_last_error", ctypes.c_void_p),
+        ("release", ctypes.c_void_p),
+        ("private_data", ctypes.c_void_p),
+    ]
 
 
 _SchemaRelease = ctypes.CFUNCTYPE(None, ctypes.POINTER(_ArrowSchema))
@@ -284,13 +309,18 @@ class ArrowBatchStream:
             field.format, field.name, field.flags = kind, name, ARROW_FLAG_NULLABLE
             field.release = _address(_release_schema)
         self._field_pointers = (ctypes.c_void_p * len(columns))(
-            *(ctypes.addressof(field) for field in self._fields))  # fmt: skip
+            *(ctypes.addressof(field) for field in self._fields)
+        )
         self._message = ctypes.create_string_buffer(1024)
         self._live: dict[int, list] = {}  # batch number -> what its C structs point into
         self._batch_number = 0
-        self._callbacks = (_GetSchema(self._get_schema), _GetNext(self._get_next),
-                           _GetLastError(self._get_last_error), _StreamRelease(self._release),
-                           _ArrayRelease(self._release_batch))  # fmt: skip
+        self._callbacks = (
+            _GetSchema(self._get_schema),
+            _GetNext(self._get_next),
+            _GetLastError(self._get_last_error),
+            _StreamRelease(self._release),
+            _ArrayRelease(self._release_batch),
+        )
         self._stream = _ArrowArrayStream(*(_address(call) for call in self._callbacks[:4]))
 
     def __arrow_c_stream__(self, requested_schema: object = None) -> object:
@@ -310,8 +340,10 @@ class ArrowBatchStream:
         try:
             schema = out.contents
             schema.format, schema.name, schema.metadata, schema.flags = b"+s", b"", None, 0
-            schema.n_children, schema.children = len(self._fields), ctypes.addressof(
-                self._field_pointers)  # fmt: skip
+            schema.n_children, schema.children = (
+                len(self._fields),
+                ctypes.addressof(self._field_pointers),
+            )
             schema.dictionary, schema.private_data = None, None
             schema.release = _address(_release_schema)
             return 0
@@ -365,10 +397,10 @@ class ArrowBatchStream:
 
 
 def write_empty_gpkg(dataset: Dataset, path: Path) -> None:
-    frame = gpd.GeoDataFrame({name: [] for name in static_columns(dataset)},
-                             geometry=gpd.GeoSeries([], crs="EPSG:4326"))  # fmt: skip
-    pyogrio.write_dataframe(frame, path, layer=dataset.slug, driver="GPKG",
-                            geometry_type="Point")  # fmt: skip
+    frame = gpd.GeoDataFrame(
+        {name: [] for name in static_columns(dataset)}, geometry=gpd.GeoSeries([], crs="EPSG:4326")
+    )
+    pyogrio.write_dataframe(frame, path, layer=dataset.slug, driver="GPKG", geometry_type="Point")
 
 
 def grid_indices(chunk_lon: np.ndarray, chunk_lat: np.ndarray, size: float) -> np.ndarray:
@@ -406,13 +438,22 @@ def write_grid(path: Path, cell: np.ndarray, velocity: np.ndarray, size: float) 
         velocity = np.full(1, np.nan, dtype=np.float32)
     first_column, first_row = cell.min(axis=0)
     last_column, last_row = cell.max(axis=0)
-    raster = np.full((last_row - first_row + 1, last_column - first_column + 1), np.nan,
-                     dtype=np.float32)  # fmt: skip
+    raster = np.full(
+        (last_row - first_row + 1, last_column - first_column + 1), np.nan, dtype=np.float32
+    )
     raster[last_row - cell[:, 1], cell[:, 0] - first_column] = velocity
     transform = Affine(size, 0, first_column * size, 0, -size, (last_row + 1) * size)
-    profile = {"driver": "GTiff", "height": raster.shape[0], "width": raster.shape[1],
-               "count": 1, "dtype": "float32", "crs": "EPSG:3035", "transform": transform,
-               "nodata": np.nan, "compress": "deflate"}  # fmt: skip
+    profile = {
+        "driver": "GTiff",
+        "height": raster.shape[0],
+        "width": raster.shape[1],
+        "count": 1,
+        "dtype": "float32",
+        "crs": "EPSG:3035",
+        "transform": transform,
+        "nodata": np.nan,
+        "compress": "deflate",
+    }
     with rasterio.open(path, "w", **profile) as target:
         target.write(raster, 1)
         target.update_tags(1, units="mm/yr", quantity="mean velocity")

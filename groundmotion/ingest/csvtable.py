@@ -131,10 +131,16 @@ class CsvTable:
             locate_error(block, first_line, self.layout, self.delimiter, self.path)
         try:
             frame = pd.read_csv(
-                io.BytesIO(block), sep=self.delimiter, header=None, names=range(width),
-                dtype=self._dtypes(), engine="c", na_values=list(NULL_TEXT),
-                keep_default_na=False, skip_blank_lines=True,
-            )  # fmt: skip
+                io.BytesIO(block),
+                sep=self.delimiter,
+                header=None,
+                names=range(width),
+                dtype=self._dtypes(),
+                engine="c",
+                na_values=list(NULL_TEXT),
+                keep_default_na=False,
+                skip_blank_lines=True,
+            )
         except (ValueError, pd.errors.ParserError) as error:
             locate_error(block, first_line, self.layout, self.delimiter, self.path)
             raise IngestError(self.path, f"unreadable lines ({error})", line=first_line) from None
@@ -175,13 +181,17 @@ class CsvTable:
         pids = pd.Series(columns[layout.pid]).fillna("").to_numpy(dtype=str)
         names = [layout.names[i] for i in layout.location.values()]
         return Chunk(
-            pids=np.char.strip(pids), lon=np.asarray(lon), lat=np.asarray(lat),
+            pids=np.char.strip(pids),
+            lon=np.asarray(lon),
+            lat=np.asarray(lat),
             attributes={f: _numeric(columns[i]) for i, f in layout.fields.items()},
             extras={n: _numeric(columns[i]) for i, n in layout.extras.items()},
-            series=series, lines=lines, path=self.path,
-            location_columns=(names[1], names[0]) if not layout.projected
-            else (names[0], names[1]), ignored=self.ignored,
-        )  # fmt: skip
+            series=series,
+            lines=lines,
+            path=self.path,
+            location_columns=(names[1], names[0]) if not layout.projected else (names[0], names[1]),
+            ignored=self.ignored,
+        )
 
 
 def _decode(raw: np.ndarray) -> np.ndarray:

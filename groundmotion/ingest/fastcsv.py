@@ -211,6 +211,11 @@ def parse(block: bytes, delimiter: str, numeric_target: np.ndarray, numeric_coun
         data, ord(delimiter), numeric_target, values, text_start, text_end, row_line
     )
     return (
-        values[:rows], text_start[:rows], text_end[:rows], row_line[:rows],
-        status, line, column,
-    )  # fmt: skip
+        values[:rows],
+        text_start[:rows],
+        text_end[:rows],
+        row_line[:rows],
+        status,
+        line,
+        column,
+    )

@@ -36,8 +36,9 @@ def prefetch(items: Iterator[Item], depth: int = 2) -> Iterator[Item]:
     """
     context = multiprocessing.get_context("fork")
     buffer = context.Queue(maxsize=depth)
-    worker = context.Process(target=_produce, args=(items, buffer, os.getpid()),
-                             name="ingest-parser")  # fmt: skip
+    worker = context.Process(
+        target=_produce, args=(items, buffer, os.getpid()), name="ingest-parser"
+    )
     worker.daemon = True
     worker.start()
     try:

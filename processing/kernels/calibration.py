@@ -23,9 +23,13 @@ def local_km(lon: np.ndarray, lat: np.ndarray, lon0: float, lat0: float) -> tupl
 
 
 def interpolate_stations(
-    station_x: np.ndarray, station_y: np.ndarray, values: np.ndarray,
-    x: np.ndarray, y: np.ndarray, power: float = 2.0,
-) -> np.ndarray:  # fmt: skip
+    station_x: np.ndarray,
+    station_y: np.ndarray,
+    values: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    power: float = 2.0,
+) -> np.ndarray:
     """Inverse-distance-weighted station values (mm/yr) at points (km coordinates).
 
     A point on a station takes its value exactly.
@@ -41,9 +45,13 @@ def interpolate_stations(
 
 
 def project_on_los(
-    east: np.ndarray, north: np.ndarray, up: np.ndarray,
-    los_east: np.ndarray, los_north: np.ndarray, los_up: np.ndarray,
-) -> np.ndarray:  # fmt: skip
+    east: np.ndarray,
+    north: np.ndarray,
+    up: np.ndarray,
+    los_east: np.ndarray,
+    los_north: np.ndarray,
+    los_up: np.ndarray,
+) -> np.ndarray:
     """ENU velocities (mm/yr) projected on the ground-to-satellite unit vector."""
     return east * los_east + north * los_north + up * los_up
 
@@ -68,9 +76,12 @@ def surface_design(x: np.ndarray, y: np.ndarray, order: int) -> np.ndarray:
 
 
 def fit_surface(
-    x: np.ndarray, y: np.ndarray, difference: np.ndarray, std: np.ndarray | None = None,
+    x: np.ndarray,
+    y: np.ndarray,
+    difference: np.ndarray,
+    std: np.ndarray | None = None,
     order: int | None = None,
-) -> np.ndarray:  # fmt: skip
+) -> np.ndarray:
     """Weighted least-squares polynomial coefficients of InSAR-minus-GNSS (mm/yr)."""
     if len(x) == 0:
         raise ValueError("no station overlaps the dataset: nothing to calibrate against")
@@ -105,9 +116,12 @@ def _components(count: int, pairs: np.ndarray) -> np.ndarray:
 
 
 def harmonise_offsets(
-    count: int, pairs: np.ndarray, differences: np.ndarray, weights: np.ndarray,
+    count: int,
+    pairs: np.ndarray,
+    differences: np.ndarray,
+    weights: np.ndarray,
     anchors: np.ndarray,
-) -> np.ndarray:  # fmt: skip
+) -> np.ndarray:
     """Velocity offsets (mm/yr) that make overlapping tracks of one pass agree.
 
     pairs: (m, 2) track indices i, j whose overlap shows a median calibrated velocity

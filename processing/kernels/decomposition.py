@@ -165,8 +165,10 @@ def solve_cells(
     """
     series = np.ascontiguousarray(series, dtype=np.float32)
     cells, dates = len(cell_starts) - 1, series.shape[1]
-    out = {name: np.empty((cells, dates), dtype=np.float32) for name in
-           ("east", "up", "east_std", "up_std")}  # fmt: skip
+    out = {
+        name: np.empty((cells, dates), dtype=np.float32)
+        for name in ("east", "up", "east_std", "up_std")
+    }
     if weights is None:
         weights = np.ones(len(los_east))
     _solve_kernel(
@@ -175,8 +177,11 @@ def solve_cells(
         np.ascontiguousarray(los_up, dtype=np.float64),
         np.ascontiguousarray(weights, dtype=np.float64),
         series,
-        out["east"], out["up"], out["east_std"], out["up_std"],
-    )  # fmt: skip
+        out["east"],
+        out["up"],
+        out["east_std"],
+        out["up_std"],
+    )
     return out
 
 

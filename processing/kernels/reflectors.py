@@ -23,8 +23,9 @@ def to_db(value: np.ndarray | float) -> np.ndarray:
     return 10 * np.log10(value)
 
 
-def signal_to_clutter(amplitudes: np.ndarray, row: int | None = None,
-                      column: int | None = None) -> dict[str, np.ndarray]:  # fmt: skip
+def signal_to_clutter(
+    amplitudes: np.ndarray, row: int | None = None, column: int | None = None
+) -> dict[str, np.ndarray]:
     """SCR (linear) and clutter-subtracted peak energy per acquisition.
 
     amplitudes: acquisitions x rows x columns (linear amplitude). The peak is searched in the

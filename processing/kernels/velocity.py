@@ -178,12 +178,38 @@ def _sincos(phase):
     turns = np.float32(np.rint(phase * np.float32(0.15915494309189535)))
     half = (phase - turns * np.float32(6.283185307179586)) * np.float32(0.5)
     h2 = half * half
-    sine = half * (np.float32(1.0) + h2 * (np.float32(-1.0 / 6) + h2 * (np.float32(1.0 / 120)
-        + h2 * (np.float32(-1.0 / 5040) + h2 * (np.float32(1.0 / 362880)
-        + h2 * np.float32(-1.0 / 39916800))))))  # fmt: skip
-    cosine = np.float32(1.0) + h2 * (np.float32(-0.5) + h2 * (np.float32(1.0 / 24)
-        + h2 * (np.float32(-1.0 / 720) + h2 * (np.float32(1.0 / 40320)
-        + h2 * (np.float32(-1.0 / 3628800) + h2 * np.float32(1.0 / 479001600))))))  # fmt: skip
+    sine = half * (
+        np.float32(1.0)
+        + h2
+        * (
+            np.float32(-1.0 / 6)
+            + h2
+            * (
+                np.float32(1.0 / 120)
+                + h2
+                * (
+                    np.float32(-1.0 / 5040)
+                    + h2 * (np.float32(1.0 / 362880) + h2 * np.float32(-1.0 / 39916800))
+                )
+            )
+        )
+    )
+    cosine = np.float32(1.0) + h2 * (
+        np.float32(-0.5)
+        + h2
+        * (
+            np.float32(1.0 / 24)
+            + h2
+            * (
+                np.float32(-1.0 / 720)
+                + h2
+                * (
+                    np.float32(1.0 / 40320)
+                    + h2 * (np.float32(-1.0 / 3628800) + h2 * np.float32(1.0 / 479001600))
+                )
+            )
+        )
+    )
     return cosine * cosine - sine * sine, np.float32(2.0) * sine * cosine
 
 
@@ -232,16 +258,27 @@ def _store(out, i, design, coefficients, ssr, variance_diagonal, count):
 @serial_kernel
 def _form_row(matrix, r):
     """matrix[r] · r (r: the six Gᵀy sums as a tuple), written out for LLVM."""
-    return (matrix[0] * r[0] + matrix[1] * r[1] + matrix[2] * r[2] + matrix[3] * r[3]
-            + matrix[4] * r[4] + matrix[5] * r[5])  # fmt: skip
+    return (
+        matrix[0] * r[0]
+        + matrix[1] * r[1]
+        + matrix[2] * r[2]
+        + matrix[3] * r[3]
+        + matrix[4] * r[4]
+        + matrix[5] * r[5]
+    )
 
 
 @serial_kernel
 def _residual_sum(inverse, r, yy):
     """SSR of one design: yᵀy - (Gᵀy)ᵀ (GᵀG)⁻¹ (Gᵀy), mm²."""
-    explained = (r[0] * _form_row(inverse[0], r) + r[1] * _form_row(inverse[1], r)
-                 + r[2] * _form_row(inverse[2], r) + r[3] * _form_row(inverse[3], r)
-                 + r[4] * _form_row(inverse[4], r) + r[5] * _form_row(inverse[5], r))  # fmt: skip
+    explained = (
+        r[0] * _form_row(inverse[0], r)
+        + r[1] * _form_row(inverse[1], r)
+        + r[2] * _form_row(inverse[2], r)
+        + r[3] * _form_row(inverse[3], r)
+        + r[4] * _form_row(inverse[4], r)
+        + r[5] * _form_row(inverse[5], r)
+    )
     return max(yy - explained, 0.0)
 
 
@@ -292,8 +329,14 @@ def _fit_kernel(series, design, columns, shared, model_rows, radians_per_mm, coh
     for block in prange(blocks):
         # Work arrays once per block of points, not per point.
         rhs, coefficients, linear = np.empty(6), np.empty(6), np.empty(4)
-        work = (np.empty((6, 6)), np.empty((6, 6)), coefficients, np.empty(12),
-                design_columns, sizes)  # fmt: skip
+        work = (
+            np.empty((6, 6)),
+            np.empty((6, 6)),
+            coefficients,
+            np.empty(12),
+            design_columns,
+            sizes,
+        )
         for i in range(block * BLOCK, min(n, (block + 1) * BLOCK)):
             for j in range(8):
                 out[j, i] = np.nan
@@ -307,8 +350,15 @@ def _fit_kernel(series, design, columns, shared, model_rows, radians_per_mm, coh
                     rhs[c] = sums[c]
                 _fit_gappy(series[i], design, shared_gram, rhs, yy, count, work, out, i, linear)
             if coherence and linear[0] == linear[0]:
-                out[7, i] = _coherence(series[i], model_rows, linear[0], linear[1], linear[2],
-                                       linear[3], radians_per_mm)  # fmt: skip
+                out[7, i] = _coherence(
+                    series[i],
+                    model_rows,
+                    linear[0],
+                    linear[1],
+                    linear[2],
+                    linear[3],
+                    radians_per_mm,
+                )
 
 
 DESIGNS = (LINEAR_COLUMNS, QUADRATIC_COLUMNS, CUBIC_COLUMNS)
@@ -334,8 +384,17 @@ def _shared_inverses(gram: np.ndarray) -> tuple:
         except np.linalg.LinAlgError:
             usable = False
     # Rows: linear t, 1, cos, sin; quadratic t²; cubic cos, sin (basis column indices).
-    rows = np.stack([inverses[0, 2], inverses[0, 3], inverses[0, 4], inverses[0, 5],
-                     inverses[1, 1], inverses[2, 4], inverses[2, 5]])  # fmt: skip
+    rows = np.stack(
+        [
+            inverses[0, 2],
+            inverses[0, 3],
+            inverses[0, 4],
+            inverses[0, 5],
+            inverses[1, 1],
+            inverses[2, 4],
+            inverses[2, 5],
+        ]
+    )
     return inverses, rows, np.ascontiguousarray(gram), columns, sizes, usable
 
 

@@ -51,10 +51,17 @@ def station_ties(dataset: Dataset, network: GNSSNetwork) -> list[dict]:
             station.velocity_east, station.velocity_north, station.velocity_up, east, north, up
         )
         std = np.hypot(station.velocity_up_std or 0.5, station.velocity_east_std or 0.5)
-        ties.append({
-            "code": station.code, "lon": station.geom.x, "lat": station.geom.y,
-            "points": count, "insar": insar, "gnss": float(gnss), "std": float(std),
-        })  # fmt: skip
+        ties.append(
+            {
+                "code": station.code,
+                "lon": station.geom.x,
+                "lat": station.geom.y,
+                "points": count,
+                "insar": insar,
+                "gnss": float(gnss),
+                "std": float(std),
+            }
+        )
     return ties
 
 
@@ -73,12 +80,14 @@ def calibration_surface(dataset: Dataset, network: GNSSNetwork) -> tuple[np.ndar
     for tie, before_value, after_value in zip(ties, difference, after, strict=True):
         tie["misfit_before"], tie["misfit_after"] = float(before_value), float(after_value)
     report = {
-        "network": network.slug, "centre": [centre.x, centre.y],
+        "network": network.slug,
+        "centre": [centre.x, centre.y],
         "surface_order": calibration.surface_order(len(ties)),
-        "coefficients": coefficients.tolist(), "stations": ties,
+        "coefficients": coefficients.tolist(),
+        "stations": ties,
         "rms_before": float(np.sqrt(np.mean(difference**2))),
         "rms_after": float(np.sqrt(np.mean(after**2))),
-    }  # fmt: skip
+    }
     return coefficients, report
 
 
@@ -87,20 +96,28 @@ def create_output(source: Dataset, slug: str, level: str, provenance: dict, **fi
     if Dataset.objects.filter(slug=slug).exists():
         raise ValueError(f"a dataset {slug!r} already exists")
     return Dataset.objects.create(
-        slug=slug, name=fields.pop("name", f"{source.name} ({level})"), level=level,
+        slug=slug,
+        name=fields.pop("name", f"{source.name} ({level})"),
+        level=level,
         pass_direction=fields.pop("pass_direction", source.pass_direction),
         relative_orbit=fields.pop("relative_orbit", source.relative_orbit),
-        sensor=source.sensor, wavelength_m=source.wavelength_m,
+        sensor=source.sensor,
+        wavelength_m=source.wavelength_m,
         acquisition_dates=fields.pop("acquisition_dates", source.acquisition_dates),
-        reference_date=source.reference_date, licence=source.licence,
-        attribution=source.attribution, provenance=provenance, **fields,
-    )  # fmt: skip
+        reference_date=source.reference_date,
+        licence=source.licence,
+        attribution=source.attribution,
+        provenance=provenance,
+        **fields,
+    )
 
 
 def cell_velocities(
-    dataset: Dataset, coefficients: np.ndarray, centre: list[float],
+    dataset: Dataset,
+    coefficients: np.ndarray,
+    centre: list[float],
     cell_size: float = OVERLAP_CELL_M,
-) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+) -> tuple[np.ndarray, np.ndarray]:
     """Per EPSG:3035 cell holding points: a key and the calibrated mean velocity (mm/yr).
 
     The surface is evaluated at the mean position of the cell's points (exact for a plane).
@@ -125,8 +142,10 @@ def harmonisation(sources: list[Dataset], surfaces: list[tuple[np.ndarray, dict]
     Common ground: 100 m EPSG:3035 cells holding points of both tracks; the difference of
     two tracks is the median over those cells of their calibrated velocity difference.
     """
-    cells = [cell_velocities(source, coefficients, report["centre"])
-             for source, (coefficients, report) in zip(sources, surfaces, strict=True)]  # fmt: skip
+    cells = [
+        cell_velocities(source, coefficients, report["centre"])
+        for source, (coefficients, report) in zip(sources, surfaces, strict=True)
+    ]
     pairs, differences, weights = [], [], []
     for i, j in itertools.combinations(range(len(sources)), 2):
         _, first, second = np.intersect1d(cells[i][0], cells[j][0], return_indices=True)
@@ -139,18 +158,27 @@ def harmonisation(sources: list[Dataset], surfaces: list[tuple[np.ndarray, dict]
         len(sources), np.array(pairs), np.array(differences), np.array(weights), anchors
     )
     overlaps = [
-        {"tracks": [sources[i].slug, sources[j].slug], "cells": int(w), "difference_before": d,
-         "difference_after": d - float(offsets[i] - offsets[j])}
+        {
+            "tracks": [sources[i].slug, sources[j].slug],
+            "cells": int(w),
+            "difference_before": d,
+            "difference_after": d - float(offsets[i] - offsets[j]),
+        }
         for (i, j), d, w in zip(pairs, differences, weights, strict=True)
-    ]  # fmt: skip
+    ]
     named = {source.slug: float(o) for source, o in zip(sources, offsets, strict=True)}
     return {"offsets": named, "overlaps": overlaps, "cell_m": OVERLAP_CELL_M}
 
 
 def _write_calibrated(
-    source: Dataset, output: Dataset, staged: partitions.StagedPoints, coefficients: np.ndarray,
-    centre: list[float], offset: float, progress: ProgressCallback,
-) -> None:  # fmt: skip
+    source: Dataset,
+    output: Dataset,
+    staged: partitions.StagedPoints,
+    coefficients: np.ndarray,
+    centre: list[float],
+    offset: float,
+    progress: ProgressCallback,
+) -> None:
     """Copy the source's points into output less (surface + offset) x years, re-fitted."""
     years = dataset_years(source)
     columns = {**series_io.GEOMETRY_COLUMNS, **ATTRIBUTE_COLUMNS}
@@ -173,9 +201,11 @@ def _write_calibrated(
 
 
 def calibrate_datasets(
-    sources: list[Dataset], network: GNSSNetwork, output_slugs: list[str],
+    sources: list[Dataset],
+    network: GNSSNetwork,
+    output_slugs: list[str],
     progress: ProgressCallback = no_progress,
-) -> tuple[list[Dataset], dict]:  # fmt: skip
+) -> tuple[list[Dataset], dict]:
     """Calibrate tracks of one pass together: one L2b draft each, in one transaction.
 
     Each track gets its own GNSS surface; tracks that overlap are then harmonised (see
@@ -197,14 +227,27 @@ def calibrate_datasets(
             zip(sources, output_slugs, surfaces, strict=True)
         ):
             offset = harmonised["offsets"][source.slug] if harmonised else 0.0
-            parameters = {"source": source.slug, "network": network.slug,
-                          "calibrated_with": [s.slug for s in sources]}  # fmt: skip
+            parameters = {
+                "source": source.slug,
+                "network": network.slug,
+                "calibrated_with": [s.slug for s in sources],
+            }
             provenance = software_provenance("calibrate", parameters) | {
-                "calibration": report, "harmonisation": harmonised}  # fmt: skip
-            output = create_output(source, slug, Level.L2B, provenance,
-                                   extra_columns=list(source.extra_columns))  # fmt: skip
-            _write_calibrated(source, output, staged[number], coefficients, report["centre"],
-                              offset, _share_of(progress, number, share))  # fmt: skip
+                "calibration": report,
+                "harmonisation": harmonised,
+            }
+            output = create_output(
+                source, slug, Level.L2B, provenance, extra_columns=list(source.extra_columns)
+            )
+            _write_calibrated(
+                source,
+                output,
+                staged[number],
+                coefficients,
+                report["centre"],
+                offset,
+                _share_of(progress, number, share),
+            )
             outputs.append(output)
     return outputs, {"tracks": [report for _, report in surfaces], "harmonisation": harmonised}
 
@@ -215,9 +258,11 @@ def _share_of(progress: ProgressCallback, number: int, share: float) -> Progress
 
 
 def calibrate_dataset(
-    source: Dataset, network: GNSSNetwork, output_slug: str,
+    source: Dataset,
+    network: GNSSNetwork,
+    output_slug: str,
     progress: ProgressCallback = no_progress,
-) -> tuple[Dataset, dict]:  # fmt: skip
+) -> tuple[Dataset, dict]:
     """Write the L2b dataset `output_slug` (draft) in one transaction; returns it and the report."""
     outputs, report = calibrate_datasets([source], network, [output_slug], progress)
     return outputs[0], report["tracks"][0]

@@ -96,12 +96,20 @@ def decompose_arrays(
     )
     years = velocity.years_since_first(days)
     centre_e, centre_n = decomposition.cell_centres(groups["column"], groups["row"], cell_size)
-    out: dict = {"days": days, "column": groups["column"], "row": groups["row"],
-                 "easting": centre_e, "northing": centre_n}  # fmt: skip
+    out: dict = {
+        "days": days,
+        "column": groups["column"],
+        "row": groups["row"],
+        "easting": centre_e,
+        "northing": centre_n,
+    }
     for name in ("east", "up"):
         series = shift_to_model_origin(solved[name], years)
-        out[name] = {"series": series, "std": solved[f"{name}_std"],
-                     "fit": velocity.fit_series(series, years)}  # fmt: skip
+        out[name] = {
+            "series": series,
+            "std": solved[f"{name}_std"],
+            "fit": velocity.fit_series(series, years),
+        }
     return out
 
 
@@ -162,9 +170,13 @@ def band_envelope(datasets: list[Dataset], northing_m: tuple[float, float]) -> t
         west, south, east, north = dataset.extent.extent
         x, _ = to_laea.transform([west, east, west, east], [south, south, north, north])
         eastings += list(x)
-    bounds = to_wgs84.transform_bounds(min(eastings) - 1000, northing_m[0] - 1000,
-                                       max(eastings) + 1000, northing_m[1] + 1000,
-                                       densify_pts=21)  # fmt: skip
+    bounds = to_wgs84.transform_bounds(
+        min(eastings) - 1000,
+        northing_m[0] - 1000,
+        max(eastings) + 1000,
+        northing_m[1] + 1000,
+        densify_pts=21,
+    )
     return tuple(float(value) for value in bounds)
 
 
@@ -177,39 +189,57 @@ def north_velocity(data: dict, dataset: Dataset, network: GNSSNetwork | None):
         raise ValueError(f"GNSS network {network.slug} has no stations")
     centre = dataset.extent.centroid
     sx, sy = calibration.local_km(
-        np.array([s.geom.x for s in stations]), np.array([s.geom.y for s in stations]),
-        centre.x, centre.y,
-    )  # fmt: skip
+        np.array([s.geom.x for s in stations]),
+        np.array([s.geom.y for s in stations]),
+        centre.x,
+        centre.y,
+    )
     x, y = calibration.local_km(data["lon"], data["lat"], centre.x, centre.y)
     values = np.array([s.velocity_north for s in stations])
     return calibration.interpolate_stations(sx, sy, values, x, y)
 
 
-def read_geometry(dataset: Dataset, network: GNSSNetwork | None, envelope: tuple,
-                  northing_m: tuple[float, float]) -> Geometry | None:  # fmt: skip
+def read_geometry(
+    dataset: Dataset, network: GNSSNetwork | None, envelope: tuple, northing_m: tuple[float, float]
+) -> Geometry | None:
     """A dataset's points, LOS vectors and series in one band, or None if it has none."""
     data = series_io.read_band(dataset, GEOMETRY_COLUMNS, envelope, northing_m)
     if not len(data["id"]):
         return None
     if np.isnan(data["los_east"]).any() or np.isnan(data["los_up"]).any():
         raise ValueError(f"{dataset.slug} has points without a LOS vector")
-    return Geometry(data["easting"], data["northing"], data["los_east"], data["los_north"],
-                    data["los_up"], data["series"], dataset_days(dataset),
-                    north_velocity(data, dataset, network))  # fmt: skip
+    return Geometry(
+        data["easting"],
+        data["northing"],
+        data["los_east"],
+        data["los_north"],
+        data["los_up"],
+        data["series"],
+        dataset_days(dataset),
+        north_velocity(data, dataset, network),
+    )
 
 
-def _create_outputs(source: Dataset, slugs: dict[str, str], days: np.ndarray,
-                    provenance: dict, cell_size: int) -> dict[str, Dataset]:  # fmt: skip
+def _create_outputs(
+    source: Dataset, slugs: dict[str, str], days: np.ndarray, provenance: dict, cell_size: int
+) -> dict[str, Dataset]:
     dates = [EPOCH + datetime.timedelta(days=int(d)) for d in days]
     components = {"up": Component.UP_DOWN, "east": Component.EAST_WEST}
     return {
         name: create_output(
-            source, slug, Level.L3, provenance, component=components[name],
-            grid_size_m=cell_size, pass_direction=PassDirection.NONE, relative_orbit=None,
-            acquisition_dates=dates, name=f"{source.name} L3 {components[name]}",
+            source,
+            slug,
+            Level.L3,
+            provenance,
+            component=components[name],
+            grid_size_m=cell_size,
+            pass_direction=PassDirection.NONE,
+            relative_orbit=None,
+            acquisition_dates=dates,
+            name=f"{source.name} L3 {components[name]}",
         )
         for name, slug in slugs.items()
-    }  # fmt: skip
+    }
 
 
 def _write_cells(
@@ -227,10 +257,15 @@ def _write_cells(
 
 
 def decompose_datasets(
-    ascending: Dataset, descending: Dataset, *, up_slug: str, east_slug: str,
-    cell_size: int = 100, network: GNSSNetwork | None = None,
+    ascending: Dataset,
+    descending: Dataset,
+    *,
+    up_slug: str,
+    east_slug: str,
+    cell_size: int = 100,
+    network: GNSSNetwork | None = None,
     progress: ProgressCallback = no_progress,
-) -> tuple[Dataset, Dataset]:  # fmt: skip
+) -> tuple[Dataset, Dataset]:
     """Write the up-down and east-west L3 datasets (drafts) in one transaction.
 
     Streams bands of cell rows (plan_bands): memory is bounded by one band.
@@ -239,14 +274,19 @@ def decompose_datasets(
     if any(dataset.extent is None for dataset in inputs):
         raise ValueError("both inputs need points")
     days = common_grid(inputs)
-    parameters = {"ascending": ascending.slug, "descending": descending.slug,
-                  "grid_m": cell_size, "network": network.slug if network else None}  # fmt: skip
+    parameters = {
+        "ascending": ascending.slug,
+        "descending": descending.slug,
+        "grid_m": cell_size,
+        "network": network.slug if network else None,
+    }
     provenance = software_provenance("decompose", parameters)
     # Staged points tables are dropped after a rollback, so they wrap the transaction.
     with contextlib.ExitStack() as stack, transaction.atomic():
         tables = {name: stack.enter_context(partitions.StagedPoints()) for name in ("up", "east")}
-        outputs = _create_outputs(ascending, {"up": up_slug, "east": east_slug}, days,
-                                  provenance, cell_size)  # fmt: skip
+        outputs = _create_outputs(
+            ascending, {"up": up_slug, "east": east_slug}, days, provenance, cell_size
+        )
         bands = plan_bands(inputs, cell_size)
         cells = 0
         for number, (first, last) in enumerate(bands):

@@ -27,8 +27,12 @@ def dataset_years(dataset: Dataset) -> np.ndarray:
 
 
 def software_provenance(step: str, parameters: dict) -> dict:
-    return {"step": step, "parameters": parameters, "software": processing.__version__,
-            "at": datetime.datetime.now(datetime.UTC).isoformat()}  # fmt: skip
+    return {
+        "step": step,
+        "parameters": parameters,
+        "software": processing.__version__,
+        "at": datetime.datetime.now(datetime.UTC).isoformat(),
+    }
 
 
 def record_provenance(dataset: Dataset, entry: dict) -> None:
@@ -84,8 +88,9 @@ def nearest_pid(dataset: Dataset, reflector: CornerReflector) -> str:
     return row[0]
 
 
-def reference_series(dataset: Dataset, *, pid: str = "", reflector: str = "",
-                     area_wkt: str = "") -> tuple[np.ndarray, dict]:  # fmt: skip
+def reference_series(
+    dataset: Dataset, *, pid: str = "", reflector: str = "", area_wkt: str = ""
+) -> tuple[np.ndarray, dict]:
     """The series to subtract (mm) and a description of the reference."""
     if reflector:
         try:
@@ -110,8 +115,14 @@ def reference_series(dataset: Dataset, *, pid: str = "", reflector: str = "",
     raise ValueError("give a reference point, reflector or area")
 
 
-def reference_dataset(dataset: Dataset, *, pid: str = "", reflector: str = "", area_wkt: str = "",
-                      progress: ProgressCallback = no_progress) -> dict:  # fmt: skip
+def reference_dataset(
+    dataset: Dataset,
+    *,
+    pid: str = "",
+    reflector: str = "",
+    area_wkt: str = "",
+    progress: ProgressCallback = no_progress,
+) -> dict:
     """Subtract a reference series from every series and re-fit, in one transaction."""
     years = dataset_years(dataset)
     with transaction.atomic():

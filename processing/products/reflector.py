@@ -14,10 +14,13 @@ SENTINEL1_WAVELENGTH_M = 0.055465763
 
 
 def measure_reflector(
-    reflector: CornerReflector, amplitudes: np.ndarray, dates: list[datetime.date],
-    relative_orbit: int | None = None, pixel_area_m2: float = 1.0,
+    reflector: CornerReflector,
+    amplitudes: np.ndarray,
+    dates: list[datetime.date],
+    relative_orbit: int | None = None,
+    pixel_area_m2: float = 1.0,
     wavelength_m: float = SENTINEL1_WAVELENGTH_M,
-) -> dict:  # fmt: skip
+) -> dict:
     """Store SCR (dB) and measured RCS (dBm², energy x pixel area) per acquisition.
 
     Amplitudes are calibrated (sqrt of beta0) so that energy x pixel area is an RCS in m².
@@ -33,9 +36,11 @@ def measure_reflector(
     with transaction.atomic():
         for date, scr, rcs in zip(dates, scr_db, rcs_dbm2, strict=True):
             ReflectorMeasurement.objects.update_or_create(
-                reflector=reflector, acquisition_date=date, relative_orbit=relative_orbit,
+                reflector=reflector,
+                acquisition_date=date,
+                relative_orbit=relative_orbit,
                 defaults={"scr_db": float(scr), "rcs_dbm2": float(rcs)},
-            )  # fmt: skip
+            )
     theoretical = reflectors.theoretical_rcs(reflector.leg_length, wavelength_m)
     return {
         "acquisitions": len(dates),

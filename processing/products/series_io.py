@@ -41,9 +41,11 @@ def point_ids(dataset: Dataset) -> np.ndarray:
         [dataset.pk],
     )
     rows = np.frombuffer(
-        buffer, dtype=[("fields", ">i2"), ("length", ">i4"), ("id", ">i8")],
-        offset=COPY_HEADER_BYTES, count=_row_count(buffer, 14),
-    )  # fmt: skip
+        buffer,
+        dtype=[("fields", ">i2"), ("length", ">i4"), ("id", ">i8")],
+        offset=COPY_HEADER_BYTES,
+        count=_row_count(buffer, 14),
+    )
     return rows["id"].astype(np.int64)
 
 
@@ -107,9 +109,11 @@ def _chunk_query(
 
 
 def read_band(
-    dataset: Dataset, columns: dict[str, str], envelope: tuple[float, float, float, float],
+    dataset: Dataset,
+    columns: dict[str, str],
+    envelope: tuple[float, float, float, float],
     northing_m: tuple[float, float],
-) -> dict[str, np.ndarray]:  # fmt: skip
+) -> dict[str, np.ndarray]:
     """Points whose EPSG:3035 northing lies in [northing_m): id, columns, series.
 
     envelope (WGS84 lon/lat bounds) must contain the band: it lets the GiST index on geom
@@ -130,8 +134,9 @@ def _parse_chunk(buffer: bytes, columns: list[str], dates: int) -> dict[str, np.
     body = len(buffer) - COPY_HEADER_BYTES - 2
     rows = None
     if body % dtype.itemsize == 0:
-        rows = np.frombuffer(buffer, dtype=dtype, offset=COPY_HEADER_BYTES,
-                             count=body // dtype.itemsize)  # fmt: skip
+        rows = np.frombuffer(
+            buffer, dtype=dtype, offset=COPY_HEADER_BYTES, count=body // dtype.itemsize
+        )
     width = series_codec.encoded_size(dates)
     if (
         rows is None
@@ -191,12 +196,14 @@ def split_parts(ids: np.ndarray, pieces: int) -> list[Part]:
     edges = np.linspace(0, len(ids), pieces + 1).astype(np.int64)
     return [
         Part(int(ids[a]), int(ids[b - 1]), int(ids[b - 1] - ids[a]) == b - 1 - a)
-        for a, b in itertools.pairwise(edges) if b > a
-    ]  # fmt: skip
+        for a, b in itertools.pairwise(edges)
+        if b > a
+    ]
 
 
-def _read_part(raw: psycopg.Connection, dataset_id: int, part: Part, columns: dict[str, str],
-               dates: int) -> dict[str, np.ndarray]:  # fmt: skip
+def _read_part(
+    raw: psycopg.Connection, dataset_id: int, part: Part, columns: dict[str, str], dates: int
+) -> dict[str, np.ndarray]:
     # Optimization: a range with no foreign ids needs no join with the points table
     # (3x faster); ids are reserved in blocks per load, so this is the usual case.
     if part.exclusive and not columns:
@@ -234,10 +241,18 @@ def read_extras(dataset: Dataset, ids: np.ndarray) -> np.ndarray:
         " ORDER BY e.point_id"
     )
     buffer = _copy_out(_django_raw(), query, [dataset.pk, int(ids[0]), int(ids[-1])])
-    dtype = np.dtype([("fields", ">i2"), ("id_length", ">i4"), ("id", ">i8"),
-                      ("values_length", ">i4"), ("values", EXTRA_DTYPE, (width,))])  # fmt: skip
-    rows = np.frombuffer(buffer, dtype=dtype, offset=COPY_HEADER_BYTES,
-                         count=_row_count(buffer, dtype.itemsize))  # fmt: skip
+    dtype = np.dtype(
+        [
+            ("fields", ">i2"),
+            ("id_length", ">i4"),
+            ("id", ">i8"),
+            ("values_length", ">i4"),
+            ("values", EXTRA_DTYPE, (width,)),
+        ]
+    )
+    rows = np.frombuffer(
+        buffer, dtype=dtype, offset=COPY_HEADER_BYTES, count=_row_count(buffer, dtype.itemsize)
+    )
     if np.any(rows["values_length"] != width * EXTRA_DTYPE.itemsize):
         raise ValueError(f"{dataset.slug} has extra rows that do not match its extra columns")
     position = np.searchsorted(ids, rows["id"])
@@ -287,8 +302,9 @@ def iterate_chunks(
     if not committed_elsewhere(dataset):
         for number, start in enumerate(starts):
             parts = split_parts(ids[start : start + size], 1)
-            chunk = _concatenate([_read_part(_django_raw(), dataset.pk, part, columns, dates)
-                                  for part in parts])  # fmt: skip
+            chunk = _concatenate(
+                [_read_part(_django_raw(), dataset.pk, part, columns, dates) for part in parts]
+            )
             yield (number + 1) / len(starts), chunk
         return
     pool = _ReaderPool(PARALLEL_READERS)

@@ -34,8 +34,7 @@ def redis_url(tmp_path_factory) -> Iterator[str]:
 
 def database_url() -> str:
     database = connection.settings_dict
-    return (f"postgis://{database['USER']}@{database['HOST']}:{database['PORT']}"
-            f"/{database['NAME']}")  # fmt: skip
+    return f"postgis://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
 
 
 class Plan:
@@ -48,10 +47,18 @@ class Plan:
     def write(self, plan: dict) -> None:
         self.path.write_text(json.dumps(plan))
 
-    def arm(self, point: str, action: str, after: int = 2, seconds: float = 0,
-            **settings: object) -> None:  # fmt: skip
-        self.write({"point": point, "action": action, "after": after, "seconds": seconds,
-                    "settings": settings})  # fmt: skip
+    def arm(
+        self, point: str, action: str, after: int = 2, seconds: float = 0, **settings: object
+    ) -> None:
+        self.write(
+            {
+                "point": point,
+                "action": action,
+                "after": after,
+                "seconds": seconds,
+                "settings": settings,
+            }
+        )
 
     def read(self) -> dict:
         return json.loads(self.path.read_text())
@@ -63,10 +70,17 @@ def plan(tmp_path) -> Plan:
 
 
 def environment(redis_url: str, media: Path, **extra: str) -> dict[str, str]:
-    return {**os.environ, "DEBUG": "true", "CELERY_BROKER_URL": redis_url,
-            "DATABASE_URL": database_url(), "MEDIA_ROOT": str(media),
-            "GROUNDMOTION_JOB_HEARTBEAT_S": "1", "GROUNDMOTION_DOWNLOAD_MAX_AREA_KM2": "100000",
-            "GROUNDMOTION_JOB_LOST_AFTER_S": str(LOST_AFTER_S), **extra}  # fmt: skip
+    return {
+        **os.environ,
+        "DEBUG": "true",
+        "CELERY_BROKER_URL": redis_url,
+        "DATABASE_URL": database_url(),
+        "MEDIA_ROOT": str(media),
+        "GROUNDMOTION_JOB_HEARTBEAT_S": "1",
+        "GROUNDMOTION_DOWNLOAD_MAX_AREA_KM2": "100000",
+        "GROUNDMOTION_JOB_LOST_AFTER_S": str(LOST_AFTER_S),
+        **extra,
+    }
 
 
 @pytest.fixture
@@ -78,10 +92,22 @@ def start_worker(redis_url, plan, settings, tmp_path) -> Iterator[Callable[..., 
 
     def start(pool: str = "prefork") -> Worker:
         log = tmp_path / f"worker-{len(started)}.log"
-        command = [sys.executable, "-m", "tests.faults.inject", str(plan.path), "--",
-                   "celery", "-A", "config", "worker", f"--pool={pool}", "--concurrency=1",
-                   "--loglevel=INFO", f"--logfile={log}",
-                   f"--hostname=fault{len(started)}@%h"]  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "tests.faults.inject",
+            str(plan.path),
+            "--",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            f"--pool={pool}",
+            "--concurrency=1",
+            "--loglevel=INFO",
+            f"--logfile={log}",
+            f"--hostname=fault{len(started)}@%h",
+        ]
         process = subprocess.Popen(
             command, cwd=ROOT, env=environment(redis_url, settings.MEDIA_ROOT)
         )
@@ -128,8 +154,10 @@ def wait_for_job(job_id: int, seconds: float = 120) -> ProcessingJob:
 
 def staged_tables() -> list[str]:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT tablename FROM pg_tables WHERE tablename LIKE %s",
-                       [STAGING_PREFIX.replace("_", r"\_") + "%"])  # fmt: skip
+        cursor.execute(
+            "SELECT tablename FROM pg_tables WHERE tablename LIKE %s",
+            [STAGING_PREFIX.replace("_", r"\_") + "%"],
+        )
         return [row[0] for row in cursor.fetchall()]
 
 

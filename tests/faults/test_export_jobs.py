@@ -32,8 +32,11 @@ ASCENDING, DESCENDING = (track.slug for track in demo_region.TRACKS)
 @pytest.fixture
 def demo(settings, member) -> dict[str, Dataset]:
     # The whole demo region in one area (as the worker, started with the same limit).
-    settings.GROUNDMOTION = {**settings.GROUNDMOTION, "DOWNLOAD_SYNC_POINTS": SYNC_POINTS,
-                             "DOWNLOAD_MAX_AREA_KM2": 100_000}  # fmt: skip
+    settings.GROUNDMOTION = {
+        **settings.GROUNDMOTION,
+        "DOWNLOAD_SYNC_POINTS": SYNC_POINTS,
+        "DOWNLOAD_MAX_AREA_KM2": 100_000,
+    }
     call_command("make_demo", points=POINTS, seed=9, years=1.0, stdout=io.StringIO())
     return {slug: Dataset.objects.get(slug=slug) for slug in (ASCENDING, DESCENDING)}
 
@@ -44,8 +47,9 @@ def whole_bbox(dataset: Dataset) -> str:
 
 
 def request_export(client, dataset: Dataset, output: str) -> int:
-    response = client.get(f"/api/downloads/{dataset.slug}/",
-                          {"output": output, "bbox": whole_bbox(dataset)})  # fmt: skip
+    response = client.get(
+        f"/api/downloads/{dataset.slug}/", {"output": output, "bbox": whole_bbox(dataset)}
+    )
     assert response.status_code == 202, response.content
     return response.json()["job"]
 
@@ -64,8 +68,10 @@ def fetch_file(client, job_id: int, tmp_path: Path, suffix: str) -> Path:
 
 def stored(dataset: Dataset) -> dict[str, tuple[float, float, float]]:
     rows = MeasurementPoint.objects.filter(dataset=dataset)
-    return {pid: (velocity, geom.x, geom.y)
-            for pid, velocity, geom in rows.values_list("pid", "velocity", "geom")}  # fmt: skip
+    return {
+        pid: (velocity, geom.x, geom.y)
+        for pid, velocity, geom in rows.values_list("pid", "velocity", "geom")
+    }
 
 
 def test_a_csv_download_above_the_sync_limit_finishes_with_every_row(
@@ -110,8 +116,9 @@ def test_a_geopackage_download_above_the_sync_limit_finishes_with_every_row(
 def test_a_geotiff_download_above_the_sync_limit_holds_every_cell(
     client, demo, member, plan, start_worker, send_to_worker, tmp_path
 ) -> None:
-    up, _ = decompose_datasets(demo[ASCENDING], demo[DESCENDING], up_slug="l3-up",
-                               east_slug="l3-east", cell_size=100)  # fmt: skip
+    up, _ = decompose_datasets(
+        demo[ASCENDING], demo[DESCENDING], up_slug="l3-up", east_slug="l3-east", cell_size=100
+    )
     Dataset.objects.filter(pk=up.pk).update(status="published")
     up.refresh_from_db()
     assert up.point_count > SYNC_POINTS
@@ -140,8 +147,11 @@ def test_a_geotiff_download_above_the_sync_limit_holds_every_cell(
 def test_an_export_killed_in_its_second_chunk_leaves_nothing_and_the_next_one_succeeds(
     action, output, client, demo, member, plan, start_worker, send_to_worker, tmp_path, settings
 ) -> None:
-    point = ("groundmotion.exports.writers:csv_rows" if output == "csv"
-             else "groundmotion.exports.stream:take_rows")  # fmt: skip
+    point = (
+        "groundmotion.exports.writers:csv_rows"
+        if output == "csv"
+        else "groundmotion.exports.stream:take_rows"
+    )
     plan.arm(point, action, after=2, **SMALL_CHUNKS)
     start_worker("prefork")
     client.force_login(member)

@@ -39,11 +39,27 @@ def product(tmp_path) -> tuple[Path, int]:
 
 
 def ingest(plan, path: Path) -> subprocess.Popen:
-    command = [sys.executable, "-m", "tests.faults.inject", str(plan.path), "--",
-               "manage.py", "ingest", str(path), "--dataset", SLUG]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "tests.faults.inject",
+        str(plan.path),
+        "--",
+        "manage.py",
+        "ingest",
+        str(path),
+        "--dataset",
+        SLUG,
+    ]
     environment = {**os.environ, "DEBUG": "true", "DATABASE_URL": database_url()}
-    return subprocess.Popen(command, cwd=ROOT, env=environment, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    return subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def wait_until_fired(plan, process: subprocess.Popen, seconds: float = 60) -> None:
@@ -105,8 +121,9 @@ def test_a_killed_process_takes_its_parser_with_it() -> None:
         "next(items); print('ready', flush=True); time.sleep(600)\n"
     )
     environment = {**os.environ, "DEBUG": "true", "DJANGO_SETTINGS_MODULE": "config.settings"}
-    process = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, env=environment,
-                               stdout=subprocess.PIPE, text=True)  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-c", script], cwd=ROOT, env=environment, stdout=subprocess.PIPE, text=True
+    )
     assert process.stdout.readline().strip() == "ready"
     (child,) = descendants(process.pid)
     os.kill(process.pid, signal.SIGKILL)

@@ -29,8 +29,10 @@ from tests.faults.conftest import (
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 State = ProcessingJob.State
 POINTS = 3000  # per track: three chunks of SMALL_CHUNK
-SMALL_CHUNK = {"processing.products.series_io:CHUNK_POINTS": 1000,
-               "processing.products.decompose:BAND_POINTS": 1500}  # fmt: skip
+SMALL_CHUNK = {
+    "processing.products.series_io:CHUNK_POINTS": 1000,
+    "processing.products.decompose:BAND_POINTS": 1500,
+}
 ASCENDING, DESCENDING = (track.slug for track in demo_region.TRACKS)
 
 
@@ -47,12 +49,19 @@ def velocities(slug: str) -> np.ndarray:
 
 JOBS = {
     "fit": {"dataset": ASCENDING},
-    "reference": {"dataset": ASCENDING, "area": "POLYGON((-1.2 43.6,-0.9 43.6,-0.9 43.8,"
-                                                "-1.2 43.8,-1.2 43.6))"},
+    "reference": {
+        "dataset": ASCENDING,
+        "area": "POLYGON((-1.2 43.6,-0.9 43.6,-0.9 43.8,-1.2 43.8,-1.2 43.6))",
+    },
     "calibrate": {"dataset": ASCENDING, "gnss": "demo-gnss", "output": "fault-l2b"},
-    "decompose": {"ascending": ASCENDING, "descending": DESCENDING, "up": "fault-up",
-                  "east": "fault-east", "grid": 500},
-}  # fmt: skip
+    "decompose": {
+        "ascending": ASCENDING,
+        "descending": DESCENDING,
+        "up": "fault-up",
+        "east": "fault-east",
+        "grid": 500,
+    },
+}
 # Where each kind's second chunk is written.
 CHUNK_POINT = {
     "fit": "processing.products.series_io:update_parameters",

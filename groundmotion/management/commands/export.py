@@ -26,8 +26,9 @@ class Command(BaseCommand):
         parser.add_argument("--format", choices=Format.ALL, default=Format.CSV)
         parser.add_argument("--bbox", help="MINLON,MINLAT,MAXLON,MAXLAT (degrees)")
         parser.add_argument("--polygon", help="WKT polygon (WGS84)")
-        parser.add_argument("--include-masked", action="store_true",
-                            help="Also export points inside masked areas")  # fmt: skip
+        parser.add_argument(
+            "--include-masked", action="store_true", help="Also export points inside masked areas"
+        )
         parser.add_argument("-o", "--output", required=True, type=Path, help="Output file")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -45,10 +46,13 @@ class Command(BaseCommand):
             points = access.aggregatable_points(AnonymousUser(), dataset)
         started = time.perf_counter()
         try:
-            result = write_export(options["format"], within(points, area), dataset,
-                                  options["output"])  # fmt: skip
+            result = write_export(
+                options["format"], within(points, area), dataset, options["output"]
+            )
         except ExportError as error:
             raise CommandError(str(error)) from None
         elapsed = time.perf_counter() - started
-        self.stdout.write(f"{dataset.slug}: {result.point_count} points, {result.byte_count} "
-                          f"bytes to {options['output']} in {elapsed:.1f} s")  # fmt: skip
+        self.stdout.write(
+            f"{dataset.slug}: {result.point_count} points, {result.byte_count} "
+            f"bytes to {options['output']} in {elapsed:.1f} s"
+        )

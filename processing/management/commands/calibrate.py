@@ -19,11 +19,16 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("slugs", nargs="+", help="Input dataset slugs (one pass)")
         parser.add_argument("--gnss", required=True, help="GNSS network slug")
-        parser.add_argument("--output", nargs="+", required=True,
-                            help="Slugs of the new L2b datasets, one per input")  # fmt: skip
+        parser.add_argument(
+            "--output",
+            nargs="+",
+            required=True,
+            help="Slugs of the new L2b datasets, one per input",
+        )
 
-    def handle(self, *args: Any, slugs: list[str], gnss: str, output: list[str],
-               **options: Any) -> None:  # fmt: skip
+    def handle(
+        self, *args: Any, slugs: list[str], gnss: str, output: list[str], **options: Any
+    ) -> None:
         """1. station ties; 2. surfaces; 3. overlap offsets; 4. corrected copies; 5. report."""
         try:
             sources = [Dataset.objects.get(slug=slug) for slug in slugs]
@@ -37,8 +42,9 @@ class Command(BaseCommand):
             self.write_harmonisation(report["harmonisation"])
 
     def write_track(self, dataset: Dataset, report: dict) -> None:
-        self.stdout.write(f"{dataset.slug}: {dataset.point_count} points, surface order "
-                          f"{report['surface_order']}")  # fmt: skip
+        self.stdout.write(
+            f"{dataset.slug}: {dataset.point_count} points, surface order {report['surface_order']}"
+        )
         self.stdout.write("station  points  misfit before  misfit after (mm/yr)")
         for station in report["stations"]:
             self.stdout.write(

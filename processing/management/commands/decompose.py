@@ -22,8 +22,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         """1. read both inputs; 2. resample, grid and solve; 3. write both outputs at once."""
-        parameters = {key: options[key] for key in
-                      ("ascending", "descending", "grid", "up", "east", "gnss")}  # fmt: skip
+        parameters = {
+            key: options[key] for key in ("ascending", "descending", "grid", "up", "east", "gnss")
+        }
         try:
             up = run_decompose(parameters, lambda fraction, message: None)
         except ValueError as error:

@@ -19,8 +19,9 @@ class Command(BaseCommand):
         group.add_argument("--reflector", default="", help="Corner reflector code")
         group.add_argument("--area", default="", help="Reference area, WKT in WGS84")
 
-    def handle(self, *args: Any, slug: str, point: str, reflector: str, area: str,
-               **options: Any) -> None:  # fmt: skip
+    def handle(
+        self, *args: Any, slug: str, point: str, reflector: str, area: str, **options: Any
+    ) -> None:
         """1. the reference series; 2. subtract it everywhere and re-fit, in one transaction."""
         parameters = {"dataset": slug, "point": point, "reflector": reflector, "area": area}
         try:

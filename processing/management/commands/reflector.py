@@ -44,8 +44,9 @@ class Command(BaseCommand):
         amplitudes = np.load(options["amplitudes"])
         dates = acquisition_dates(options, len(amplitudes))
         try:
-            summary = measure_reflector(reflector, amplitudes, dates, options["relative_orbit"],
-                                        options["pixel_area"])  # fmt: skip
+            summary = measure_reflector(
+                reflector, amplitudes, dates, options["relative_orbit"], options["pixel_area"]
+            )
         except ValueError as error:
             raise CommandError(str(error)) from None
         self.stdout.write(
