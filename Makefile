@@ -40,10 +40,18 @@ demo: setup
 		--detach --pidfile=var/celery.pid --logfile=var/celery.log
 	$(PY) manage.py runserver 127.0.0.1:$(DEMO_PORT)
 
-test: setup
+test: setup node_modules/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	npx --no-install eslint
+	node --test tests/js/
 	$(PY) -m pytest
+
+# ESLint for static/js and tests/js, pinned in package-lock.json (devDependencies only).
+node_modules/.installed: package-lock.json
+	scripts/install-debian-packages.sh
+	npm ci --no-audit --no-fund
+	touch $@
 
 bench: setup
 	$(PY) -m bench

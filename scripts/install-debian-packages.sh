@@ -5,10 +5,12 @@ pg_version="${PG_VERSION:-15}"
 packages=(
   "postgresql-${pg_version}" "postgresql-${pg_version}-postgis-3"
   gdal-bin libgdal-dev redis-server chromium
-  python3 python3-venv python3-dev build-essential
+  python3 python3-venv python3-dev build-essential nodejs npm
 )
 missing=()
 for package in "${packages[@]}"; do
+  # NodeSource's nodejs bundles npm and conflicts with Debian's: an npm on PATH is enough.
+  [ "$package" = npm ] && command -v npm >/dev/null && continue
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0

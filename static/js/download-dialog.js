@@ -12,7 +12,7 @@
   config.extents.forEach(function (extent) {
     var bounds = [[extent.bbox[1], extent.bbox[0]], [extent.bbox[3], extent.bbox[2]]];
     L.rectangle(bounds, { color: "#5b6b7c", weight: 1, fill: false, interactive: false })
-      .bindTooltip(extent.slug).addTo(map);
+      .bindTooltip(document.createTextNode(extent.slug)).addTo(map); // a node: a string would be HTML
   });
   var drawn = new L.FeatureGroup().addTo(map);
   map.addControl(new L.Control.Draw({

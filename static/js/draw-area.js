@@ -23,8 +23,9 @@
   }
 
   function showMean(viewer, body) {
+    var count = String(body.count);
     viewer.panel.open("Area mean (" + body.dataset + ")",
-      '<p class="area-count">Mean of <b data-count="' + body.count + '">' + body.count + "</b> points</p>");
+      GM.el("p", { className: "area-count" }, ["Mean of ", GM.el("b", { "data-count": count }, count), " points"]));
     if (body.count > 0) {
       GM.seriesChart.render(viewer.panel.chart, [
         { label: "mean", dates: body.dates, values: body.mean, fitted: null, std: null },
@@ -44,7 +45,7 @@
       var geometry = event.layer.toGeoJSON().geometry;
       requestMean(viewer, geometry)
         .then(function (body) { showMean(viewer, body); })
-        .catch(function (error) { viewer.panel.open("Area mean", '<p class="error">' + GM.escapeHtml(error.message) + "</p>"); });
+        .catch(function (error) { viewer.panel.open("Area mean", GM.panelMessage("error", error.message)); });
     });
   }
 

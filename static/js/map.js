@@ -2,19 +2,28 @@
 (function () {
   "use strict";
   var GM = (window.GroundMotion = window.GroundMotion || {});
-  // VectorGrid 1.3.0 calls L.DomEvent.fakeStop, removed in Leaflet 1.8 (VectorGrid issue #274).
+  // VectorGrid 1.3.0 calls L.DomEvent.fakeStop, removed in Leaflet 1.8 (VectorGrid issue #274):
+  // a stand-in for the missing public function, nothing of Leaflet's own is replaced.
+  // eslint-disable-next-line no-restricted-syntax -- adds a removed function, replaces nothing
   if (!L.DomEvent.fakeStop) L.DomEvent.fakeStop = function () { return true; };
-  // Its point symbolizers have no latlng, which Leaflet 1.9's click handling asks markers for;
-  // without getLatLng Leaflet takes the click position instead.
-  var createLayer = L.VectorGrid.prototype._createLayer;
-  L.VectorGrid.prototype._createLayer = function () {
-    var layer = createLayer.apply(this, arguments);
-    if (layer && !layer._latlng) layer.getLatLng = null;
-    return layer;
-  };
+
+  /* The dataset tiles: VectorGrid.Protobuf whose features are clickable under Leaflet 1.9.
+     Its point symbolizers are CircleMarkers drawn in tile pixels, with no _latlng. Leaflet 1.9's
+     Map#_fireDOMEvent treats a target with getLatLng as a marker and asks it for its position
+     (latLngToContainerPoint(undefined) throws, the click is lost). Without getLatLng, Leaflet
+     takes the mouse position instead. The subclass does this for its own layers only; other
+     VectorGrids (and VectorGrid's prototype) are untouched. VectorGrid 1.3 has no option for it. */
+  var PointTiles = L.VectorGrid.Protobuf.extend({
+    _createLayer: function () {
+      var layer = L.VectorGrid.Protobuf.prototype._createLayer.apply(this, arguments);
+      if (layer && !layer._latlng) layer.getLatLng = null;
+      return layer;
+    },
+  });
+  GM.PointTiles = PointTiles;
 
   function datasetLayer(viewer, slug) {
-    var url = viewer.config.tileUrl.replace("{slug}", slug);
+    var url = viewer.config.tileUrl.replace("{slug}", encodeURIComponent(slug));
     viewer.styled[slug] = viewer.styled[slug] || 0;
     var style = function (properties, zoom) {
       viewer.styled[slug] += 1;
@@ -23,7 +32,7 @@
       var colour = viewer.legend.colour(properties.velocity);
       return { radius: radius, fill: true, fillColor: colour, fillOpacity: 0.9, stroke: !isCell, color: "#333", weight: 0.5 };
     };
-    return L.vectorGrid.protobuf(url, {
+    return new PointTiles(url, {
       rendererFactory: L.canvas.tile,
       interactive: true,
       maxNativeZoom: 18,

@@ -23,15 +23,20 @@
     return value === null || value === undefined ? "n/a" : Number(value).toFixed(digits);
   }
 
+  /* Popups are DOM nodes (Leaflet would set a string as innerHTML): codes and networks are data. */
   function gnssPopup(properties) {
-    return "<b>GNSS " + properties.code + "</b> (" + properties.network + ")<br>" +
+    return GM.el("div", null, [
+      GM.el("b", null, "GNSS " + properties.code), " (" + properties.network + ")", GM.el("br"),
       "east " + number(properties.velocity_east, 2) + ", north " + number(properties.velocity_north, 2) +
-      ", up " + number(properties.velocity_up, 2) + " mm/yr";
+        ", up " + number(properties.velocity_up, 2) + " mm/yr",
+    ]);
   }
 
   function reflectorPopup(properties) {
-    return "<b>Corner reflector " + properties.code + "</b><br>leg " + number(properties.leg_length, 2) +
-      " m, installed " + (properties.install_date || "n/a");
+    return GM.el("div", null, [
+      GM.el("b", null, "Corner reflector " + properties.code), GM.el("br"),
+      "leg " + number(properties.leg_length, 2) + " m, installed " + (properties.install_date || "n/a"),
+    ]);
   }
 
   function pointLayer(url, style, popup) {
@@ -63,10 +68,10 @@
       viewer.map.setView([parseFloat(match[1]), parseFloat(match[2])], Math.max(viewer.map.getZoom(), viewer.config.pointZoom));
       return Promise.resolve(true);
     }
-    var url = viewer.config.apiUrl + "datasets/" + viewer.dataset + "/points/?pid=" + encodeURIComponent(text.trim());
+    var url = viewer.config.apiUrl + "datasets/" + encodeURIComponent(viewer.dataset) + "/points/?pid=" + encodeURIComponent(text.trim());
     return fetch(url, { credentials: "same-origin" }).then(function (response) { return response.ok ? response.json() : { points: [] }; })
       .then(function (body) {
-        if (!body.points.length) { viewer.panel.open("Search", '<p class="error">No point ' + GM.escapeHtml(text) + " here.</p>"); return false; }
+        if (!body.points.length) { viewer.panel.open("Search", GM.panelMessage("error", "No point " + text + " here.")); return false; }
         var point = body.points[0];
         viewer.map.setView([point.lat, point.lon], Math.max(viewer.map.getZoom(), viewer.config.pointZoom));
         viewer.select([point.id], false);

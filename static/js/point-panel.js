@@ -1,13 +1,33 @@
-/* The side panel: a point's series chart, shift-click comparison and download links. */
+/* The side panel: a point's series chart, shift-click comparison and download links.
+   Everything shown is built as DOM nodes with text content: pids, search text, counts and
+   server messages come from outside and never pass through innerHTML. */
 (function () {
   "use strict";
-  var GM = (window.GroundMotion = window.GroundMotion || {});
+  // globalThis is window in the browser; under node nothing else is touched at load time.
+  var GM = (globalThis.GroundMotion = globalThis.GroundMotion || {});
   var ENTITIES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
 
-  /* Text for the panel's HTML: pids, search text and server messages come from outside. */
+  /* Text made safe for HTML markup and attribute values, for the places that need a string. */
   GM.escapeHtml = function (value) {
     return String(value).replace(/[&<>"']/g, function (character) { return ENTITIES[character]; });
   };
+
+  /* GM.el("p", {className: "hint"}, ["text", node, ...]): an element; strings become text nodes,
+     null and undefined children and attributes are skipped; attributes go through setAttribute. */
+  GM.el = function (tag, attributes, children) {
+    var element = document.createElement(tag);
+    Object.keys(attributes || {}).forEach(function (key) {
+      if (attributes[key] === null || attributes[key] === undefined) return;
+      if (key === "className") element.className = attributes[key];
+      else element.setAttribute(key, attributes[key]);
+    });
+    [].concat(children === undefined ? [] : children).forEach(function (child) {
+      if (child === null || child === undefined) return;
+      element.append(typeof child === "string" || typeof child === "number" ? String(child) : child);
+    });
+    return element;
+  };
+  var el = GM.el;
 
   function Panel(element) {
     this.element = element;
@@ -18,10 +38,11 @@
     element.querySelector(".panel-close").addEventListener("click", function () { self.close(); });
   }
 
-  Panel.prototype.open = function (title, html) {
+  /* title: text; content: a node or a list of nodes (never an HTML string). */
+  Panel.prototype.open = function (title, content) {
     this.title.textContent = title;
-    this.body.innerHTML = html;
-    this.chart.innerHTML = "";
+    this.body.replaceChildren.apply(this.body, [].concat(content || []));
+    this.chart.replaceChildren();
     this.element.hidden = false;
     if (this.onResize) this.onResize();
   };
@@ -32,10 +53,20 @@
     if (this.onResize) this.onResize();
   };
 
+  /* A message paragraph, e.g. GM.panelMessage("error", "No point ", text, " here."). */
+  GM.panelMessage = function (className) {
+    return el("p", { className: className }, [].slice.call(arguments, 1));
+  };
+
+  /* The list item of one point: pid, velocity and its PNG / SVG / CSV links. */
   function pointLinks(apiUrl, point) {
-    var base = apiUrl + "points/" + point.id + "/";
-    return '<li><b>' + GM.escapeHtml(point.pid) + "</b> " + (point.velocity === null ? "" : point.velocity.toFixed(2) + " mm/yr") +
-      ' · <a href="' + base + 'plot.png">PNG</a> · <a href="' + base + 'plot.svg">SVG</a> · <a href="' + base + 'series.csv">CSV</a></li>';
+    var base = apiUrl + "points/" + encodeURIComponent(point.id) + "/";
+    var link = function (file, text) { return el("a", { href: base + file }, text); };
+    return el("li", null, [
+      el("b", null, String(point.pid)), " ",
+      point.velocity === null || point.velocity === undefined ? "" : point.velocity.toFixed(2) + " mm/yr",
+      " · ", link("plot.png", "PNG"), " · ", link("plot.svg", "SVG"), " · ", link("series.csv", "CSV"),
+    ]);
   }
 
   function asSeries(point) {
@@ -47,29 +78,34 @@
   /* Show the given point ids (several when comparing). */
   function showPoints(viewer, ids) {
     var requests = ids.map(function (id) {
-      return fetch(viewer.config.apiUrl + "points/" + id + "/", { credentials: "same-origin" })
+      return fetch(viewer.config.apiUrl + "points/" + encodeURIComponent(id) + "/", { credentials: "same-origin" })
         .then(function (response) { return response.ok ? response.json() : null; });
     });
     return Promise.all(requests).then(function (points) {
       points = points.filter(Boolean);
       if (!points.length) {
-        viewer.panel.open("Point", '<p class="error">Point not found or not visible to you.</p>');
+        viewer.panel.open("Point", GM.panelMessage("error", "Point not found or not visible to you."));
         return;
       }
-      var list = points.map(function (point) { return pointLinks(viewer.config.apiUrl, point); }).join("");
-      var hint = points.length === 1 ? '<p class="hint">Shift-click another point to compare.</p>' : "";
+      var list = el("ul", { className: "point-list" }, points.map(function (point) { return pointLinks(viewer.config.apiUrl, point); }));
+      var hint = points.length === 1 ? GM.panelMessage("hint", "Shift-click another point to compare.") : null;
       viewer.panel.open(points.length === 1 ? "Point " + points[0].pid : "Comparing " + points.length + " points",
-        '<ul class="point-list">' + list + "</ul>" + hint);
+        hint ? [list, hint] : [list]);
       GM.seriesChart.render(viewer.panel.chart, points.map(asSeries));
     });
   }
 
   function showCell(viewer, properties) {
     var velocity = properties.velocity === undefined || properties.velocity === null ? "n/a" : properties.velocity.toFixed(2) + " mm/yr";
-    viewer.panel.open("Cell", "<p>" + properties.count + " points, mean velocity " + velocity +
-      '.</p><p class="hint">Zoom in to ' + viewer.config.pointZoom + " or more for individual points.</p>");
+    viewer.panel.open("Cell", [
+      GM.panelMessage(null, String(properties.count) + " points, mean velocity " + velocity + "."),
+      GM.panelMessage("hint", "Zoom in to " + viewer.config.pointZoom + " or more for individual points."),
+    ]);
   }
 
   GM.Panel = Panel;
-  GM.pointPanel = { showPoints: showPoints, showCell: showCell };
+  GM.pointPanel = { showPoints: showPoints, showCell: showCell, pointLinks: pointLinks };
+  if (typeof module !== "undefined" && module.exports) {
+    module.exports = { escapeHtml: GM.escapeHtml, el: GM.el, pointLinks: pointLinks, Panel: Panel };
+  }
 })();

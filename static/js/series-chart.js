@@ -1,7 +1,10 @@
-/* An interactive SVG time-series chart: points, fitted line, error band, hover values. */
+/* An interactive SVG time-series chart: points, fitted line, error band, hover values.
+   The scale helpers (extent, niceTicks, yearTicks, linearScale, scales) are pure:
+   tests/js/series-chart.test.js loads this file in node. */
 (function () {
   "use strict";
-  var GM = (window.GroundMotion = window.GroundMotion || {});
+  // globalThis is window in the browser; under node nothing else is touched at load time.
+  var GM = (globalThis.GroundMotion = globalThis.GroundMotion || {});
   var SVG = "http://www.w3.org/2000/svg";
   var COLOURS = ["#1f4e79", "#c0392b", "#27ae60", "#8e44ad", "#d35400", "#16a085"];
   var WIDTH = 420, HEIGHT = 240, MARGIN = { left: 46, right: 10, top: 10, bottom: 28 };
@@ -13,19 +16,69 @@
     return element;
   }
 
+  function toTimes(dates) {
+    return dates.map(function (d) { return Date.parse(d + "T00:00:00Z"); });
+  }
+
+  /* Time and value bounds of every series (values widened by each series' std), at least 1 mm tall. */
   function extent(series) {
     var low = Infinity, high = -Infinity, first = Infinity, last = -Infinity;
     series.forEach(function (item) {
       item.times.forEach(function (time, i) {
         var value = item.values[i], spread = item.std || 0;
         first = Math.min(first, time); last = Math.max(last, time);
-        if (value === null) return;
+        if (value === null || value === undefined) return;
         low = Math.min(low, value - spread); high = Math.max(high, value + spread);
       });
     });
     if (!isFinite(low)) { low = -1; high = 1; }
     if (high - low < 1) { low -= 0.5; high += 0.5; }
     return { first: first, last: Math.max(last, first + 1), low: low, high: high };
+  }
+
+  /* Round ticks covering [low, high] in about `count` steps of 1, 2 or 5 x 10^n; the axis
+     is widened to the outer ticks. Values are rounded to the step's decimals (no 0.30000000000000004). */
+  function niceTicks(low, high, count) {
+    var raw = (high - low) / (count || 4);
+    if (!(raw > 0) || !isFinite(raw)) raw = 1;
+    var magnitude = Math.pow(10, Math.floor(Math.log10(raw)));
+    var residual = raw / magnitude;
+    var tolerance = 1 + 1e-9; // 0.3 / 3 is 0.10000000000000002: a step of 1, not 2
+    var step = (residual <= tolerance ? 1 : residual <= 2 * tolerance ? 2 : residual <= 5 * tolerance ? 5 : 10) * magnitude;
+    var decimals = Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
+    var round = function (value) { return parseFloat(value.toFixed(decimals)) + 0; };
+    var start = Math.floor(low / step + 1e-9), end = Math.ceil(high / step - 1e-9);
+    var ticks = [];
+    for (var k = start; k <= end; k++) ticks.push(round(k * step));
+    return { low: ticks[0], high: ticks[ticks.length - 1], step: step, decimals: decimals, ticks: ticks };
+  }
+
+  /* 1 January (UTC, ms) of every year from first to last inclusive. */
+  function yearTicks(first, last) {
+    var ticks = [];
+    for (var year = new Date(first).getUTCFullYear(); year <= new Date(last).getUTCFullYear(); year++) {
+      var time = Date.UTC(year, 0, 1);
+      if (time >= first && time <= last) ticks.push(time);
+    }
+    return ticks;
+  }
+
+  /* Maps [domain[0], domain[1]] linearly onto [range[0], range[1]]. */
+  function linearScale(domain, range) {
+    var factor = (range[1] - range[0]) / (domain[1] - domain[0]);
+    return function (value) { return range[0] + (value - domain[0]) * factor; };
+  }
+
+  /* The chart's x (time) and y (mm) scales and ticks for series whose `times` are set. */
+  function scales(series) {
+    var box = extent(series);
+    var values = niceTicks(box.low, box.high, 4);
+    return {
+      first: box.first, last: box.last, low: values.low, high: values.high,
+      x: linearScale([box.first, box.last], [MARGIN.left, WIDTH - MARGIN.right]),
+      y: linearScale([values.low, values.high], [HEIGHT - MARGIN.bottom, MARGIN.top]),
+      valueTicks: values.ticks, decimals: values.decimals, yearTicks: yearTicks(box.first, box.last),
+    };
   }
 
   function path(times, values, x, y) {
@@ -37,18 +90,18 @@
     return parts.join(" ");
   }
 
-  function drawAxes(svg, box, x, y) {
-    node("line", { x1: MARGIN.left, x2: WIDTH - MARGIN.right, y1: y(0), y2: y(0), class: "chart-zero" }, svg);
-    for (var k = 0; k <= 4; k++) {
-      var value = box.low + ((box.high - box.low) * k) / 4;
-      node("text", { x: MARGIN.left - 4, y: y(value) + 3, class: "chart-tick", "text-anchor": "end" }, svg).textContent = value.toFixed(1);
+  function drawAxes(svg, scale) {
+    var x = scale.x, y = scale.y;
+    if (scale.low <= 0 && scale.high >= 0) {
+      node("line", { x1: MARGIN.left, x2: WIDTH - MARGIN.right, y1: y(0), y2: y(0), class: "chart-zero" }, svg);
     }
-    var firstYear = new Date(box.first).getUTCFullYear(), lastYear = new Date(box.last).getUTCFullYear();
-    for (var year = firstYear + 1; year <= lastYear; year++) {
-      var time = Date.UTC(year, 0, 1);
+    scale.valueTicks.forEach(function (value) {
+      node("text", { x: MARGIN.left - 4, y: y(value) + 3, class: "chart-tick", "text-anchor": "end" }, svg).textContent = value.toFixed(scale.decimals);
+    });
+    scale.yearTicks.forEach(function (time) {
       node("line", { x1: x(time), x2: x(time), y1: MARGIN.top, y2: HEIGHT - MARGIN.bottom, class: "chart-grid" }, svg);
-      node("text", { x: x(time), y: HEIGHT - 10, class: "chart-tick", "text-anchor": "middle" }, svg).textContent = year;
-    }
+      node("text", { x: x(time), y: HEIGHT - 10, class: "chart-tick", "text-anchor": "middle" }, svg).textContent = new Date(time).getUTCFullYear();
+    });
     node("text", { x: 10, y: HEIGHT / 2, class: "chart-label", transform: "rotate(-90 10 " + HEIGHT / 2 + ")", "text-anchor": "middle" }, svg).textContent = "LOS mm (+ towards satellite)";
   }
 
@@ -85,21 +138,23 @@
 
   /* series: [{label, dates: ["YYYY-MM-DD"], values: [mm|null], fitted: [mm]|null, std: mm|null}] */
   function render(container, series) {
-    container.innerHTML = "";
-    series.forEach(function (item) { item.times = item.dates.map(function (d) { return Date.parse(d + "T00:00:00Z"); }); });
-    var box = extent(series);
-    var x = function (time) { return MARGIN.left + ((time - box.first) / (box.last - box.first)) * (WIDTH - MARGIN.left - MARGIN.right); };
-    var y = function (value) { return MARGIN.top + ((box.high - value) / (box.high - box.low)) * (HEIGHT - MARGIN.top - MARGIN.bottom); };
+    container.replaceChildren();
+    series.forEach(function (item) { item.times = toTimes(item.dates); });
+    var scale = scales(series);
     var svg = node("svg", { viewBox: "0 0 " + WIDTH + " " + HEIGHT, class: "series-chart", "data-dates": series[0].dates.length }, container);
-    drawAxes(svg, box, x, y);
-    series.forEach(function (item, i) { drawSeries(svg, item, COLOURS[i % COLOURS.length], x, y); });
+    drawAxes(svg, scale);
+    series.forEach(function (item, i) { drawSeries(svg, item, COLOURS[i % COLOURS.length], scale.x, scale.y); });
     var tooltip = document.createElement("div");
     tooltip.className = "chart-tooltip";
     tooltip.textContent = "Hover the chart for values";
     container.appendChild(tooltip);
-    attachHover(svg, series, x, tooltip);
+    attachHover(svg, series, scale.x, tooltip);
     return svg;
   }
 
-  GM.seriesChart = { render: render, colours: COLOURS };
+  GM.seriesChart = {
+    render: render, colours: COLOURS, size: { width: WIDTH, height: HEIGHT, margin: MARGIN },
+    toTimes: toTimes, extent: extent, niceTicks: niceTicks, yearTicks: yearTicks, linearScale: linearScale, scales: scales,
+  };
+  if (typeof module !== "undefined" && module.exports) module.exports = GM.seriesChart;
 })();

@@ -1,13 +1,26 @@
-/* The shareable view in the URL hash: dataset, centre, zoom and selected points. */
+/* The shareable view in the URL hash: dataset, centre, zoom and selected points.
+   parse and format are pure (tests/js/url-state.test.js); read and write touch the page. */
 (function () {
   "use strict";
-  var GM = (window.GroundMotion = window.GroundMotion || {});
+  // globalThis is window in the browser; under node nothing else is touched at load time.
+  var GM = (globalThis.GroundMotion = globalThis.GroundMotion || {});
 
-  function read() {
+  function decode(text) {
+    try {
+      return decodeURIComponent(text);
+    } catch {
+      return null; // a malformed escape ("%E0%A4%A") in a pasted link: that part is dropped
+    }
+  }
+
+  /* "#dataset=…&lat=…&lon=…&z=…&points=1,2" -> {dataset, view?: {lat, lon, zoom}, points}. */
+  function parse(hash) {
     var state = {};
-    window.location.hash.replace(/^#/, "").split("&").forEach(function (part) {
+    String(hash || "").replace(/^#/, "").split("&").forEach(function (part) {
       var pair = part.split("=");
-      if (pair.length === 2 && pair[0]) state[decodeURIComponent(pair[0])] = decodeURIComponent(pair[1]);
+      if (pair.length !== 2 || !pair[0]) return;
+      var key = decode(pair[0]), value = decode(pair[1]);
+      if (key !== null && value !== null) state[key] = value;
     });
     var result = { dataset: state.dataset || null, points: [] };
     if (state.lat && state.lon && state.z) {
@@ -15,22 +28,31 @@
       if (isFinite(lat) && isFinite(lon) && isFinite(zoom)) result.view = { lat: lat, lon: lon, zoom: zoom };
     }
     if (state.points) {
-      result.points = state.points.split(",").map(Number).filter(function (id) { return id > 0; });
+      result.points = state.points.split(",").map(Number).filter(function (id) { return Number.isInteger(id) && id > 0; });
     }
     return result;
   }
 
-  function write(map, dataset, points) {
-    var centre = map.getCenter();
-    var parts = [
-      "dataset=" + encodeURIComponent(dataset || ""),
-      "lat=" + centre.lat.toFixed(5),
-      "lon=" + centre.lng.toFixed(5),
-      "z=" + map.getZoom(),
-    ];
-    if (points && points.length) parts.push("points=" + points.join(","));
-    window.history.replaceState(null, "", "#" + parts.join("&"));
+  /* The inverse of parse: centre to 5 decimals (about a metre). */
+  function format(state) {
+    var parts = ["dataset=" + encodeURIComponent(state.dataset || "")];
+    if (state.view) {
+      parts.push("lat=" + state.view.lat.toFixed(5), "lon=" + state.view.lon.toFixed(5), "z=" + state.view.zoom);
+    }
+    if (state.points && state.points.length) parts.push("points=" + state.points.join(","));
+    return "#" + parts.join("&");
   }
 
-  GM.urlState = { read: read, write: write };
+  function read() {
+    return parse(window.location.hash);
+  }
+
+  function write(map, dataset, points) {
+    var centre = map.getCenter();
+    var view = { lat: centre.lat, lon: centre.lng, zoom: map.getZoom() };
+    window.history.replaceState(null, "", format({ dataset: dataset, view: view, points: points }));
+  }
+
+  GM.urlState = { read: read, write: write, parse: parse, format: format };
+  if (typeof module !== "undefined" && module.exports) module.exports = GM.urlState;
 })();
