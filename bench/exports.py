@@ -68,7 +68,7 @@ def floor_csv(points, path: Path) -> int:
     """PostgreSQL's COPY TO (FORMAT csv) of the same rows, written to a file."""
     from django.db import connection
 
-    from groundmotion.bulk import POINT_FLOAT_COLUMNS, SERIES_TABLE
+    from groundmotion.storage.tables import POINT_FLOAT_COLUMNS, SERIES_TABLE
 
     selection, params = points.order_by().values("id").query.sql_with_params()
     columns = ", ".join(f"p.{name}" for name in POINT_FLOAT_COLUMNS)
@@ -156,7 +156,7 @@ def rows_sql(points, with_geom: bool = False) -> str:
     import psycopg
     from django.db import connection
 
-    from groundmotion.bulk import POINT_FLOAT_COLUMNS, POINT_TABLE, SERIES_TABLE
+    from groundmotion.storage.tables import POINT_FLOAT_COLUMNS, POINT_TABLE, SERIES_TABLE
 
     selection, params = points.order_by().values("id").query.sql_with_params()
     columns = ", ".join(f"p.{name}" for name in POINT_FLOAT_COLUMNS)

@@ -8,7 +8,7 @@ Usage: .venv/bin/python -m bench ingest
 
 Contenders: our `manage.py ingest` (parse, check, binary COPY of points into the dataset's
 own unindexed partition and of series and extras, then the partition's indexes built and
-attached: groundmotion/partitions.py); psql `\\copy` of the same rows into a bare table with
+attached: groundmotion/storage/partitions.py); psql `\\copy` of the same rows into a bare table with
 a float4[] series and no index (the floor); pandas.read_csv + geopandas.to_postgis of a wide
 table (what a user would otherwise write). Generated files are cached under var/bench/.
 """

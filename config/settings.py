@@ -77,7 +77,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    # A NUL in the path, a parameter, a header, a cookie or a form field is a 400 (issue 12).
+    # A NUL in the path, a parameter, a header, a cookie or a form field is a 400:
+    # PostgreSQL text cannot hold one, and it would otherwise surface as a 500.
     "config.middleware.RejectNulCharacters",
     # A path under /api/ that matches no route is a JSON 404, not Django's HTML page.
     "config.middleware.JsonNotFoundUnderApi",
@@ -120,8 +121,8 @@ DATABASES = {
         conn_max_age=envint("DATABASE_CONN_MAX_AGE", "60"),
     )
 }
-# Statements run through groundmotion/compiled.py's server-bound cursors are prepared at their
-# first run on each connection; Django's own (client-bound) cursors never prepare. Behind
+# Statements run through groundmotion/storage/compiled.py's server-bound cursors are prepared at
+# their first run on each connection; Django's own (client-bound) cursors never prepare. Behind
 # PgBouncer in transaction mode this needs PgBouncer 1.21+ with max_prepared_statements set.
 DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 0
 if DATABASES["default"]["ENGINE"] != "django.contrib.gis.db.backends.postgis":
@@ -209,7 +210,8 @@ REST_FRAMEWORK = {
         "accounts.authentication.ApiTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
-    # DRF's JSON parser with bounded depth and no NUL characters: bad bodies are 400s (issue 12).
+    # DRF's JSON parser with bounded depth and no NUL characters: bad bodies are 400s,
+    # and a deeply nested body cannot exhaust the stack.
     "DEFAULT_PARSER_CLASSES": [
         "groundmotion.api.parsers.SafeJSONParser",
         "rest_framework.parsers.FormParser",
@@ -242,14 +244,14 @@ GROUNDMOTION = {
     # Milliseconds each server process keeps an anonymous tile lookup of a published public
     # dataset (access.get_dataset_for_tiles); 0 looks every tile request up in the database.
     "PUBLIC_TILE_LOOKUP_MS": envint("GROUNDMOTION_PUBLIC_TILE_LOOKUP_MS", "1000"),
-    # Reduced-resolution datasets (issue 12): anonymous users get cells at least this many
+    # Reduced-resolution datasets: anonymous users get cells at least this many
     # metres on the ground at every latitude, each of at least this many points (else withheld).
     # Rebuild the cells after changing either (groundmotion.cells.refresh_datasets).
     "REDUCED_CELL_M": envint("GROUNDMOTION_REDUCED_CELL_M", "500"),
     "REDUCED_MIN_POINTS": envint("GROUNDMOTION_REDUCED_MIN_POINTS", "5"),
     # Base-map URL for when the viewer is online; empty means the offline outline map only.
     "BASEMAP_URL": os.environ.get("GROUNDMOTION_BASEMAP_URL", ""),
-    # Downloads (issue 6): largest area and point count per request, how many points stream
+    # Downloads: largest area and point count per request, how many points stream
     # at once (more become an export job), and each user's daily number and points.
     "DOWNLOAD_MAX_AREA_KM2": envint("GROUNDMOTION_DOWNLOAD_MAX_AREA_KM2", "2500"),
     "DOWNLOAD_MAX_POINTS": envint("GROUNDMOTION_DOWNLOAD_MAX_POINTS", "5000000"),

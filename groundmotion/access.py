@@ -15,7 +15,6 @@ visible points: masked areas are excluded exactly as on the map.
 
 from __future__ import annotations
 
-import math
 from time import monotonic
 from typing import Any
 
@@ -23,19 +22,20 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, Max, Min, OuterRef, Q, QuerySet, Sum
+from django.db import connection
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
-from groundmotion.compiled import STORE_LIMIT, CompiledLookup, remembered
+from groundmotion import cells
 from groundmotion.models import (
     Dataset,
     DownloadPolicy,
     MaskedArea,
     MeasurementPoint,
     Status,
-    TileCell,
     Visibility,
 )
+from groundmotion.storage.compiled import STORE_LIMIT, CompiledLookup, remembered, store
 
 AnyUser = User | AnonymousUser
 # What anybody may see of a published dataset, signed in or not.
@@ -135,7 +135,7 @@ def datasets_with_visible_points(user: AnyUser) -> QuerySet[Dataset]:
 
 # Stands for the point id in the compiled queries (no point has a negative id).
 POINT_PLACEHOLDER = -(2**62)
-point_lookups: dict[tuple, CompiledLookup] = {}
+point_lookups: dict[tuple, CompiledLookup] = store("point lookups")
 
 
 def point_lookup(user: AnyUser, with_series: bool) -> CompiledLookup:
@@ -181,6 +181,28 @@ def point_for_user(
     if point is None:
         raise Http404("No such point")
     return point, point.dataset
+
+
+points_sql_texts: dict[tuple[int, bool, bool], str] = store("visible points SQL")
+
+
+def visible_points_sql(user: AnyUser, dataset: Dataset) -> str:
+    """The SQL of visible_points' id, geom, velocity and coherence, parameters inlined, for a
+    statement to wrap (point tiles). Kept per dataset and the two rules that vary per user.
+
+    Optimization: building and compiling the access queryset cost more Python time per tile
+    than the statement's round trip. Masked areas are read by the statement itself, so the
+    kept text never holds a stale access decision.
+    """
+    key = (dataset.pk, sees_points(user, dataset), sees_masked_points(user))
+
+    def build() -> str:
+        values = visible_points(user, dataset).values(
+            "id", "geom", "velocity", "temporal_coherence"
+        )
+        return connection.ops.compose_sql(*values.query.sql_with_params())
+
+    return remembered(points_sql_texts, key, build)
 
 
 def can_download(user: AnyUser, dataset: Dataset) -> bool:
@@ -274,7 +296,7 @@ def get_dataset_for_tiles(user: AnyUser, slug: str) -> Dataset:
 # keeps the answer far shorter. Draft, registered and restricted datasets never enter (the
 # anonymous lookup does not find them), signed-in users always ask the database, and every
 # other path (API, plots, exports) asks it at every request.
-public_tile_lookups: dict[str, tuple[float, Dataset]] = {}
+public_tile_lookups: dict[str, tuple[float, Dataset]] = store("public tile lookups")
 
 
 def keep_public_tile_lookup(dataset: Dataset) -> None:
@@ -289,7 +311,7 @@ def keep_public_tile_lookup(dataset: Dataset) -> None:
 
 # Stands for the slug in the compiled lookup; replaced by the request's slug at each query.
 SLUG_PLACEHOLDER = "\x00slug\x00"
-tile_lookups: dict[tuple[bool, bool, int | None], CompiledLookup] = {}
+tile_lookups: dict[tuple[bool, bool, int | None], CompiledLookup] = store("tile lookups")
 
 
 def tile_lookup(user: AnyUser) -> CompiledLookup:
@@ -308,10 +330,6 @@ def tile_lookup(user: AnyUser) -> CompiledLookup:
     return remembered(tile_lookups, key, build)
 
 
-# The level of the tile cells an extent is taken from when masks hide points (~600 m cells).
-SUMMARY_LEVEL = 10
-CELLS_PER_TILE = 64  # as in groundmotion/cells.py (which imports this module)
-
 Extent = tuple[float, float, float, float]
 
 
@@ -324,8 +342,6 @@ def visible_summary(user: AnyUser, dataset: Dataset) -> tuple[int, Extent | None
     count, extent = summary_without_masked(user, dataset)
     if extent is None or sees_points(user, dataset):
         return count, extent
-    from groundmotion import cells  # cells imports this module
-
     return count, cells.reduced_extent(extent)
 
 
@@ -334,37 +350,10 @@ def summary_without_masked(user: AnyUser, dataset: Dataset) -> tuple[int, Extent
 
     The stored count and extent include masked points, so they would reveal them: for a user
     who may not see masked points, both come from the tile cells, which are built without them
-    (the extent padded to whole cells of SUMMARY_LEVEL). Cached per dataset version, which every
-    mask change bumps.
+    (cells.summary_from_cells). Cached per dataset version, which every mask change bumps.
     """
     stored = tuple(dataset.extent.extent) if dataset.extent else None
     if sees_masked_points(user) or not active_masks(dataset).exists():
         return dataset.point_count, stored
     key = f"visible-summary:{dataset.pk}:{dataset.version}"
-    return cache.get_or_set(key, lambda: unmasked_summary(dataset), 3600)
-
-
-def unmasked_summary(dataset: Dataset) -> tuple[int, Extent | None]:
-    cells = TileCell.objects.filter(dataset=dataset)
-    count = cells.filter(zoom=0).aggregate(total=Sum("count"))["total"] or 0
-    level = max(min(SUMMARY_LEVEL, settings.GROUNDMOTION["POINT_ZOOM"] - 1), 0)
-    bounds = cells.filter(zoom=level, count__gt=0).aggregate(
-        west=Min("cell_column"),
-        east=Max("cell_column"),
-        north=Min("cell_row"),
-        south=Max("cell_row"),
-    )
-    if bounds["west"] is None:
-        return count, None
-    per_world = CELLS_PER_TILE * 2**level
-
-    def latitude(row: int) -> float:
-        return math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * row / per_world))))
-
-    extent = (
-        bounds["west"] / per_world * 360.0 - 180.0,
-        latitude(bounds["south"] + 1),
-        (bounds["east"] + 1) / per_world * 360.0 - 180.0,
-        latitude(bounds["north"]),
-    )
-    return count, extent
+    return cache.get_or_set(key, lambda: cells.summary_from_cells(dataset), 3600)

@@ -54,8 +54,8 @@ class GroundmotionConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import pre_delete
 
-        from groundmotion import partitions
         from groundmotion.models import Dataset
+        from groundmotion.storage import partitions
 
         validate_settings(settings.GROUNDMOTION)
         pre_delete.connect(partitions.drop_with_dataset, sender=Dataset)

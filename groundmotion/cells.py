@@ -7,9 +7,9 @@ counts, so means stay exact), which costs a fraction of the first pass.
 
 Cells come from access.aggregatable_points of an anonymous user: masked points never
 contribute to any cell, and one table serves every user. refresh_cells runs from
-bulk.refresh_summary (every loader) and whenever masked areas change.
+copy_in.refresh_summary (every loader) and whenever masked areas change.
 
-Reduced resolution (issue 12): anonymous users of a reduced dataset see a second pyramid,
+Reduced resolution: anonymous users of a reduced dataset see a second pyramid,
 stored beside the first at zoom REDUCED_ZOOM_OFFSET + level, whose cells are at least
 GROUNDMOTION['REDUCED_CELL_M'] on the ground and hold at least ['REDUCED_MIN_POINTS'] points.
 Why a pyramid of its own rather than hiding small cells at serving time: a coarse cell minus
@@ -33,18 +33,17 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
-from django.db.models import F
+from django.db.models import F, Max, Min, Sum
 
 from groundmotion import access
-from groundmotion.models import Dataset, MaskedArea
-from groundmotion.partitions import POINT_TABLE
+from groundmotion.models import Dataset, MaskedArea, TileCell
+from groundmotion.storage.tables import CELL_TABLE, POINT_TABLE
 
 CELLS_PER_TILE = 64
 # Web-mercator world width, metres (EPSG:3857).
 WORLD_WIDTH_M = 40075016.685578488
 HALF_WORLD_M = WORLD_WIDTH_M / 2
 EARTH_RADIUS_M = 6378137.0  # of EPSG:3857's sphere
-CELL_TABLE = "groundmotion_tilecell"
 # Defaults of GROUNDMOTION['REDUCED_CELL_M'] and ['REDUCED_MIN_POINTS']: what anonymous users
 # see of a reduced dataset is no finer than this on the ground, nor fewer points per cell.
 REDUCED_MINIMUM_CELL_M = 500
@@ -77,10 +76,16 @@ def reduced_min_points() -> int:
     return settings.GROUNDMOTION.get("REDUCED_MIN_POINTS", REDUCED_MINIMUM_POINTS)
 
 
+def mercator_latitude(fraction_from_top: float) -> float:
+    """Latitude in degrees of a web-mercator row given as a fraction of the world from the top
+    (the inverse of mercator_fraction)."""
+    fraction = min(max(fraction_from_top, 0.0), 1.0)
+    return math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * fraction))))
+
+
 def row_edge_latitude(level: int, edge: int) -> float:
     """Latitude in degrees of the top edge of cell row `edge` of a level (rows from the top)."""
-    rows = CELLS_PER_TILE * 2**level
-    return math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * edge / rows))))
+    return mercator_latitude(edge / (CELLS_PER_TILE * 2**level))
 
 
 def ground_edge_m(level: int, row: int) -> float:
@@ -211,6 +216,35 @@ def reduced_extent(
         (last_column + 1) / per_world * 360 - 180,
         row_edge_latitude(level, first_row),
     )
+
+
+# The level of the tile cells a summary is taken from when masks hide points (~600 m cells).
+SUMMARY_LEVEL = 10
+
+
+def summary_from_cells(dataset: Dataset) -> tuple[int, tuple[float, float, float, float] | None]:
+    """(point count, extent west, south, east, north) of the dataset's cells, the extent padded
+    to whole cells of SUMMARY_LEVEL (or the finest level, if coarser): built without masked
+    points, so it reveals none of them."""
+    stored = TileCell.objects.filter(dataset=dataset)
+    count = stored.filter(zoom=0).aggregate(total=Sum("count"))["total"] or 0
+    level = min(SUMMARY_LEVEL, finest_level())
+    bounds = stored.filter(zoom=level, count__gt=0).aggregate(
+        west=Min("cell_column"),
+        east=Max("cell_column"),
+        north=Min("cell_row"),
+        south=Max("cell_row"),
+    )
+    if bounds["west"] is None:
+        return count, None
+    per_world = CELLS_PER_TILE * 2**level
+    extent = (
+        bounds["west"] / per_world * 360.0 - 180.0,
+        row_edge_latitude(level, bounds["south"] + 1),
+        (bounds["east"] + 1) / per_world * 360.0 - 180.0,
+        row_edge_latitude(level, bounds["north"]),
+    )
+    return count, extent
 
 
 def insert_finest_level_sql(points_sql: str) -> str:

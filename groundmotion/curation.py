@@ -1,8 +1,9 @@
 """Curation operations used by the admin (and available to management commands).
 
 Every change of what a dataset shows bumps its version, which keys tile caches and ETags.
-The tile helper's cell refresh is called from bulk.refresh_summary; for masks we call
-bump_version, which is enough to invalidate cached tiles (see the merge note).
+Loads rebuild the tile cells in copy_in.refresh_summary. A mask changes which points the
+cells may count, so the admin rebuilds the cells of the datasets a mask covers
+(cells.refresh_datasets), which also bumps their versions and so retires every cached tile.
 """
 
 from __future__ import annotations

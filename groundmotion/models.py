@@ -15,7 +15,7 @@ from django.contrib.gis.db import models
 from django.contrib.postgres.fields import ArrayField
 from django.db.models import F
 
-from groundmotion import series_codec
+from groundmotion.storage import series_codec
 
 # Extra per-point values (PointExtra) are little-endian float64: eastings need the precision.
 EXTRA_DTYPE = np.dtype("<f8")
@@ -169,7 +169,7 @@ class MeasurementPoint(models.Model):
 
     # No index of its own: the (dataset, pid) unique index serves dataset lookups.
     # No database foreign key: its deferred per-row check at commit cost ~5 us per point (12%
-    # of a 200k-point load, bench/README.md). Points are written by bulk.copy_points into a
+    # of a 200k-point load, bench/README.md). Points are written by copy_in.copy_points into a
     # dataset that the same transaction created or locked (ingest.loader.prepare_dataset's
     # select_for_update), so a concurrent delete waits for the load; Django's CASCADE still
     # deletes the points (and their series and extras) with their dataset.
@@ -219,7 +219,7 @@ class PointSeries(models.Model):
 
     # No database foreign key, for the reason given on PointExtra.point: its deferred check
     # cost ~4 us per point at commit (14% of a 1M-point load). Rows are written only by
-    # bulk.copy_series with ids of points COPYed in the same transaction (ingest) or read
+    # copy_in.copy_series with ids of points COPYed in the same transaction (ingest) or read
     # from the points table (processing); Django's CASCADE still deletes them with their
     # points and datasets, and ingest.loader.delete_points deletes them in one statement.
     point = models.OneToOneField(
@@ -246,7 +246,7 @@ class PointExtra(models.Model):
 
     # No database foreign key: its deferred per-row check at commit costs ~4 us per point
     # (measured on the series table: 14% of a 1M-point load). Rows are written only by
-    # bulk.copy_extras, with ids just reserved for the points COPYed in the same transaction;
+    # copy_in.copy_extras, with ids just reserved for the points COPYed in the same transaction;
     # Django's CASCADE still applies and ingest.loader.delete_points deletes them explicitly.
     point = models.OneToOneField(
         MeasurementPoint,

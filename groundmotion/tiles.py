@@ -16,7 +16,6 @@ gives exact values), so MVT's value table deduplicates them and tiles shrink abo
 from __future__ import annotations
 
 import contextlib
-import math
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -24,8 +23,8 @@ from django.db import connection, transaction
 
 from groundmotion import access, cells
 from groundmotion.access import AnyUser
-from groundmotion.compiled import remembered, server_bound_cursor
 from groundmotion.models import Dataset, Visibility
+from groundmotion.storage.compiled import server_bound_cursor
 
 MAX_ZOOM = 22
 TILE_EXTENT = 4096
@@ -58,15 +57,9 @@ class TileAddress:
         margin = buffer_pixels / TILE_EXTENT
         west = (self.x - margin) / tiles * 360.0 - 180.0
         east = (self.x + 1 + margin) / tiles * 360.0 - 180.0
-        north = mercator_latitude((self.y - margin) / tiles)
-        south = mercator_latitude((self.y + 1 + margin) / tiles)
+        north = cells.mercator_latitude((self.y - margin) / tiles)
+        south = cells.mercator_latitude((self.y + 1 + margin) / tiles)
         return west, south, east, north
-
-
-def mercator_latitude(fraction_from_top: float) -> float:
-    """Latitude in degrees of a web-mercator row given as a fraction of the world from the top."""
-    fraction = min(max(fraction_from_top, 0.0), 1.0)
-    return math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * fraction))))
 
 
 @dataclass(frozen=True)
@@ -199,8 +192,8 @@ def buffered_cell_window(
     return window
 
 
-# Points: the access rules' SQL (visible_points, compiled once per process and access kind,
-# its parameters inlined) is wrapped; the tile box and pixel transform are inlined numbers.
+# Points: the access rules' SQL (access.visible_points_sql, its parameters inlined) is
+# wrapped; the tile box and pixel transform are inlined numbers.
 # Optimization: tile pixels are computed directly from longitude and latitude with the
 # spherical web-mercator formulas (no PROJ call, no ST_AsMVTGeom): a lon/lat box is a mercator
 # rectangle, so every point the box filter lets through is inside the tile plus its buffer.
@@ -254,27 +247,6 @@ def point_stride(dataset: Dataset, address: TileAddress) -> int:
         return stride_for(int(cursor.fetchone()[0]))
 
 
-def compiled_points_sql(user: AnyUser, dataset: Dataset) -> str:
-    """The SQL of the user's visible points of the dataset, parameters inlined, cached.
-
-    Optimization: building and compiling the access queryset cost more Python time per tile
-    than the statement's round trip. Its SQL depends only on the dataset and on the two
-    rules that vary per user (sees_points, sees_masked_points); masked areas are read by the
-    statement itself, so the cached text never holds a stale access decision.
-    """
-    key = (dataset.pk, access.sees_points(user, dataset), access.sees_masked_points(user))
-
-    def build() -> str:
-        points = access.visible_points(user, dataset)
-        values = points.values("id", "geom", "velocity", "temporal_coherence")
-        return connection.ops.compose_sql(*values.query.sql_with_params())
-
-    return remembered(compiled_points, key, build)
-
-
-compiled_points: dict[tuple[int, bool, bool], str] = {}
-
-
 def point_tile_sql(user: AnyUser, dataset: Dataset, address: TileAddress, stride: int) -> str:
     """The point tile's whole statement (access rules, box, thinning), with no parameters.
 
@@ -283,17 +255,18 @@ def point_tile_sql(user: AnyUser, dataset: Dataset, address: TileAddress, stride
     west, south, east, north = address.lonlat_bounds()
     # A literal from STRIDES (never user input): the planner must see it to pick the index.
     thinning = "true" if stride == 1 else f"mod(p.id, {int(stride)}) = 0"
+    # str.format does not read the braces of what it inserts, so the access SQL goes in as is.
     return POINT_TILE_SQL.format(
+        points=access.visible_points_sql(user, dataset),
         tiles=2**address.zoom,
         x=int(address.x),
         y=int(address.y),
-        points="{points}",
         west=repr(west),
         south=repr(south),
         east=repr(east),
         north=repr(north),
         thinning=thinning,
-    ).replace("{points}", compiled_points_sql(user, dataset))
+    )
 
 
 def reduced_cell_parameters(

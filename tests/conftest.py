@@ -9,6 +9,7 @@ import pytest
 from django.contrib.auth.models import AnonymousUser, Group, User
 
 from groundmotion import access
+from groundmotion.storage import compiled
 from tests.factories import make_user
 
 # Servers, workers and commands the tests start in child processes run in development mode,
@@ -22,7 +23,7 @@ def test_settings(settings) -> None:
     settings.CELERY_TASK_ALWAYS_EAGER = True
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     # Slugs recur from test to test: no kept tile lookup may outlive its test.
-    access.public_tile_lookups.clear()
+    compiled.forget_all()
 
 
 @pytest.fixture

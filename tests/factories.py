@@ -7,8 +7,8 @@ import datetime
 import numpy as np
 from django.contrib.auth.models import Group, Permission, User
 
-from groundmotion import bulk
 from groundmotion.models import Dataset, Level, Status, Visibility
+from groundmotion.storage import copy_in
 
 DATES = [datetime.date(2022, 1, 1) + datetime.timedelta(days=6 * i) for i in range(30)]
 
@@ -59,9 +59,9 @@ def make_dataset(
     if series is None:
         years = np.array([(d - DATES[0]).days / 365.25 for d in DATES])
         series = (velocity[:, None] * years).astype(np.float32)
-    ids = bulk.reserve_point_ids(count)
+    ids = copy_in.reserve_point_ids(count)
     pids = np.array([f"{slug[:4].upper()}{i:06d}" for i in range(count)])
-    bulk.copy_points(
+    copy_in.copy_points(
         dataset,
         ids,
         pids,
@@ -69,6 +69,6 @@ def make_dataset(
         lat,
         {"velocity": velocity, "temporal_coherence": np.full(count, 0.9)},
     )
-    bulk.copy_series(ids, np.asarray(series, dtype=np.float32))
-    bulk.refresh_summary(dataset)
+    copy_in.copy_series(ids, np.asarray(series, dtype=np.float32))
+    copy_in.refresh_summary(dataset)
     return dataset

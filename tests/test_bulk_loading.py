@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from django.db import connection
 
-from groundmotion import bulk
 from groundmotion.models import MeasurementPoint, PointSeries
+from groundmotion.storage import copy_in
 from tests.factories import DATES, make_dataset
 
 
@@ -33,9 +33,9 @@ def test_it_round_trips_points_attributes_and_series() -> None:
 @pytest.mark.django_db
 def test_it_stores_nan_attributes_as_null() -> None:
     dataset = make_dataset("nulls")
-    ids = bulk.reserve_point_ids(3)
+    ids = copy_in.reserve_point_ids(3)
     coherence = np.array([0.5, np.nan, 0.7])
-    bulk.copy_points(
+    copy_in.copy_points(
         dataset,
         ids,
         np.array(["a", "bb", "ccc"]),
@@ -56,7 +56,7 @@ def test_it_stores_nan_attributes_as_null() -> None:
 def test_it_refuses_unknown_attributes() -> None:
     dataset = make_dataset("unknown")
     with pytest.raises(ValueError, match="colour"):
-        bulk.copy_points(
+        copy_in.copy_points(
             dataset,
             np.array([1]),
             np.array(["x"]),
@@ -79,9 +79,9 @@ def test_it_counts_points_sets_extent_and_bumps_version() -> None:
 @pytest.mark.django_db
 def test_a_200_date_series_stays_inline_below_the_toast_threshold() -> None:
     dataset = make_dataset("inline")
-    ids = bulk.reserve_point_ids(1)
-    bulk.copy_points(dataset, ids, np.array(["p"]), np.zeros(1), np.zeros(1), {})
-    bulk.copy_series(ids, np.ones((1, 200), dtype=np.float32))
+    ids = copy_in.reserve_point_ids(1)
+    copy_in.copy_points(dataset, ids, np.array(["p"]), np.zeros(1), np.zeros(1), {})
+    copy_in.copy_series(ids, np.ones((1, 200), dtype=np.float32))
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_column_size(displacements), pg_column_size(s.*),"
@@ -98,10 +98,10 @@ def test_a_200_date_series_stays_inline_below_the_toast_threshold() -> None:
 @pytest.mark.django_db
 def test_a_series_beyond_the_int16_range_round_trips_as_float32() -> None:
     dataset = make_dataset("collapse")
-    ids = bulk.reserve_point_ids(2)
-    bulk.copy_points(dataset, ids, np.array(["big", "small"]), np.zeros(2), np.zeros(2), {})
+    ids = copy_in.reserve_point_ids(2)
+    copy_in.copy_points(dataset, ids, np.array(["big", "small"]), np.zeros(2), np.zeros(2), {})
     series = np.array([[0.0, -4000.123, np.nan], [0.0, -12.34, np.nan]], dtype=np.float32)
-    bulk.copy_series(ids, series)
+    copy_in.copy_series(ids, series)
     big = PointSeries.objects.get(point_id=int(ids[0])).values()
     small = PointSeries.objects.get(point_id=int(ids[1])).values()
     np.testing.assert_array_equal(big, series[0])

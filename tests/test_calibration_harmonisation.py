@@ -99,8 +99,8 @@ def test_the_command_calibrates_several_tracks_and_refuses_mixed_passes(tracks) 
 
 
 def test_calibration_keeps_the_source_extra_columns(tracks) -> None:
-    from groundmotion import bulk
     from groundmotion.models import PointExtra
+    from groundmotion.storage import copy_in
 
     source = tracks["track-a"]
     points = list(
@@ -108,7 +108,7 @@ def test_calibration_keeps_the_source_extra_columns(tracks) -> None:
     )
     ids = np.array([point_id for point_id, _ in points[:-5]])  # the last five have none
     values = np.column_stack([ids * 10.0 + 0.5, -ids.astype(float)])
-    bulk.copy_extras(ids, values)
+    copy_in.copy_extras(ids, values)
     source.extra_columns = ["easting", "line"]
     source.save(update_fields=["extra_columns"])
     output, _ = calibrate_dataset(source, GNSSNetwork.objects.get(slug="gnss-h"), "a-extra")

@@ -12,8 +12,9 @@ from django.db import connection
 from django.test import Client
 
 from groundmotion import access
-from groundmotion.compiled import CompiledLookup
 from groundmotion.models import Dataset, MaskedArea, MeasurementPoint, PointSeries, Visibility
+from groundmotion.storage import compiled
+from groundmotion.storage.compiled import CompiledLookup
 from tests.factories import make_dataset, make_user
 from tests.mvt import get_tile, tile_of
 
@@ -125,3 +126,46 @@ def test_tile_statements_leak_no_setting_to_the_connection(settings) -> None:
     with connection.cursor() as cursor:
         cursor.execute("SHOW max_parallel_workers_per_gather")
         assert cursor.fetchone()[0] == before != "0"
+
+
+def test_compiled_lookup_runs_on_the_django_release_its_internals_were_checked_on() -> None:
+    """CompiledLookup reads four Django internals (storage/compiled.py): on an upgrade this
+    fails first, and the comparisons with the ORM in this file say whether they still hold."""
+    import django
+
+    assert django.VERSION[:2] == compiled.TESTED_DJANGO, (
+        f"Django {django.get_version()}: re-check CompiledLookup's internals, then update "
+        "storage/compiled.TESTED_DJANGO"
+    )
+
+
+@pytest.mark.django_db
+def test_every_access_cache_is_registered_and_a_rule_change_passes_all_of_them(
+    settings, pass_time
+) -> None:
+    """Warm every cache of access SQL and answers as an anonymous user, then make the dataset
+    restricted: tiles, point detail and the point list refuse at once (the kept public tile
+    answer within its bound), with nothing cleared by hand."""
+    settings.GROUNDMOTION = {**settings.GROUNDMOTION, "TILE_CACHE_SECONDS": 0}
+    dataset = make_dataset("cached-rules", lon=LON, lat=LAT)
+    point = MeasurementPoint.objects.filter(dataset=dataset).first()
+    client = Client()
+    assert tile_ids(client, dataset)
+    assert client.get(f"/api/points/{point.pk}/").status_code == 200
+    assert get_tile(client, dataset.slug, *tile_of(*CENTRE, 15))[0] == 200
+    assert set(compiled.STORES) == {
+        "point lookups",
+        "tile lookups",
+        "public tile lookups",
+        "visible points SQL",
+    }
+    assert all(compiled.STORES.values()), "a request left a registered cache empty"
+
+    Dataset.objects.filter(pk=dataset.pk).update(visibility=Visibility.RESTRICTED)
+    assert client.get(f"/api/points/{point.pk}/").status_code == 404
+    pass_time(settings.GROUNDMOTION["PUBLIC_TILE_LOOKUP_MS"] / 1000 + 0.001)
+    assert get_tile(client, dataset.slug, *tile_of(*CENTRE, 15))[0] == 404
+    assert all(compiled.STORES.values()), "the refusals came from the rules, not a cleared cache"
+
+    compiled.forget_all()
+    assert not any(compiled.STORES.values())

@@ -190,7 +190,7 @@ def test_wide_float32_series_and_int16_series_export_together(db, tmp_path) -> N
 
 
 def test_stored_extras_fill_their_columns_and_unknown_ones_follow(db, tmp_path) -> None:
-    from groundmotion import bulk
+    from groundmotion.storage import copy_in
 
     dataset = make_dataset("extras", lon=LON[:4], lat=LAT[:4])
     ids = list(
@@ -206,7 +206,7 @@ def test_stored_extras_fill_their_columns_and_unknown_ones_follow(db, tmp_path) 
         ],
         dtype=float,
     )
-    bulk.copy_extras(np.array(ids), values)
+    copy_in.copy_extras(np.array(ids), values)
     Dataset.objects.filter(pk=dataset.pk).update(extra_columns=names)
     dataset.refresh_from_db()
 

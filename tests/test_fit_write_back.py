@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from django.db import connection
 
-from groundmotion import bulk
 from groundmotion.models import MeasurementPoint
+from groundmotion.storage import copy_in
 from processing.products import fit
 from tests.factories import make_dataset
 from tests.test_processing_commands import LONG_DATES, YEARS
@@ -35,10 +35,10 @@ def test_a_fit_updates_every_point_once_with_the_fit_of_its_series(db) -> None:
     dataset = make_dataset("hot-fit")
     dataset.acquisition_dates = LONG_DATES
     dataset.save(update_fields=["acquisition_dates"])
-    ids = bulk.reserve_point_ids(count)
+    ids = copy_in.reserve_point_ids(count)
     pids = np.array([f"HOT{i:06d}" for i in range(count)])
     attributes = {"velocity": np.zeros(count)}
-    bulk.copy_points(
+    copy_in.copy_points(
         dataset,
         ids,
         pids,
@@ -46,7 +46,7 @@ def test_a_fit_updates_every_point_once_with_the_fit_of_its_series(db) -> None:
         rng.uniform(43.7, 43.8, count),
         attributes,
     )
-    bulk.copy_series(ids, series)
+    copy_in.copy_series(ids, series)
     make_dataset("bystander", lon=[-1.05], lat=[43.75], velocity=[7.0])
     updated, _ = transaction_updates()
     fit.fit_dataset(dataset)

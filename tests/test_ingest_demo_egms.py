@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from django.core.management import call_command
 
-from groundmotion import egms, series_codec
+from groundmotion import egms
 from groundmotion.models import Dataset, MeasurementPoint, PointExtra, PointSeries
+from groundmotion.storage import series_codec
 from tests.egms_files import demo_track, egms_columns, egms_csv_text, write_zip
 
 XML = "<BURST><product_level>L2a</product_level><track>132</track></BURST>"

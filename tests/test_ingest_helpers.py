@@ -9,10 +9,10 @@ import pickle
 import numpy as np
 import pytest
 
-from groundmotion import bulk
 from groundmotion.ingest.chunk import spatial_order
 from groundmotion.ingest.errors import IngestError
 from groundmotion.ingest.prefetch import prefetch
+from groundmotion.storage import copy_in
 
 
 def test_spatial_order_is_a_permutation_that_groups_neighbours() -> None:
@@ -86,8 +86,8 @@ def test_selected_packed_rows_equal_rows_packed_from_the_selection() -> None:
     lon, lat = rng.uniform(-1, 1, n), rng.uniform(40, 41, n)
     attributes = {"velocity": np.where(rng.random(n) < 0.2, np.nan, rng.normal(0, 3, n))}
     keep = rng.random(n) < 0.5
-    chosen = bulk.pack_points(pids, lon, lat, attributes).select(keep)
-    direct = bulk.pack_points(
+    chosen = copy_in.pack_points(pids, lon, lat, attributes).select(keep)
+    direct = copy_in.pack_points(
         pids[keep], lon[keep], lat[keep], {"velocity": attributes["velocity"][keep]}
     )
     ids = np.arange(100, 100 + keep.sum())
@@ -95,6 +95,6 @@ def test_selected_packed_rows_equal_rows_packed_from_the_selection() -> None:
     series = rng.normal(0, 5, (n, 9)).astype(np.float32)
     order = rng.permutation(n)
     assert np.array_equal(
-        bulk.pack_series(series).select(order).fill(np.arange(n)),
-        bulk.pack_series(series[order]).fill(np.arange(n)),
+        copy_in.pack_series(series).select(order).fill(np.arange(n)),
+        copy_in.pack_series(series[order]).fill(np.arange(n)),
     )

@@ -9,8 +9,8 @@ import pytest
 from django.utils import timezone
 
 from groundmotion.models import ProcessingJob
+from groundmotion.storage import copy_out
 from processing import runs
-from processing.products import series_io
 from processing.tasks import run_job
 from tests.factories import make_dataset
 
@@ -33,7 +33,7 @@ def recorded(monkeypatch) -> list[tuple[float, str]]:
 
 
 def test_a_fit_reports_each_chunk_in_points(recorded, monkeypatch) -> None:
-    monkeypatch.setattr(series_io, "CHUNK_POINTS", 10)
+    monkeypatch.setattr(copy_out, "CHUNK_POINTS", 10)
     rng = np.random.default_rng(1)
     lon, lat = rng.uniform(-1.1, -1.0, 35), rng.uniform(43.7, 43.8, 35)
     dataset = make_dataset("runs", lon=lon, lat=lat, velocity=rng.normal(0, 3, 35))

@@ -1,5 +1,6 @@
-"""Points partitioned by dataset (groundmotion/partitions.py): a bulk load lands as a partition
-of its own with the parent's indexes, a failed one leaves no table, and deletes drop it."""
+"""Points partitioned by dataset (groundmotion/storage/partitions.py): a bulk load lands as a
+partition of its own with the parent's indexes, a failed one leaves no table, and deletes drop
+it."""
 
 from __future__ import annotations
 
@@ -12,11 +13,11 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from groundmotion import bulk, partitions
 from groundmotion.ingest import csvtable
 from groundmotion.ingest.errors import IngestError
 from groundmotion.ingest.loader import IngestOptions, ingest
 from groundmotion.models import Dataset, MeasurementPoint, PointSeries
+from groundmotion.storage import copy_in, partitions
 from tests.egms_files import demo_track, egms_columns, egms_csv_text
 
 POINTS = 200
@@ -150,10 +151,10 @@ def test_a_stale_table_of_a_reused_dataset_id_is_replaced() -> None:
     with connection.cursor() as cursor:  # what a flushed test database leaves behind
         cursor.execute(f"CREATE TABLE {stale} (LIKE {partitions.POINT_TABLE}, stale int)")
     with partitions.StagedPoints() as staged:
-        ids = bulk.reserve_point_ids(3)
+        ids = copy_in.reserve_point_ids(3)
         lon, lat = np.array([0.1, 0.2, 0.3]), np.array([45.1, 45.2, 45.3])
-        bulk.copy_points(dataset, ids, np.array(["A", "B", "C"]), lon, lat, {}, staged)
-        bulk.finish_load(dataset, staged)
+        copy_in.copy_points(dataset, ids, np.array(["A", "B", "C"]), lon, lat, {}, staged)
+        copy_in.finish_load(dataset, staged)
     described = query(
         "SELECT column_name FROM information_schema.columns WHERE table_name = %s", [stale]
     )

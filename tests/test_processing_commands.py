@@ -11,7 +11,6 @@ from django.contrib.gis.geos import Point
 from django.core.management import CommandError, call_command
 from django.test import Client
 
-from groundmotion import bulk
 from groundmotion.models import (
     CornerReflector,
     Dataset,
@@ -20,6 +19,7 @@ from groundmotion.models import (
     ProcessingJob,
     ReflectorMeasurement,
 )
+from groundmotion.storage import copy_in
 from processing.kernels import decomposition
 from tests.factories import make_dataset
 
@@ -148,7 +148,7 @@ def long_dataset(
     dataset.acquisition_dates = LONG_DATES
     dataset.save(update_fields=["acquisition_dates"])
     count = len(lon)
-    ids = bulk.reserve_point_ids(count)
+    ids = copy_in.reserve_point_ids(count)
     pids = np.array([f"{slug[:4].upper()}{i:06d}" for i in range(count)])
     names = ("los_east", "los_north", "los_up")
     attributes = {
@@ -156,9 +156,9 @@ def long_dataset(
         for name, value in zip(names, los, strict=True)
     }
     attributes["velocity"] = np.asarray(rates, dtype=np.float32)
-    bulk.copy_points(dataset, ids, pids, lon, lat, attributes)
-    bulk.copy_series(ids, (np.asarray(rates)[:, None] * YEARS).astype(np.float32))
-    bulk.refresh_summary(dataset)
+    copy_in.copy_points(dataset, ids, pids, lon, lat, attributes)
+    copy_in.copy_series(ids, (np.asarray(rates)[:, None] * YEARS).astype(np.float32))
+    copy_in.refresh_summary(dataset)
     return dataset
 
 

@@ -9,9 +9,9 @@ import numpy as np
 from django.core.management import call_command
 from django.db import connection
 
-from groundmotion import bulk
 from groundmotion.models import Dataset, MeasurementPoint, PointExtra, PointSeries
-from groundmotion.partitions import delete_points
+from groundmotion.storage import copy_in
+from groundmotion.storage.partitions import delete_points
 from tests.factories import make_dataset
 
 COUNT = 40
@@ -23,7 +23,7 @@ def with_extras(slug: str) -> tuple[Dataset, list[int]]:
     """A dataset whose points all have a series and an extras row; returns it and its ids."""
     dataset = make_dataset(slug, lon=LON, lat=LAT, velocity=np.ones(COUNT))
     ids = list(MeasurementPoint.objects.filter(dataset=dataset).values_list("id", flat=True))
-    bulk.copy_extras(np.array(ids), np.column_stack([np.arange(COUNT), -np.arange(COUNT)]))
+    copy_in.copy_extras(np.array(ids), np.column_stack([np.arange(COUNT), -np.arange(COUNT)]))
     Dataset.objects.filter(pk=dataset.pk).update(extra_columns=["line", "pixel"])
     assert PointSeries.objects.filter(point_id__in=ids).count() == COUNT
     assert PointExtra.objects.filter(point_id__in=ids).count() == COUNT
@@ -35,14 +35,14 @@ def orphans() -> tuple[int, int, int]:
     counts = []
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT count(*) FROM {bulk.POINT_TABLE} p WHERE NOT EXISTS"
+            f"SELECT count(*) FROM {copy_in.POINT_TABLE} p WHERE NOT EXISTS"
             " (SELECT 1 FROM groundmotion_dataset d WHERE d.id = p.dataset_id)"
         )
         points = cursor.fetchone()[0]
-        for table in (bulk.SERIES_TABLE, bulk.EXTRA_TABLE):
+        for table in (copy_in.SERIES_TABLE, copy_in.EXTRA_TABLE):
             cursor.execute(
                 f"SELECT count(*) FROM {table} t WHERE NOT EXISTS"
-                f" (SELECT 1 FROM {bulk.POINT_TABLE} p WHERE p.id = t.point_id)"
+                f" (SELECT 1 FROM {copy_in.POINT_TABLE} p WHERE p.id = t.point_id)"
             )
             counts.append(cursor.fetchone()[0])
     return counts[0], counts[1], points
@@ -53,7 +53,7 @@ def test_there_is_no_database_foreign_key_on_points_series_or_extras(db) -> None
         cursor.execute(
             "SELECT conrelid::regclass::text FROM pg_constraint WHERE contype = 'f'"
             " AND conrelid::regclass::text IN (%s, %s, %s)",
-            [bulk.POINT_TABLE, bulk.SERIES_TABLE, bulk.EXTRA_TABLE],
+            [copy_in.POINT_TABLE, copy_in.SERIES_TABLE, copy_in.EXTRA_TABLE],
         )
         assert cursor.fetchall() == []
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from groundmotion import series_codec
+from groundmotion.storage import series_codec
 
 
 def rows_of(matrix: np.ndarray, lengths: np.ndarray) -> list[bytes]:

@@ -13,8 +13,9 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from groundmotion import bulk, cells, tiles
+from groundmotion import cells, tiles
 from groundmotion.models import MaskedArea, Status, Visibility
+from groundmotion.storage import copy_in
 from tests.factories import make_dataset, make_user
 from tests.mvt import get_tile, tile_of
 
@@ -213,7 +214,7 @@ def test_etag_follows_the_version_and_answers_304(pass_time) -> None:
         headers={"if-none-match": first["ETag"]},
     )
     assert again.status_code == 304
-    bulk.refresh_summary(dataset)
+    copy_in.refresh_summary(dataset)
     pass_time(1.001)  # anonymous lookups of public datasets are kept a second
     _, _, later = get_tile(client, dataset.slug, *address)
     assert later["ETag"] != first["ETag"]
@@ -224,8 +225,8 @@ def test_a_new_version_refreshes_the_cells(pass_time) -> None:
     dataset = grid_dataset()
     address = tile_of(*CENTRE, 6)
     _, before, _ = get_tile(client_for(), dataset.slug, *address)
-    ids = bulk.reserve_point_ids(1)
-    bulk.copy_points(
+    ids = copy_in.reserve_point_ids(1)
+    copy_in.copy_points(
         dataset,
         ids,
         np.array(["EXTRA"]),
@@ -233,7 +234,7 @@ def test_a_new_version_refreshes_the_cells(pass_time) -> None:
         np.array([CENTRE[1]]),
         {"velocity": np.array([5.0])},
     )
-    bulk.refresh_summary(dataset)
+    copy_in.refresh_summary(dataset)
     pass_time(1.001)  # anonymous lookups of public datasets are kept a second
     _, after, _ = get_tile(client_for(), dataset.slug, *address)
     assert sum(f["properties"]["count"] for f in after["cells"]) == len(LON) + 1

@@ -18,10 +18,12 @@ from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from groundmotion import access, series_codec
+from groundmotion import access
 from groundmotion.api import filters, plots, series
 from groundmotion.api.openapi import AREA_REQUEST, NUMBER_OR_EMPTY, error_responses
 from groundmotion.models import CornerReflector, GNSSStation, PointSeries
+from groundmotion.storage import series_codec
+from groundmotion.storage.tables import POINT_FLOAT_COLUMNS
 
 SIGN_CONVENTION = "positive line-of-sight displacement is towards the satellite"
 POINT_LIST_LIMIT = 10_000
@@ -101,26 +103,6 @@ def point_with_series(request: Request, point_id: int) -> tuple:
     return point, dataset, values
 
 
-POINT_FIELDS = (
-    "height",
-    "velocity",
-    "velocity_std",
-    "acceleration",
-    "acceleration_std",
-    "seasonality",
-    "seasonality_std",
-    "temporal_coherence",
-    "rmse",
-    "amplitude_dispersion",
-    "incidence_angle",
-    "track_angle",
-    "los_east",
-    "los_north",
-    "los_up",
-    "mp_type",
-)
-
-
 @extend_schema(
     responses={200: OpenApiTypes.OBJECT, **error_responses(404)},
     summary="One point with its series and fitted model",
@@ -135,7 +117,7 @@ def point_detail(request: Request, point_id: int) -> Response:
         "dataset": dataset.slug,
         "lon": point.geom.x,
         "lat": point.geom.y,
-        **{name: getattr(point, name) for name in POINT_FIELDS},
+        **{name: getattr(point, name) for name in POINT_FLOAT_COLUMNS},
         "dates": series.date_axis(tuple(dates))[0],
         "displacements": series.json_floats(values),
         "model": series.fit_model(dates, values),

@@ -11,8 +11,9 @@ pandas' to_csv formats through Python float objects (~0.2 us per value); this ru
 
 from __future__ import annotations
 
-import numba
 import numpy as np
+
+from processing.kernels._numba import exact_kernel, prange
 
 _COMMA, _QUOTE, _NEWLINE, _RETURN, _MINUS, _DOT, _ZERO = 44, 34, 10, 13, 45, 46, 48
 MAX_DECIMALS = 9
@@ -21,7 +22,7 @@ _EXACT_LIMIT = 2.0**53
 _POWERS = np.array([10.0**i for i in range(MAX_DECIMALS + 1)])
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@exact_kernel(inline=True)
 def _digit_count(value):
     count = 1
     while value >= 10:
@@ -30,7 +31,7 @@ def _digit_count(value):
     return count
 
 
-@numba.njit(cache=True, nogil=True)
+@exact_kernel()
 def _number(out, position, scaled, decimals, least, write):
     """Write (or only measure) the integer `scaled` as a decimal with `decimals` places.
 
@@ -63,7 +64,7 @@ def _number(out, position, scaled, decimals, least, write):
     return end
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@exact_kernel(inline=True)
 def _text_extent(data):
     """(length before the NUL padding, whether CSV needs the field quoted)."""
     length = 0
@@ -76,7 +77,7 @@ def _text_extent(data):
     return length, quoted
 
 
-@numba.njit(cache=True, nogil=True)
+@exact_kernel()
 def _text(out, position, data, write):
     """Write (or measure) a NUL-padded text field, quoted when it holds a comma, quote or
     line break (RFC 4180), with inner quotes doubled."""
@@ -100,7 +101,7 @@ def _text(out, position, data, write):
     return position
 
 
-@numba.njit(cache=True, nogil=True)
+@exact_kernel()
 def _row(out, position, pid, statics, decimals, least, series, write):
     position = _text(out, position, pid, write)
     for column in range(statics.shape[0]):
@@ -123,18 +124,18 @@ def _row(out, position, pid, statics, decimals, least, series, write):
     return position + 1
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
+@exact_kernel(parallel=True)
 def _format(pids, statics, decimals, least, series):
     rows = pids.shape[0]
     lengths = np.empty(rows, dtype=np.int64)
     scratch = np.empty(0, dtype=np.uint8)
-    for row in numba.prange(rows):
+    for row in prange(rows):
         lengths[row] = _row(
             scratch, 0, pids[row], statics[row], decimals, least, series[row], False
         )
     ends = np.cumsum(lengths)
     out = np.empty(ends[-1] if rows else 0, dtype=np.uint8)
-    for row in numba.prange(rows):
+    for row in prange(rows):
         start = ends[row] - lengths[row]
         _row(out, start, pids[row], statics[row], decimals, least, series[row], True)
     return out

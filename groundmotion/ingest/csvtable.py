@@ -1,8 +1,10 @@
 """Streaming reader of EGMS-style point tables (CSV, comma or semicolon delimited).
 
-Blocks of whole lines go to the pandas C parser (fast); a block that fails is re-read with a
-careful pass over that block only, which names the exact line and column. Memory is bounded
-by the block size, whatever the file size.
+Blocks of whole lines go to fastcsv's numba parser when every column is known and nothing is
+quoted, and to the pandas C parser otherwise (quotes, or unknown columns whose kind is decided
+from the first block). A block that fails is re-read with a careful pass over that block only,
+which names the exact line and column. Memory is bounded by the block size, whatever the file
+size.
 """
 
 from __future__ import annotations

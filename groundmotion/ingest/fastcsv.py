@@ -12,8 +12,9 @@ so m * 10^p or m / 10^p is the correctly rounded value, as Python's float() give
 
 from __future__ import annotations
 
-import numba
 import numpy as np
+
+from processing.kernels._numba import exact_kernel
 
 TEXT = -1  # numeric_target value of a text column (offsets recorded, not parsed)
 OK, RAGGED_SHORT, RAGGED_LONG, NOT_A_NUMBER = 0, 1, 2, 3
@@ -21,7 +22,7 @@ _POWERS = np.array([10.0**i for i in range(23)])
 _NEWLINE, _RETURN, _SPACE, _DOT, _MINUS, _PLUS = 10, 13, 32, 46, 45, 43
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@exact_kernel(inline=True)
 def _decimal_digits(data, position, end):
     """(mantissa, exponent, seen, position) of digits[.digits] from `position`: at most 18
     significant digits go into the integer mantissa, the rest only move the exponent."""
@@ -46,7 +47,7 @@ def _decimal_digits(data, position, end):
     return mantissa, exponent, seen, position
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@exact_kernel(inline=True)
 def _scaled(mantissa, exponent, powers):
     """mantissa x 10^exponent for |exponent| <= 22: both exact in float64, so correctly
     rounded."""
@@ -56,7 +57,7 @@ def _scaled(mantissa, exponent, powers):
     return value / powers[-exponent]
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@exact_kernel(inline=True)
 def _parse_number(data, start, end, powers):  # noqa: C901 - one state machine, kept whole
     """(value, ok) of the decimal in data[start:end]; empty or nan/NaN/NA/null -> NaN."""
     while start < end and data[start] == _SPACE:
@@ -95,7 +96,7 @@ def _parse_number(data, start, end, powers):  # noqa: C901 - one state machine, 
     return (-value if negative else value), True
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@exact_kernel(inline=True)
 def _scan_plain_number(data, position, size, delimiter, powers):
     """Fast path, in the same pass as the field scan: [-]digits[.digits] up to a delimiter,
     newline or CR. Returns (value, end, ok); ok is False for any other field (a sign '+',
@@ -115,7 +116,7 @@ def _scan_plain_number(data, position, size, delimiter, powers):
     return (-value if negative else value), position, True
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@exact_kernel(inline=True)
 def _is_null_word(data, start, end):
     length = end - start
     if length == 2:  # NA
@@ -131,7 +132,7 @@ def _is_null_word(data, start, end):
     return False
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@exact_kernel(inline=True)
 def _field(data, start, size, delimiter, numeric):
     """(value, ok, position, end) of the field at `start`: position is its delimiter or newline,
     end excludes a CR before the newline. Numeric fields are parsed in the same pass when
@@ -153,7 +154,7 @@ def _field(data, start, size, delimiter, numeric):
     return value, ok, position, end
 
 
-@numba.njit(cache=True, nogil=True)
+@exact_kernel()
 def parse_block(data, delimiter, numeric_target, values, text_start, text_end, row_line):
     """Parse the rows of `data` (uint8, whole lines) into `values` (rows x numeric columns).
 

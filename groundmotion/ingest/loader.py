@@ -18,9 +18,8 @@ from typing import Any
 
 import numpy as np
 import psycopg
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 
-from groundmotion import bulk, partitions
 from groundmotion.ingest.chunk import Chunk, check_chunk, spatial_order
 from groundmotion.ingest.csvtable import CsvTable
 from groundmotion.ingest.describe import Description, describe
@@ -29,6 +28,7 @@ from groundmotion.ingest.prefetch import prefetch
 from groundmotion.ingest.sources import open_table
 from groundmotion.ingest.vector import VECTOR_SUFFIXES, VectorLayer
 from groundmotion.models import Dataset
+from groundmotion.storage import copy_in, partitions, queries
 
 DUPLICATE_KEY = re.compile(
     r"\(dataset_id, pid\)=\(\d+, (?P<pid>.*)\) (already exists|is duplicated)"
@@ -89,7 +89,7 @@ class Loader:
     ) -> None:
         self.options, self.report, self.stack = options, report, stack
         self.dataset: Dataset | None = None
-        # A new dataset is loaded into a staged table (groundmotion/partitions.py) whose
+        # A new dataset is loaded into a staged table (groundmotion/storage/partitions.py) whose
         # indexes are built at the end; a reload writes through the points table.
         self.staged: partitions.StagedPoints | None = None
         self.ids = IdPool()
@@ -149,13 +149,13 @@ class Loader:
             return ids
         try:
             points = rows.points.fill(ids, self.dataset.pk)
-            bulk.copy_point_rows(self.dataset.pk, [points], self.staged, tag=chunk)
+            copy_in.copy_point_rows(self.dataset.pk, [points], self.staged, tag=chunk)
         except (IntegrityError, psycopg.errors.UniqueViolation) as error:
             raise _duplicate_error(self._failed_chunk(chunk), error) from None
         if rows.series is not None:
-            bulk.copy_rows(bulk.SERIES_TABLE, bulk.SERIES_COLUMNS, [rows.series.fill(ids)])
+            copy_in.copy_rows(copy_in.SERIES_TABLE, copy_in.SERIES_COLUMNS, [rows.series.fill(ids)])
         if rows.extras is not None:
-            bulk.copy_rows(bulk.EXTRA_TABLE, bulk.EXTRA_COLUMNS, [rows.extras.fill(ids)])
+            copy_in.copy_rows(copy_in.EXTRA_TABLE, copy_in.EXTRA_COLUMNS, [rows.extras.fill(ids)])
         self.report.points += len(ids)
         return ids
 
@@ -175,13 +175,8 @@ class Loader:
     def _drop_loaded(self, chunk: Chunk, file_first_id: int | None) -> Chunk:
         """Skip points an earlier file (an overlapping burst) already loaded."""
         self._wait_staged(chunk)  # every earlier chunk in the table
-        table = bulk.POINT_TABLE if self.staged is None else self.staged.table
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT pid, id FROM {table} WHERE dataset_id = %s AND pid = ANY(%s)",
-                [self.dataset.pk, chunk.pids.tolist()],
-            )
-            found = dict(cursor.fetchall())
+        table = copy_in.POINT_TABLE if self.staged is None else self.staged.table
+        found = queries.point_ids_of_pids(table, self.dataset, chunk.pids.tolist())
         for pid, point_id in found.items():
             if file_first_id is not None and point_id >= file_first_id:
                 line = int(chunk.lines[np.flatnonzero(chunk.pids == pid)[0]])
@@ -244,7 +239,7 @@ class Loader:
                 "metadata",
             ]
         )
-        bulk.finish_load(dataset, self.staged)
+        copy_in.finish_load(dataset, self.staged)
         self.report.dataset = dataset
 
 
@@ -259,7 +254,7 @@ class IdPool:
 
     def take(self, count: int) -> np.ndarray:
         if len(self.ids) < count:
-            fresh = bulk.reserve_point_ids(max(count - len(self.ids), self.BATCH))
+            fresh = copy_in.reserve_point_ids(max(count - len(self.ids), self.BATCH))
             self.ids = np.concatenate([self.ids, fresh])
         taken, self.ids = self.ids[:count], self.ids[count:]
         return taken
@@ -267,37 +262,37 @@ class IdPool:
 
 @dataclass
 class ChunkRows:
-    """A chunk's binary COPY rows (bulk.PackedRows), to be filled with ids and dataset.
+    """A chunk's binary COPY rows (copy_in.PackedRows), to be filled with ids and dataset.
 
     Series and extras are packed in the parser process (packed, the series cross the pipe at
     half their float32 size); points in the loader's, which would otherwise wait for the
     parser: the two processes then take about equal shares of the work.
     """
 
-    points: bulk.PackedRows | None
-    series: bulk.PackedRows | None
-    extras: bulk.PackedRows | None
+    points: copy_in.PackedRows | None
+    series: copy_in.PackedRows | None
+    extras: copy_in.PackedRows | None
     extra_names: list[str]
 
     @classmethod
     def pack_series(cls, chunk: Chunk) -> ChunkRows:
         """Rows of the series and extras; points to `pack_points`."""
         series = chunk.series if chunk.series is not None and chunk.series.shape[1] else None
-        rows = cls(None, None if series is None else bulk.pack_series(series), None, [])
+        rows = cls(None, None if series is None else copy_in.pack_series(series), None, [])
         return rows.with_extras(chunk, list(chunk.extras))
 
     def pack_points(self, chunk: Chunk) -> None:
-        self.points = bulk.pack_points(chunk.pids, chunk.lon, chunk.lat, chunk.attributes)
+        self.points = copy_in.pack_points(chunk.pids, chunk.lon, chunk.lat, chunk.attributes)
 
     def with_extras(self, chunk: Chunk, names: list[str]) -> ChunkRows:
         """These rows with extras in the order of `names`, NaN where the chunk lacks one."""
         missing = np.full(len(chunk), np.nan)
         columns = [chunk.extras.get(name, missing) for name in names]
-        extras = bulk.pack_extras(np.column_stack(columns)) if columns else None
+        extras = copy_in.pack_extras(np.column_stack(columns)) if columns else None
         return ChunkRows(self.points, self.series, extras, list(names))
 
     def select(self, keep: np.ndarray) -> ChunkRows:
-        def pick(rows: bulk.PackedRows | None) -> bulk.PackedRows | None:
+        def pick(rows: copy_in.PackedRows | None) -> copy_in.PackedRows | None:
             return None if rows is None else rows.select(keep)
 
         return ChunkRows(pick(self.points), pick(self.series), pick(self.extras), self.extra_names)

@@ -1,4 +1,5 @@
-"""The one place numba is imported: decorator options are set here once.
+"""The one place numba is imported: decorator options are set here once (for the kernels
+here, and for the byte parsers and formatters of groundmotion's ingest and exports).
 
 `fastmath=True` would drop NaN checks (gappy series are NaN-marked), so only the flags that
 keep NaN semantics are on: reassociation, contraction to FMA and approximate reciprocals.
@@ -14,7 +15,7 @@ from numba import njit, prange
 
 FASTMATH_FLAGS = {"reassoc", "contract", "arcp"}
 
-__all__ = ["parallel_kernel", "prange", "serial_kernel"]
+__all__ = ["exact_kernel", "parallel_kernel", "prange", "serial_kernel"]
 
 
 def parallel_kernel(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -25,3 +26,12 @@ def parallel_kernel(function: Callable[..., Any]) -> Callable[..., Any]:
 def serial_kernel(function: Callable[..., Any]) -> Callable[..., Any]:
     """Compile a helper called from inside parallel kernels."""
     return njit(cache=True, fastmath=FASTMATH_FLAGS, nogil=True)(function)
+
+
+def exact_kernel(*, inline: bool = False, parallel: bool = False) -> Callable[..., Any]:
+    """Compile code whose arithmetic must stay exact (text parsers and formatters): no
+    fastmath flags, since reassociation would change correctly rounded decimal conversions."""
+    options: dict[str, Any] = {"cache": True, "nogil": True, "parallel": parallel}
+    if inline:
+        options["inline"] = "always"
+    return njit(**options)

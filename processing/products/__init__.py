@@ -1,7 +1,7 @@
 """Products: datasets from PostGIS through the kernels and back, one transaction per output.
 
 Every product streams points in chunks (binary COPY out), runs kernels, and writes through
-binary COPY (groundmotion/bulk.py) inside the caller's transaction, with provenance.
+binary COPY (groundmotion/storage/copy_in.py) inside the caller's transaction, with provenance.
 """
 
 from __future__ import annotations

@@ -18,33 +18,26 @@ import contextlib
 import itertools
 
 import numpy as np
-from django.db import connection, transaction
+from django.db import transaction
 
-from groundmotion import bulk, partitions
 from groundmotion.models import Dataset, GNSSNetwork, Level
+from groundmotion.storage import copy_in, copy_out, partitions, queries
 from processing.kernels import calibration, velocity
-from processing.products import ProgressCallback, no_progress, series_io
+from processing.products import ProgressCallback, no_progress
 from processing.products.fit import dataset_years, software_provenance
 
 STATION_RADIUS_M = 500.0
 OVERLAP_CELL_M = 100.0
 MIN_OVERLAP_CELLS = 10
-ATTRIBUTE_COLUMNS = {name: f"p.{name}" for name in bulk.POINT_FLOAT_COLUMNS}
 
 
 def station_ties(dataset: Dataset, network: GNSSNetwork) -> list[dict]:
     """Per station: InSAR and GNSS LOS velocities (mm/yr) where points surround it."""
     ties = []
     for station in network.stations.all():
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY velocity),"
-                " avg(los_east), avg(los_north), avg(los_up)"
-                f" FROM {bulk.POINT_TABLE} WHERE dataset_id = %s AND velocity IS NOT NULL"
-                " AND ST_DWithin(geom::geography, ST_GeomFromEWKT(%s)::geography, %s)",
-                [dataset.pk, station.geom.ewkt, STATION_RADIUS_M],
-            )
-            count, insar, east, north, up = cursor.fetchone()
+        count, insar, east, north, up = queries.points_around(
+            dataset, station.geom, STATION_RADIUS_M
+        )
         if not count:
             continue
         gnss = calibration.project_on_los(
@@ -122,15 +115,7 @@ def cell_velocities(
 
     The surface is evaluated at the mean position of the cell's points (exact for a plane).
     """
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT floor(ST_X(laea) / %s)::bigint, floor(ST_Y(laea) / %s)::bigint,"
-            " avg(velocity), avg(ST_X(geom)), avg(ST_Y(geom)) FROM (SELECT velocity, geom,"
-            f" ST_Transform(geom, 3035) AS laea FROM {bulk.POINT_TABLE}"
-            " WHERE dataset_id = %s AND velocity IS NOT NULL) AS points GROUP BY 1, 2",
-            [cell_size, cell_size, dataset.pk],
-        )
-        rows = np.array(cursor.fetchall(), dtype=np.float64).reshape(-1, 5)
+    rows = queries.cell_mean_velocities(dataset, cell_size)
     keys = (rows[:, 1].astype(np.int64) << 32) + rows[:, 0].astype(np.int64)
     x, y = calibration.local_km(rows[:, 3], rows[:, 4], *centre)
     return keys, rows[:, 2] - calibration.evaluate_surface(coefficients, x, y)
@@ -181,23 +166,23 @@ def _write_calibrated(
 ) -> None:
     """Copy the source's points into output less (surface + offset) x years, re-fitted."""
     years = dataset_years(source)
-    columns = {**series_io.GEOMETRY_COLUMNS, **ATTRIBUTE_COLUMNS}
+    columns = {**copy_out.GEOMETRY_COLUMNS, **copy_out.ATTRIBUTE_COLUMNS}
     done = 0
-    for fraction, chunk in series_io.iterate_chunks(source, columns):
+    for fraction, chunk in copy_out.iterate_chunks(source, columns):
         x, y = calibration.local_km(chunk["lon"], chunk["lat"], *centre)
         correction = calibration.evaluate_surface(coefficients, x, y) + offset
         velocity.remove_velocity(chunk["series"], correction, years)
-        attributes = {name: chunk[name] for name in bulk.POINT_FLOAT_COLUMNS}
+        attributes = {name: chunk[name] for name in copy_in.POINT_FLOAT_COLUMNS}
         attributes.update(velocity.fit_series(chunk["series"], years, source.wavelength_m * 1e3))
-        ids = bulk.reserve_point_ids(len(chunk["id"]))
-        pids = series_io.read_pids(source, (int(chunk["id"][0]), int(chunk["id"][-1])))
-        bulk.copy_points(output, ids, pids, chunk["lon"], chunk["lat"], attributes, staged)
-        bulk.copy_series(ids, chunk["series"])
+        ids = copy_in.reserve_point_ids(len(chunk["id"]))
+        pids = copy_out.read_pids(source, (int(chunk["id"][0]), int(chunk["id"][-1])))
+        copy_in.copy_points(output, ids, pids, chunk["lon"], chunk["lat"], attributes, staged)
+        copy_in.copy_series(ids, chunk["series"])
         if source.extra_columns:
-            bulk.copy_extras(ids, series_io.read_extras(source, chunk["id"]))
+            copy_in.copy_extras(ids, copy_out.read_extras(source, chunk["id"]))
         done += len(chunk["id"])
         progress(fraction, f"calibrated {done:,} of {source.point_count:,} points of {source.slug}")
-    bulk.finish_load(output, staged)
+    copy_in.finish_load(output, staged)
 
 
 def calibrate_datasets(

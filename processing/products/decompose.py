@@ -15,13 +15,13 @@ import datetime
 from dataclasses import dataclass
 
 import numpy as np
-from django.db import connection, transaction
+from django.db import transaction
 from pyproj import Transformer
 
-from groundmotion import bulk, partitions
 from groundmotion.models import Component, Dataset, GNSSNetwork, Level, PassDirection
+from groundmotion.storage import copy_in, copy_out, partitions, queries
 from processing.kernels import calibration, decomposition, velocity
-from processing.products import ProgressCallback, no_progress, series_io
+from processing.products import ProgressCallback, no_progress
 from processing.products.calibrate import create_output
 from processing.products.fit import software_provenance
 
@@ -114,8 +114,8 @@ def decompose_arrays(
 
 
 GEOMETRY_COLUMNS = {
-    **series_io.PROJECTED_COLUMNS,
-    **series_io.GEOMETRY_COLUMNS,
+    **copy_out.PROJECTED_COLUMNS,
+    **copy_out.GEOMETRY_COLUMNS,
     "los_east": "p.los_east",
     "los_north": "p.los_north",
     "los_up": "p.los_up",
@@ -144,13 +144,7 @@ def plan_bands(datasets: list[Dataset], cell_size: float) -> list[tuple[int, int
     Memory stays bounded by the band, whatever the datasets' size: a cell lies in one
     row, so each band is decomposed on its own.
     """
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT floor(ST_Y(ST_Transform(geom, 3035)) / %s)::bigint AS row, count(*)"
-            f" FROM {bulk.POINT_TABLE} WHERE dataset_id = ANY(%s) GROUP BY row ORDER BY row",
-            [cell_size, [d.pk for d in datasets]],
-        )
-        rows = cursor.fetchall()
+    rows = queries.points_per_cell_row(datasets, cell_size)
     bands: list[tuple[int, int]] = []
     total = 0
     for row, count in rows:
@@ -203,7 +197,7 @@ def read_geometry(
     dataset: Dataset, network: GNSSNetwork | None, envelope: tuple, northing_m: tuple[float, float]
 ) -> Geometry | None:
     """A dataset's points, LOS vectors and series in one band, or None if it has none."""
-    data = series_io.read_band(dataset, GEOMETRY_COLUMNS, envelope, northing_m)
+    data = copy_out.read_band(dataset, GEOMETRY_COLUMNS, envelope, northing_m)
     if not len(data["id"]):
         return None
     if np.isnan(data["los_east"]).any() or np.isnan(data["los_up"]).any():
@@ -250,10 +244,10 @@ def _write_cells(
     pids = decomposition.cell_pids(result["column"], result["row"])
     for name, output in outputs.items():
         part = result[name]
-        ids = bulk.reserve_point_ids(len(pids))
+        ids = copy_in.reserve_point_ids(len(pids))
         fit = dict(part["fit"])
-        bulk.copy_points(output, ids, pids, np.asarray(lon), np.asarray(lat), fit, tables[name])
-        bulk.copy_series(ids, part["series"])
+        copy_in.copy_points(output, ids, pids, np.asarray(lon), np.asarray(lat), fit, tables[name])
+        copy_in.copy_series(ids, part["series"])
 
 
 def decompose_datasets(
@@ -302,5 +296,5 @@ def decompose_datasets(
         if not cells:
             raise ValueError("no grid cell holds points of both geometries")
         for name, output in outputs.items():
-            bulk.finish_load(output, tables[name])
+            copy_in.finish_load(output, tables[name])
     return outputs["up"], outputs["east"]

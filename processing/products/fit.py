@@ -7,14 +7,14 @@ import time
 
 import numpy as np
 from django.contrib.gis.geos import GEOSGeometry
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
 
 import processing
-from groundmotion import bulk
 from groundmotion.models import CornerReflector, Dataset, PointSeries
+from groundmotion.storage import copy_in, copy_out, queries
 from processing.kernels import velocity
-from processing.products import ProgressCallback, no_progress, series_io
+from processing.products import ProgressCallback, no_progress
 
 
 def dataset_years(dataset: Dataset) -> np.ndarray:
@@ -57,11 +57,11 @@ def fit_dataset(dataset: Dataset, progress: ProgressCallback = no_progress) -> d
     timings["load_s"] = time.perf_counter() - begun
     with transaction.atomic():
         started = time.perf_counter()
-        for fraction, chunk in series_io.iterate_chunks(dataset, {}):
+        for fraction, chunk in copy_out.iterate_chunks(dataset, {}):
             read = time.perf_counter()
             result = velocity.fit_series(chunk["series"], years, dataset.wavelength_m * 1000)
             fitted = time.perf_counter()
-            series_io.update_parameters(chunk["id"], dict(result))
+            copy_in.update_parameters(chunk["id"], dict(result))
             written = time.perf_counter()
             timings["extract_s"] += read - started
             timings["kernel_s"] += fitted - read
@@ -76,16 +76,10 @@ def fit_dataset(dataset: Dataset, progress: ProgressCallback = no_progress) -> d
 
 def nearest_pid(dataset: Dataset, reflector: CornerReflector) -> str:
     """The pid of the dataset's point nearest the reflector (KNN on the GiST index)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT pid FROM {bulk.POINT_TABLE} WHERE dataset_id = %s"
-            " ORDER BY geom <-> ST_GeomFromEWKT(%s) LIMIT 1",
-            [dataset.pk, reflector.geom.ewkt],
-        )
-        row = cursor.fetchone()
-    if row is None:
+    pid = queries.nearest_pid(dataset, reflector.geom)
+    if pid is None:
         raise ValueError(f"{dataset.slug} has no points")
-    return row[0]
+    return pid
 
 
 def reference_series(
@@ -105,7 +99,7 @@ def reference_series(
         return row.values().astype(np.float32), {"pid": pid, "reflector": reflector}
     if area_wkt:
         area = GEOSGeometry(area_wkt, srid=4326)
-        stack = series_io.read_within(dataset, area.wkt)["series"]
+        stack = copy_out.read_within(dataset, area.wkt)["series"]
         if not len(stack):
             raise ValueError("the reference area holds no points")
         return np.nanmean(stack, axis=0).astype(np.float32), {
@@ -132,11 +126,11 @@ def reference_dataset(
         if not np.all(np.isfinite(reference)):
             raise ValueError("the reference series has missing dates")
         count = 0
-        for fraction, chunk in series_io.iterate_chunks(dataset, {}):
+        for fraction, chunk in copy_out.iterate_chunks(dataset, {}):
             velocity.subtract_reference(chunk["series"], reference)
-            series_io.update_series(chunk["id"], chunk["series"])
+            copy_in.update_series(chunk["id"], chunk["series"])
             result = velocity.fit_series(chunk["series"], years, dataset.wavelength_m * 1000)
-            series_io.update_parameters(chunk["id"], dict(result))
+            copy_in.update_parameters(chunk["id"], dict(result))
             count += len(chunk["id"])
             progress(fraction, f"re-referenced {count:,} of {dataset.point_count:,} points")
         dataset.reference_pid = description.get("pid", "")

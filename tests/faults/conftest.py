@@ -16,7 +16,7 @@ import pytest
 from django.db import connection
 
 from groundmotion.models import ProcessingJob
-from groundmotion.partitions import STAGING_PREFIX
+from groundmotion.storage.partitions import STAGING_PREFIX
 from tests.services import Worker, redis_server
 
 ROOT = Path(__file__).resolve().parents[2]

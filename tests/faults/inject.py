@@ -30,13 +30,13 @@ from pathlib import Path
 POINTS = [
     "groundmotion.ingest.loader:Loader._load_chunk",
     "groundmotion.ingest.loader:Loader.finish",
-    "processing.products.series_io:update_parameters",
+    "groundmotion.storage.copy_in:update_parameters",
     "processing.products.fit:record_provenance",
-    "groundmotion.bulk:copy_series",
-    "groundmotion.bulk:finish_load",
+    "groundmotion.storage.copy_in:copy_series",
+    "groundmotion.storage.copy_in:finish_load",
     "processing.products.decompose:_write_cells",
     "groundmotion.exports.writers:csv_rows",
-    "groundmotion.exports.stream:take_rows",
+    "groundmotion.storage.copy_out:take_rows",
     "downloads.service:record_download",
 ]
 

@@ -150,7 +150,7 @@ def test_an_export_killed_in_its_second_chunk_leaves_nothing_and_the_next_one_su
     point = (
         "groundmotion.exports.writers:csv_rows"
         if output == "csv"
-        else "groundmotion.exports.stream:take_rows"
+        else "groundmotion.storage.copy_out:take_rows"
     )
     plan.arm(point, action, after=2, **SMALL_CHUNKS)
     start_worker("prefork")

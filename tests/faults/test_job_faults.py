@@ -30,7 +30,7 @@ pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 State = ProcessingJob.State
 POINTS = 3000  # per track: three chunks of SMALL_CHUNK
 SMALL_CHUNK = {
-    "processing.products.series_io:CHUNK_POINTS": 1000,
+    "groundmotion.storage.copy_out:CHUNK_POINTS": 1000,
     "processing.products.decompose:BAND_POINTS": 1500,
 }
 ASCENDING, DESCENDING = (track.slug for track in demo_region.TRACKS)
@@ -64,9 +64,9 @@ JOBS = {
 }
 # Where each kind's second chunk is written.
 CHUNK_POINT = {
-    "fit": "processing.products.series_io:update_parameters",
-    "reference": "processing.products.series_io:update_parameters",
-    "calibrate": "groundmotion.bulk:copy_series",
+    "fit": "groundmotion.storage.copy_in:update_parameters",
+    "reference": "groundmotion.storage.copy_in:update_parameters",
+    "calibrate": "groundmotion.storage.copy_in:copy_series",
     "decompose": "processing.products.decompose:_write_cells",
 }
 OUTPUTS = {"calibrate": ["fault-l2b"], "decompose": ["fault-up", "fault-east"]}

@@ -10,8 +10,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.db.models import F
 
-from groundmotion import partitions
 from groundmotion.models import Dataset, Status, Visibility
+from groundmotion.storage import partitions
 
 
 class Command(BaseCommand):

@@ -7,10 +7,9 @@ from typing import Any
 
 from django.contrib.gis.geos import Point
 from django.core.management.base import BaseCommand, CommandParser
-from django.db import connection, transaction
+from django.db import transaction
 
 from fixtures import demo_region
-from groundmotion import bulk, partitions
 from groundmotion.models import (
     CornerReflector,
     Dataset,
@@ -20,6 +19,7 @@ from groundmotion.models import (
     Status,
     Visibility,
 )
+from groundmotion.storage import copy_in, partitions, queries
 
 GNSS_NETWORK = "demo-gnss"
 
@@ -51,9 +51,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             load_gnss(dates, seed)
             load_reflector()
-        with connection.cursor() as cursor:
-            cursor.execute(f"ANALYZE {bulk.POINT_TABLE}")
-            cursor.execute(f"ANALYZE {bulk.SERIES_TABLE}")
+        queries.analyze_point_tables()
         self.stdout.write(f"GNSS network {GNSS_NETWORK}: {len(demo_region.GNSS_STATIONS)} stations")
 
 
@@ -82,12 +80,12 @@ def load_track(
         },
     )
     for chunk in demo_region.generate_track(track, points, dates, seed):
-        ids = bulk.reserve_point_ids(len(chunk["pid"]))
-        bulk.copy_points(
+        ids = copy_in.reserve_point_ids(len(chunk["pid"]))
+        copy_in.copy_points(
             dataset, ids, chunk["pid"], chunk["lon"], chunk["lat"], chunk["attributes"], staged
         )
-        bulk.copy_series(ids, chunk["series"])
-    bulk.finish_load(dataset, staged)
+        copy_in.copy_series(ids, chunk["series"])
+    copy_in.finish_load(dataset, staged)
     return dataset
 
 

@@ -1,4 +1,4 @@
-"""Bulk loading of points and series with binary COPY, built from numpy buffers.
+"""Points, series and extras into PostgreSQL with binary COPY, built from numpy buffers.
 
 Moving data between PostgreSQL and numpy is the bottleneck, not the arithmetic: rows are never
 formatted one by one in Python. Every function here runs inside the caller's transaction, so a
@@ -14,35 +14,21 @@ import numpy as np
 import psycopg
 from django.db import connection
 
-from groundmotion import cells, partitions, series_codec
+from groundmotion import cells
 from groundmotion.models import EXTRA_DTYPE, Dataset
-from groundmotion.partitions import EXTRA_TABLE, POINT_TABLE, SERIES_TABLE
+from groundmotion.storage import partitions, series_codec
+from groundmotion.storage.binary import COPY_HEADER, COPY_TRAILER
+from groundmotion.storage.tables import (
+    EXTRA_TABLE,
+    POINT_FLOAT_COLUMNS,
+    POINT_TABLE,
+    SERIES_TABLE,
+)
 
-COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
-COPY_TRAILER = b"\xff\xff"
 ROWS_PER_CHUNK = 50_000
 
 SERIES_COLUMNS = ("point_id", "displacements")
 EXTRA_COLUMNS = ("point_id", "values")
-# The float columns of MeasurementPoint in COPY order (all real, NULL where NaN).
-POINT_FLOAT_COLUMNS = (
-    "height",
-    "velocity",
-    "velocity_std",
-    "acceleration",
-    "acceleration_std",
-    "seasonality",
-    "seasonality_std",
-    "temporal_coherence",
-    "rmse",
-    "amplitude_dispersion",
-    "incidence_angle",
-    "track_angle",
-    "los_east",
-    "los_north",
-    "los_up",
-    "mp_type",
-)
 
 
 def pack_binary_rows(columns: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
@@ -310,7 +296,7 @@ def refresh_summary(dataset: Dataset, table: str = POINT_TABLE) -> None:
     cells.refresh_cells(dataset, table)
     with connection.cursor() as cursor:
         cursor.execute(
-            "UPDATE groundmotion_dataset SET point_count = s.count, extent = s.extent,"
+            f"UPDATE {Dataset._meta.db_table} SET point_count = s.count, extent = s.extent,"
             " version = version + 1, updated_at = now()"
             " FROM (SELECT count(*) AS count,"
             "       ST_SetSRID(ST_Expand(ST_Extent(geom), 1e-6)::geometry, 4326) AS extent"
@@ -331,3 +317,50 @@ def finish_load(dataset: Dataset, staged: partitions.StagedPoints | None) -> Non
         staged.index_keys()
         refresh_summary(dataset, staged.table)
     staged.attach(dataset.pk)
+
+
+def _id_range(ids: np.ndarray) -> list[int]:
+    return [int(ids.min()), int(ids.max())] if len(ids) else [0, -1]
+
+
+def update_parameters(ids: np.ndarray, parameters: dict[str, np.ndarray]) -> None:
+    """Overwrite fitted parameters of existing points (COPY to a temporary table, UPDATE)."""
+    names = list(parameters)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMPORARY TABLE IF NOT EXISTS processing_parameters"
+            f" (id bigint, {', '.join(f'{name} real' for name in names)}) ON COMMIT DROP"
+        )
+        cursor.execute("TRUNCATE processing_parameters")
+        sql = f"COPY processing_parameters (id, {', '.join(names)}) FROM STDIN (FORMAT BINARY)"
+        with cursor.connection.cursor().copy(sql) as copy:
+            copy.write(COPY_HEADER)
+            columns = [fixed_column(ids, ">i8")]
+            columns += [fixed_column(parameters[name], ">f4") for name in names]
+            copy.write(pack_binary_rows(columns).data)
+            copy.write(COPY_TRAILER)
+        assignments = ", ".join(f"{name} = t.{name}" for name in names)
+        # The id range lets the planner scan only this chunk's slice of the primary key;
+        # without it, every chunk hash-joins against the whole points table.
+        cursor.execute(
+            f"UPDATE {POINT_TABLE} p SET {assignments} FROM processing_parameters t"
+            " WHERE p.id = t.id AND p.id BETWEEN %s AND %s",
+            _id_range(ids),
+        )
+
+
+def update_series(ids: np.ndarray, series: np.ndarray) -> None:
+    """Overwrite the series of existing points (COPY to a temporary table, UPDATE)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMPORARY TABLE IF NOT EXISTS processing_series"
+            " (point_id bigint, displacements bytea) ON COMMIT DROP"
+        )
+        cursor.execute("TRUNCATE processing_series")
+        copy_series(ids, series, table="processing_series")
+        cursor.execute(
+            f"UPDATE {SERIES_TABLE} s SET displacements = t.displacements"
+            " FROM processing_series t WHERE s.point_id = t.point_id"
+            " AND s.point_id BETWEEN %s AND %s",
+            _id_range(ids),
+        )

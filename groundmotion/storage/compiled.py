@@ -10,6 +10,13 @@ The SQL also runs as a prepared statement (psycopg binds it on the server and pr
 each connection once, settings' prepare_threshold 0): PostgreSQL then plans it once rather than
 at every call. The point lookup spent 0.9 ms in the planner and 0.1 ms running. Django's own
 cursors bind on the client and never prepare, so no other query is affected.
+
+Django has no public API to turn a compiled row into a model instance with its select_related
+objects, so this module, and only this one, uses four internals: SQLCompiler.klass_info,
+SQLCompiler.select, SQLCompiler.results_iter and query.get_related_populators. They are the
+ones QuerySet iteration itself uses (ModelIterable). TESTED_DJANGO names the release they were
+checked against; tests/test_compiled_access.py fails on any other, and compares every lookup
+with its queryset's own answer.
 """
 
 from __future__ import annotations
@@ -23,14 +30,28 @@ from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 from django.db.models import Model, QuerySet
 from django.db.models.query import get_related_populators
 
+TESTED_DJANGO = (5, 2)
 Value = TypeVar("Value")
 # Compiled SQL is kept per dataset and kind of user: few keys in practice, but not bounded by
 # the code, so each store is emptied when it reaches this many.
 STORE_LIMIT = 4096
+# Every per-process cache of access SQL or access answers, by name: the one place they live.
+STORES: dict[str, dict] = {}
+
+
+def store(name: str) -> dict:
+    """The registered cache of this name (created empty the first time)."""
+    return STORES.setdefault(name, {})
+
+
+def forget_all() -> None:
+    """Empty every registered cache: the next request compiles its SQL again."""
+    for kept in STORES.values():
+        kept.clear()
 
 
 def remembered(store: dict[Hashable, Value], key: Hashable, build: Callable[[], Value]) -> Value:
-    """store[key], built by build() the first time it is asked for."""
+    """store[key], built by build() the first time it is asked for (emptied at STORE_LIMIT)."""
     value = store.get(key)
     if value is None:
         if len(store) >= STORE_LIMIT:
@@ -81,10 +102,10 @@ def server_bound_cursor(database: str) -> CursorWrapper:
     connection = connections[database]
     connection.ensure_connection()
     cursor = psycopg.Cursor(connection.connection)
+    connection.validate_thread_sharing()
     if connection.queries_logged:
-        connection.validate_thread_sharing()
         return PreparedDebugCursor(cursor, connection)
-    return connection._prepare_cursor(cursor)
+    return connection.make_cursor(cursor)
 
 
 class PreparedDebugCursor(CursorDebugWrapper):

@@ -1,8 +1,11 @@
-"""Moving points and series between PostgreSQL and numpy with binary COPY.
+"""Points, series and extras out of PostgreSQL into numpy, with binary COPY.
 
-Rows are parsed as fixed-width numpy records, never one by one in Python. NULL floats come
-out as NaN (COALESCE), so every row has the same layout. Reads of committed data split the
-id range over several connections in parallel (psycopg releases the GIL while copying).
+Rows are parsed as fixed-width numpy records (binary.py), never one by one in Python: every
+column is made fixed-width in SQL (NULL floats become NaN, the pid is NUL-padded). Two
+readers use it: exports (`export_sql` through `stream_binary`, memory bounded, in the caller's
+transaction) and the products (`iterate_chunks` and the reads by area), which split a
+committed dataset's id range over several connections in parallel (psycopg releases the GIL
+while copying).
 """
 
 from __future__ import annotations
@@ -10,18 +13,20 @@ from __future__ import annotations
 import io
 import itertools
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import psycopg
 from django.db import connection
+from django.db.models import QuerySet
 
-from groundmotion import bulk, series_codec
-from groundmotion.models import EXTRA_DTYPE, Dataset
+from groundmotion.models import EXTRA_DTYPE, Dataset, MeasurementPoint
+from groundmotion.storage import binary, series_codec
+from groundmotion.storage.binary import COPY_HEADER_BYTES
+from groundmotion.storage.tables import EXTRA_TABLE, POINT_FLOAT_COLUMNS, POINT_TABLE, SERIES_TABLE
 
-COPY_HEADER_BYTES = 19
 CHUNK_POINTS = 100_000
 PARALLEL_READERS = 2
 
@@ -31,37 +36,38 @@ PROJECTED_COLUMNS = {
     "easting": "ST_X(ST_Transform(p.geom, 3035))",
     "northing": "ST_Y(ST_Transform(p.geom, 3035))",
 }
+ATTRIBUTE_COLUMNS = {name: f"p.{name}" for name in POINT_FLOAT_COLUMNS}
+
+
+def copy_bytes(
+    query: str, params: Sequence = (), database: psycopg.Connection | None = None
+) -> bytes:
+    """The whole binary COPY stream of a SELECT (parameters bound by psycopg, client-side)."""
+    sql = f"COPY ({query}) TO STDOUT (FORMAT BINARY)"
+    out = io.BytesIO()
+    with (database or _django_raw()).cursor() as cursor, cursor.copy(sql, params) as copy:
+        for data in copy:
+            out.write(data)
+    return out.getvalue()
+
+
+def read_binary(
+    query: str, params: Sequence, dtype: np.dtype, database: psycopg.Connection | None = None
+) -> np.ndarray:
+    """The rows of a SELECT as `dtype` records (binary.row_dtype), in one COPY."""
+    rows = binary.records(copy_bytes(query, params, database), dtype)
+    if rows is None:
+        raise ValueError(f"rows of {query[:60]!r} are not {dtype.itemsize}-byte records")
+    return rows
 
 
 def point_ids(dataset: Dataset) -> np.ndarray:
     """The dataset's point ids in ascending order (int64)."""
-    buffer = _copy_out(
-        _django_raw(),
-        "SELECT id FROM groundmotion_measurementpoint WHERE dataset_id = %s ORDER BY id",
-        [dataset.pk],
-    )
-    rows = np.frombuffer(
-        buffer,
-        dtype=[("fields", ">i2"), ("length", ">i4"), ("id", ">i8")],
-        offset=COPY_HEADER_BYTES,
-        count=_row_count(buffer, 14),
-    )
-    return rows["id"].astype(np.int64)
+    query = f"SELECT id FROM {POINT_TABLE} WHERE dataset_id = %s ORDER BY id"
+    return read_binary(query, [dataset.pk], ID_ROW)["id"].astype(np.int64)
 
 
-def _row_count(buffer: bytes, row_bytes: int) -> int:
-    return (len(buffer) - COPY_HEADER_BYTES - 2) // row_bytes
-
-
-def _copy_out(raw: psycopg.Connection, query: str, params: list) -> bytes:
-    sql = psycopg.sql.SQL("COPY ({}) TO STDOUT (FORMAT BINARY)").format(
-        psycopg.sql.SQL(query.replace("%s", "{}")).format(*map(psycopg.sql.Literal, params))
-    )
-    out = io.BytesIO()
-    with raw.cursor() as cursor, cursor.copy(sql) as copy:
-        for data in copy:
-            out.write(data)
-    return out.getvalue()
+ID_ROW = binary.row_dtype([("id", ">i8")])
 
 
 def _django_raw() -> psycopg.Connection:
@@ -81,7 +87,7 @@ def committed_elsewhere(dataset: Dataset) -> bool:
     try:
         with _fresh_connection() as other:
             row = other.execute(
-                "SELECT 1 FROM groundmotion_dataset WHERE id = %s", [dataset.pk]
+                f"SELECT 1 FROM {Dataset._meta.db_table} WHERE id = %s", [dataset.pk]
             ).fetchone()
     except psycopg.Error:
         return False
@@ -90,12 +96,9 @@ def committed_elsewhere(dataset: Dataset) -> bool:
 
 def _chunk_dtype(columns: list[str], dates: int) -> np.dtype:
     """The record of one row when its series has the common int16 encoding."""
-    fields: list[tuple] = [("fields", ">i2"), ("id_length", ">i4"), ("id", ">i8")]
-    for name in columns:
-        fields += [(f"{name}_length", ">i4"), (name, ">f8")]
     width = series_codec.encoded_size(dates)
-    fields += [("series_length", ">i4"), ("series", np.uint8, (width,))]
-    return np.dtype(fields)
+    fields = [("id", ">i8"), *((name, ">f8") for name in columns)]
+    return binary.row_dtype([*fields, ("series", np.uint8, (width,))])
 
 
 def _chunk_query(
@@ -103,8 +106,8 @@ def _chunk_query(
 ) -> str:
     selected = "".join(f", COALESCE({sql}, 'NaN')::float8" for sql in columns.values())
     return (
-        f"SELECT p.id{selected}, s.displacements FROM {bulk.POINT_TABLE} p"
-        f" JOIN {bulk.SERIES_TABLE} s ON s.point_id = p.id WHERE {where} ORDER BY p.id"
+        f"SELECT p.id{selected}, s.displacements FROM {POINT_TABLE} p"
+        f" JOIN {SERIES_TABLE} s ON s.point_id = p.id WHERE {where} ORDER BY p.id"
     )
 
 
@@ -123,20 +126,12 @@ def read_band(
         "p.dataset_id = %s AND p.geom && ST_MakeEnvelope(%s, %s, %s, %s, 4326)"
         " AND ST_Y(ST_Transform(p.geom, 3035)) >= %s AND ST_Y(ST_Transform(p.geom, 3035)) < %s"
     )
-    buffer = _copy_out(
-        _django_raw(), _chunk_query(columns, where), [dataset.pk, *envelope, *northing_m]
-    )
+    buffer = copy_bytes(_chunk_query(columns, where), [dataset.pk, *envelope, *northing_m])
     return _parse_chunk(buffer, list(columns), len(dataset.acquisition_dates))
 
 
 def _parse_chunk(buffer: bytes, columns: list[str], dates: int) -> dict[str, np.ndarray]:
-    dtype = _chunk_dtype(columns, dates)
-    body = len(buffer) - COPY_HEADER_BYTES - 2
-    rows = None
-    if body % dtype.itemsize == 0:
-        rows = np.frombuffer(
-            buffer, dtype=dtype, offset=COPY_HEADER_BYTES, count=body // dtype.itemsize
-        )
+    rows = binary.records(buffer, _chunk_dtype(columns, dates))
     width = series_codec.encoded_size(dates)
     if (
         rows is None
@@ -177,7 +172,7 @@ def _parse_rows_one_by_one(buffer: bytes, columns: list[str], dates: int) -> dic
 def _series_query() -> str:
     """Series alone, for id ranges that hold only the dataset's points (no join needed)."""
     return (
-        f"SELECT s.point_id, s.displacements FROM {bulk.SERIES_TABLE} s"
+        f"SELECT s.point_id, s.displacements FROM {SERIES_TABLE} s"
         " WHERE s.point_id BETWEEN %s AND %s ORDER BY s.point_id"
     )
 
@@ -207,9 +202,9 @@ def _read_part(
     # Optimization: a range with no foreign ids needs no join with the points table
     # (3x faster); ids are reserved in blocks per load, so this is the usual case.
     if part.exclusive and not columns:
-        buffer = _copy_out(raw, _series_query(), [part.first, part.last])
+        buffer = copy_bytes(_series_query(), [part.first, part.last], raw)
     else:
-        buffer = _copy_out(raw, _chunk_query(columns), [dataset_id, part.first, part.last])
+        buffer = copy_bytes(_chunk_query(columns), [dataset_id, part.first, part.last], raw)
     return _parse_chunk(buffer, list(columns), dates)
 
 
@@ -222,7 +217,7 @@ def _concatenate(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
 def read_within(dataset: Dataset, area_wkt: str) -> dict[str, np.ndarray]:
     """Points of the dataset within a WGS84 area (WKT): id and series (GiST index, COPY)."""
     where = "p.dataset_id = %s AND ST_Within(p.geom, ST_GeomFromText(%s, 4326))"
-    buffer = _copy_out(_django_raw(), _chunk_query({}, where), [dataset.pk, area_wkt])
+    buffer = copy_bytes(_chunk_query({}, where), [dataset.pk, area_wkt])
     return _parse_chunk(buffer, [], len(dataset.acquisition_dates))
 
 
@@ -236,24 +231,14 @@ def read_extras(dataset: Dataset, ids: np.ndarray) -> np.ndarray:
     if not width or not len(ids):
         return out
     query = (
-        f"SELECT e.point_id, e.values FROM {bulk.EXTRA_TABLE} e JOIN {bulk.POINT_TABLE} p"
+        f"SELECT e.point_id, e.values FROM {EXTRA_TABLE} e JOIN {POINT_TABLE} p"
         " ON p.id = e.point_id WHERE p.dataset_id = %s AND p.id BETWEEN %s AND %s"
         " ORDER BY e.point_id"
     )
-    buffer = _copy_out(_django_raw(), query, [dataset.pk, int(ids[0]), int(ids[-1])])
-    dtype = np.dtype(
-        [
-            ("fields", ">i2"),
-            ("id_length", ">i4"),
-            ("id", ">i8"),
-            ("values_length", ">i4"),
-            ("values", EXTRA_DTYPE, (width,)),
-        ]
-    )
-    rows = np.frombuffer(
-        buffer, dtype=dtype, offset=COPY_HEADER_BYTES, count=_row_count(buffer, dtype.itemsize)
-    )
-    if np.any(rows["values_length"] != width * EXTRA_DTYPE.itemsize):
+    dtype = binary.row_dtype([("id", ">i8"), ("values", EXTRA_DTYPE, (width,))])
+    stream = copy_bytes(query, [dataset.pk, int(ids[0]), int(ids[-1])])
+    rows = binary.records(stream, dtype)
+    if rows is None or np.any(rows["values_length"] != width * EXTRA_DTYPE.itemsize):
         raise ValueError(f"{dataset.slug} has extra rows that do not match its extra columns")
     position = np.searchsorted(ids, rows["id"])
     found = (position < len(ids)) & (ids[np.minimum(position, len(ids) - 1)] == rows["id"])
@@ -331,7 +316,7 @@ def read_pids(dataset: Dataset, bounds: tuple[int, int]) -> np.ndarray:
     """The pids of the points in the inclusive id bounds, in id order (text COPY)."""
     out = io.BytesIO()
     sql = (
-        f"COPY (SELECT pid FROM {bulk.POINT_TABLE} WHERE dataset_id = {int(dataset.pk)}"
+        f"COPY (SELECT pid FROM {POINT_TABLE} WHERE dataset_id = {int(dataset.pk)}"
         f" AND id BETWEEN {int(bounds[0])} AND {int(bounds[1])} ORDER BY id) TO STDOUT"
     )
     with _django_raw().cursor() as cursor, cursor.copy(sql) as copy:
@@ -341,48 +326,107 @@ def read_pids(dataset: Dataset, bounds: tuple[int, int]) -> np.ndarray:
     return np.array(text.split("\n")[:-1] if text else [], dtype=str)
 
 
-def _id_range(ids: np.ndarray) -> list[int]:
-    return [int(ids.min()), int(ids.max())] if len(ids) else [0, -1]
+# Exports: the access-filtered queryset decides which points, in id order; the COPY adds the
+# columns at fixed widths. The pid is padded to PID_BYTES; series come at the float32 width:
+# int16 rows are zero-padded, a missing or malformed series becomes a float32 row of NaNs.
+PID_BYTES = 128  # 32 characters of at most 4 UTF-8 bytes each
 
 
-def update_parameters(ids: np.ndarray, parameters: dict[str, np.ndarray]) -> None:
-    """Overwrite fitted parameters of existing points (COPY to a temporary table, UPDATE)."""
-    names = list(parameters)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "CREATE TEMPORARY TABLE IF NOT EXISTS processing_parameters"
-            f" (id bigint, {', '.join(f'{name} real' for name in names)}) ON COMMIT DROP"
-        )
-        cursor.execute("TRUNCATE processing_parameters")
-        sql = f"COPY processing_parameters (id, {', '.join(names)}) FROM STDIN (FORMAT BINARY)"
-        with cursor.connection.cursor().copy(sql) as copy:
-            copy.write(bulk.COPY_HEADER)
-            columns = [bulk.fixed_column(ids, ">i8")]
-            columns += [bulk.fixed_column(parameters[name], ">f4") for name in names]
-            copy.write(bulk.pack_binary_rows(columns).data)
-            copy.write(bulk.COPY_TRAILER)
-        assignments = ", ".join(f"{name} = t.{name}" for name in names)
-        # The id range lets the planner scan only this chunk's slice of the primary key;
-        # without it, every chunk hash-joins against the whole points table.
-        cursor.execute(
-            f"UPDATE {bulk.POINT_TABLE} p SET {assignments} FROM processing_parameters t"
-            " WHERE p.id = t.id AND p.id BETWEEN %s AND %s",
-            _id_range(ids),
-        )
+def export_row_dtype(date_count: int | None, extra_count: int = 0) -> np.dtype:
+    """The record of an export row (export_sql): id, pid, lon, lat, floats, series, extras."""
+    fields: list[tuple] = [("id", ">i8"), ("pid", f"S{PID_BYTES}"), ("lon", ">f8"), ("lat", ">f8")]
+    fields += [(name, ">f4") for name in POINT_FLOAT_COLUMNS]
+    if date_count is not None:
+        width = series_codec.encoded_size(date_count, series_codec.TAG_FLOAT32)
+        fields.append(("series", "u1", (width,)))
+    if extra_count:
+        fields.append(("extras", EXTRA_DTYPE, (extra_count,)))
+    return binary.row_dtype(fields)
 
 
-def update_series(ids: np.ndarray, series: np.ndarray) -> None:
-    """Overwrite the series of existing points (COPY to a temporary table, UPDATE)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "CREATE TEMPORARY TABLE IF NOT EXISTS processing_series"
-            " (point_id bigint, displacements bytea) ON COMMIT DROP"
-        )
-        cursor.execute("TRUNCATE processing_series")
-        bulk.copy_series(ids, series, table="processing_series")
-        cursor.execute(
-            f"UPDATE {bulk.SERIES_TABLE} s SET displacements = t.displacements"
-            " FROM processing_series t WHERE s.point_id = t.point_id"
-            " AND s.point_id BETWEEN %s AND %s",
-            _id_range(ids),
-        )
+def export_sql(
+    points: QuerySet[MeasurementPoint], date_count: int | None, extra_count: int = 0
+) -> tuple[str, tuple]:
+    """The SELECT of export_row_dtype's rows for the queryset's points, and its parameters."""
+    selection, params = points.order_by().values("id").query.sql_with_params()
+    floats = ", ".join(f"COALESCE(p.{name}, 'NaN'::real)" for name in POINT_FLOAT_COLUMNS)
+    columns = (
+        "p.id, substring(convert_to(p.pid, 'UTF8') || decode(repeat('00', %s), 'hex')"
+        f" from 1 for {PID_BYTES}), ST_X(p.geom), ST_Y(p.geom), {floats}"
+    )
+    join = ""
+    if date_count is not None:
+        columns += ", " + _float32_series_sql(date_count)
+        join = f" LEFT JOIN {SERIES_TABLE} s ON s.point_id = p.id"
+    if extra_count:
+        columns += ", " + _extras_sql(extra_count)
+        join += f" LEFT JOIN {EXTRA_TABLE} e ON e.point_id = p.id"
+    query = f"SELECT {columns} FROM {POINT_TABLE} p{join} WHERE p.id IN ({selection}) ORDER BY p.id"
+    return query, (PID_BYTES, *params)
+
+
+def _float32_series_sql(date_count: int) -> str:
+    short = series_codec.encoded_size(date_count, series_codec.TAG_INT16)
+    wide = series_codec.encoded_size(date_count, series_codec.TAG_FLOAT32)
+    return (
+        f"CASE WHEN length(s.displacements) = {short}"
+        f" AND get_byte(s.displacements, 0) = {series_codec.TAG_INT16}"
+        f" THEN s.displacements || decode(repeat('00', {wide - short}), 'hex')"
+        f" WHEN length(s.displacements) = {wide}"
+        f" AND get_byte(s.displacements, 0) = {series_codec.TAG_FLOAT32} THEN s.displacements"
+        f" ELSE decode('{series_codec.TAG_FLOAT32:02x}' || repeat('0000c07f', {date_count}),"
+        " 'hex') END"
+    )
+
+
+def _extras_sql(extra_count: int) -> str:
+    """The stored extras at their fixed width; a missing or odd row becomes NaNs."""
+    nan = np.array([np.nan], dtype=EXTRA_DTYPE).tobytes().hex()
+    return (
+        f"CASE WHEN length(e.values) = {extra_count * EXTRA_DTYPE.itemsize} THEN e.values"
+        f" ELSE decode(repeat('{nan}', {extra_count}), 'hex') END"
+    )
+
+
+def decode_float32_series(raw: np.ndarray, date_count: int) -> np.ndarray:
+    """(n, 1 + 4*dates) uint8 rows of an export to (n, dates) float32 mm, NaN if missing."""
+    tags = raw[:, 0]
+    body = np.ascontiguousarray(raw[:, 1:])
+    out = body.view("<f4").astype(np.float32)
+    short = tags == series_codec.TAG_INT16
+    if short.any():
+        values = np.ascontiguousarray(body[short, : 2 * date_count]).view("<i2")
+        scaled = values.astype(np.float32) * np.float32(series_codec.SCALE_MM)
+        scaled[values == series_codec.MISSING_INT16] = np.nan
+        out[short] = scaled
+    return out
+
+
+def stream_binary(
+    query: str, params: Sequence, dtype: np.dtype, chunk_rows: int
+) -> Iterator[np.ndarray]:
+    """The rows of a SELECT as `dtype` records, in blocks of about chunk_rows, memory bounded,
+    on the caller's connection and in its transaction."""
+    sql = f"COPY ({query}) TO STDOUT (FORMAT BINARY)"
+    buffer = bytearray()
+    skipped_header = False
+    with connection.cursor() as cursor, cursor.connection.cursor().copy(sql, params) as copy:
+        for block in copy:
+            buffer += block
+            if not skipped_header and len(buffer) >= COPY_HEADER_BYTES:
+                del buffer[:COPY_HEADER_BYTES]
+                skipped_header = True
+            if skipped_header and len(buffer) >= chunk_rows * dtype.itemsize:
+                yield from take_rows(buffer, dtype)
+    if skipped_header:
+        yield from take_rows(buffer, dtype)
+
+
+def take_rows(buffer: bytearray, dtype: np.dtype) -> Iterator[np.ndarray]:
+    """Every complete row in the buffer, which loses them (the trailer stays behind)."""
+    count = len(buffer) // dtype.itemsize
+    if count == 0:
+        return
+    rows = np.frombuffer(bytes(buffer[: count * dtype.itemsize]), dtype=dtype)
+    del buffer[: count * dtype.itemsize]
+    yield rows

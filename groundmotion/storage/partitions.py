@@ -30,9 +30,8 @@ from types import TracebackType
 import psycopg
 from django.db import connection
 
-POINT_TABLE = "groundmotion_measurementpoint"
-SERIES_TABLE = "groundmotion_pointseries"
-EXTRA_TABLE = "groundmotion_pointextra"
+from groundmotion.storage.tables import EXTRA_TABLE, POINT_TABLE, SERIES_TABLE
+
 STAGING_PREFIX = f"{POINT_TABLE}_staged_"
 # Connection parameters a second connection to the same database needs.
 CONNECTION_KEYS = ("dbname", "user", "password", "host", "port", "sslmode", "options")
