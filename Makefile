@@ -54,6 +54,7 @@ node_modules/.installed: package-lock.json
 	touch $@
 
 bench: setup
+	scripts/install-debian-packages.sh --bench
 	$(PY) -m bench
 
 lint: $(VENV)/.installed

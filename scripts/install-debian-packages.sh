@@ -7,6 +7,9 @@ packages=(
   gdal-bin libgdal-dev redis-server chromium
   python3 python3-venv python3-dev build-essential nodejs npm
 )
+# --bench: also what bench/ drives (wrk loads the tile servers; pgbench and psql come with
+# PostgreSQL, ogr2ogr with gdal-bin).
+[ "${1:-}" = --bench ] && packages+=(wrk)
 missing=()
 for package in "${packages[@]}"; do
   # NodeSource's nodejs bundles npm and conflicts with Debian's: an npm on PATH is enough.

@@ -1,9 +1,10 @@
-"""Test-only settings and the standard cast of users."""
+"""Test-only settings, the standard cast of users, and a Redis for the worker tests."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import shutil
+from collections.abc import Callable, Iterator
 
 import pytest
 from django.contrib.auth.models import AnonymousUser, Group, User
@@ -11,6 +12,7 @@ from django.contrib.auth.models import AnonymousUser, Group, User
 from groundmotion import access
 from groundmotion.storage import compiled
 from tests.factories import make_user
+from tests.services import redis_server
 
 # Servers, workers and commands the tests start in child processes run in development mode,
 # as this process does (config/settings.py turns DEBUG on by default under pytest only).
@@ -70,3 +72,12 @@ def outsider(others) -> User:
 @pytest.fixture
 def curator(db) -> User:
     return make_user("curator", curator=True)
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory) -> Iterator[str]:
+    """A Redis of its own on a free port, for the tests that start real workers."""
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url

@@ -1,4 +1,5 @@
-"""Explicit builders for test objects: users of every class and datasets at each visibility."""
+"""Explicit builders for test objects: users of every class, datasets at each visibility, and
+test clients signed in as a user."""
 
 from __future__ import annotations
 
@@ -6,8 +7,17 @@ import datetime
 
 import numpy as np
 from django.contrib.auth.models import Group, Permission, User
+from django.test import Client
 
-from groundmotion.models import Dataset, Level, Status, Visibility
+from groundmotion.models import (
+    CornerReflector,
+    Dataset,
+    GNSSNetwork,
+    GNSSStation,
+    Level,
+    Status,
+    Visibility,
+)
 from groundmotion.storage import copy_in
 
 DATES = [datetime.date(2022, 1, 1) + datetime.timedelta(days=6 * i) for i in range(30)]
@@ -72,3 +82,26 @@ def make_dataset(
     copy_in.copy_series(ids, np.asarray(series, dtype=np.float32))
     copy_in.refresh_summary(dataset)
     return dataset
+
+
+def client_for(user=None) -> Client:
+    """A test client, signed in as user unless user is None (anonymous)."""
+    client = Client()
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+def make_station_and_reflector() -> None:
+    """GNSS station DAX1 (network "net"; east 0.5, north 0.1, up -2.0 mm/yr) at -1.05, 43.7 and
+    corner reflector CR1 (legs 0.9 m) at -1.09, 43.73."""
+    network = GNSSNetwork.objects.create(slug="net", name="Net")
+    GNSSStation.objects.create(
+        network=network,
+        code="DAX1",
+        geom="SRID=4326;POINT(-1.05 43.7)",
+        velocity_east=0.5,
+        velocity_north=0.1,
+        velocity_up=-2.0,
+    )
+    CornerReflector.objects.create(code="CR1", geom="SRID=4326;POINT(-1.09 43.73)", leg_length=0.9)

@@ -1,5 +1,6 @@
 """Real services the integration tests and benchmarks start for themselves: a Redis on a free
-port, a Celery worker's readiness and shutdown, and the processes below a pid (from /proc)."""
+port, a Celery worker's readiness and shutdown, the processes below a pid (from /proc), and the
+test database's URL for the processes they start."""
 
 from __future__ import annotations
 
@@ -110,3 +111,12 @@ def alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def database_url() -> str:
+    """The URL of the database this process uses (the test database under pytest), for the
+    workers and commands it starts."""
+    from django.db import connection
+
+    database = connection.settings_dict
+    return f"postgis://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"

@@ -1,6 +1,6 @@
 """Schema annotations shared by the API views: the error answers and the area-mean body.
 
-Every error the views can give is documented, so that clients (and tests/test_api_fuzz.py's
+Every error the views can give is documented, so that clients (and tests/api/test_fuzz.py's
 status-code check) can tell a refusal from a fault: a 500 is never documented.
 """
 

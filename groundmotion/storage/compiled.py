@@ -15,8 +15,8 @@ Django has no public API to turn a compiled row into a model instance with its s
 objects, so this module, and only this one, uses four internals: SQLCompiler.klass_info,
 SQLCompiler.select, SQLCompiler.results_iter and query.get_related_populators. They are the
 ones QuerySet iteration itself uses (ModelIterable). TESTED_DJANGO names the release they were
-checked against; tests/test_compiled_access.py fails on any other, and compares every lookup
-with its queryset's own answer.
+checked against; tests/access/test_compiled_access.py fails on any other, and compares every
+lookup with its queryset's own answer.
 """
 
 from __future__ import annotations

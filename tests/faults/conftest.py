@@ -1,11 +1,10 @@
-"""A real Redis and real Celery workers started under tests/faults/inject.py, and the
-invariants every fault must leave holding."""
+"""Real Celery workers started under tests/faults/inject.py (on the Redis of tests/conftest.py's
+redis_url), and the invariants every fault must leave holding."""
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -17,24 +16,11 @@ from django.db import connection
 
 from groundmotion.models import ProcessingJob
 from groundmotion.storage.partitions import STAGING_PREFIX
-from tests.services import Worker, redis_server
+from tests.services import Worker, database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 # The silence after which a test worker's reaper fails a job (production: 120 s).
 LOST_AFTER_S = 4
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory) -> Iterator[str]:
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed")
-    with redis_server(tmp_path_factory.mktemp("redis")) as url:
-        yield url
-
-
-def database_url() -> str:
-    database = connection.settings_dict
-    return f"postgis://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
 
 
 class Plan:
@@ -62,6 +48,11 @@ class Plan:
 
     def read(self) -> dict:
         return json.loads(self.path.read_text())
+
+
+def under_plan(plan: Plan, *command: str) -> list[str]:
+    """The command line that runs `command` (celery ..., manage.py ...) under inject.py."""
+    return [sys.executable, "-m", "tests.faults.inject", str(plan.path), "--", *command]
 
 
 @pytest.fixture
@@ -92,12 +83,8 @@ def start_worker(redis_url, plan, settings, tmp_path) -> Iterator[Callable[..., 
 
     def start(pool: str = "prefork") -> Worker:
         log = tmp_path / f"worker-{len(started)}.log"
-        command = [
-            sys.executable,
-            "-m",
-            "tests.faults.inject",
-            str(plan.path),
-            "--",
+        command = under_plan(
+            plan,
             "celery",
             "-A",
             "config",
@@ -107,7 +94,7 @@ def start_worker(redis_url, plan, settings, tmp_path) -> Iterator[Callable[..., 
             "--loglevel=INFO",
             f"--logfile={log}",
             f"--hostname=fault{len(started)}@%h",
-        ]
+        )
         process = subprocess.Popen(
             command, cwd=ROOT, env=environment(redis_url, settings.MEDIA_ROOT)
         )

@@ -17,8 +17,14 @@ from django.core.management import call_command
 
 from fixtures import demo_region
 from groundmotion.models import Dataset
-from tests.faults.conftest import ROOT, database_url, eventually, idle_transactions, staged_tables
-from tests.services import alive, descendants
+from tests.faults.conftest import (
+    ROOT,
+    eventually,
+    idle_transactions,
+    staged_tables,
+    under_plan,
+)
+from tests.services import alive, database_url, descendants
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SLUG = "reloaded"
@@ -39,18 +45,7 @@ def product(tmp_path) -> tuple[Path, int]:
 
 
 def ingest(plan, path: Path) -> subprocess.Popen:
-    command = [
-        sys.executable,
-        "-m",
-        "tests.faults.inject",
-        str(plan.path),
-        "--",
-        "manage.py",
-        "ingest",
-        str(path),
-        "--dataset",
-        SLUG,
-    ]
+    command = under_plan(plan, "manage.py", "ingest", str(path), "--dataset", SLUG)
     environment = {**os.environ, "DEBUG": "true", "DATABASE_URL": database_url()}
     return subprocess.Popen(
         command,
