@@ -54,6 +54,17 @@ def request_export(client, dataset: Dataset, output: str) -> int:
     return response.json()["job"]
 
 
+def finished_export(client, member, plan, start_worker, dataset: Dataset, output: str):
+    """An export job of the whole dataset, asked by member and run by a real worker in small
+    chunks (no fault armed), once it has succeeded."""
+    plan.write({"settings": SMALL_CHUNKS})
+    start_worker("prefork")
+    client.force_login(member)
+    job = wait_for_job(request_export(client, dataset, output))
+    assert job.state == State.SUCCEEDED, job.message
+    return job
+
+
 def fetch_file(client, job_id: int, tmp_path: Path, suffix: str) -> Path:
     summary = client.get(f"/api/downloads/jobs/{job_id}/").json()
     assert summary["state"] == "succeeded" and summary["progress"] == 1.0, summary
@@ -77,12 +88,8 @@ def stored(dataset: Dataset) -> dict[str, tuple[float, float, float]]:
 def test_a_csv_download_above_the_sync_limit_finishes_with_every_row(
     client, demo, member, plan, start_worker, send_to_worker, tmp_path
 ) -> None:
-    plan.write({"settings": SMALL_CHUNKS})
-    start_worker("prefork")
-    client.force_login(member)
     dataset = demo[ASCENDING]
-    job = wait_for_job(request_export(client, dataset, "csv"))
-    assert job.state == State.SUCCEEDED, job.message
+    job = finished_export(client, member, plan, start_worker, dataset, "csv")
     rows = list(csv.DictReader(fetch_file(client, job.pk, tmp_path, "csv").open()))
     truth = stored(dataset)
     assert len(rows) == len(truth) == dataset.point_count
@@ -98,12 +105,8 @@ def test_a_csv_download_above_the_sync_limit_finishes_with_every_row(
 def test_a_geopackage_download_above_the_sync_limit_finishes_with_every_row(
     client, demo, member, plan, start_worker, send_to_worker, tmp_path
 ) -> None:
-    plan.write({"settings": SMALL_CHUNKS})
-    start_worker("prefork")
-    client.force_login(member)
     dataset = demo[DESCENDING]
-    job = wait_for_job(request_export(client, dataset, "gpkg"))
-    assert job.state == State.SUCCEEDED, job.message
+    job = finished_export(client, member, plan, start_worker, dataset, "gpkg")
     frame = pyogrio.read_dataframe(fetch_file(client, job.pk, tmp_path, "gpkg"))
     truth = stored(dataset)
     assert len(frame) == len(truth) and set(frame["pid"]) == set(truth)
@@ -122,11 +125,7 @@ def test_a_geotiff_download_above_the_sync_limit_holds_every_cell(
     Dataset.objects.filter(pk=up.pk).update(status="published")
     up.refresh_from_db()
     assert up.point_count > SYNC_POINTS
-    plan.write({"settings": SMALL_CHUNKS})
-    start_worker("prefork")
-    client.force_login(member)
-    job = wait_for_job(request_export(client, up, "geotiff"))
-    assert job.state == State.SUCCEEDED, job.message
+    job = finished_export(client, member, plan, start_worker, up, "geotiff")
     with rasterio.open(fetch_file(client, job.pk, tmp_path, "tif")) as raster:
         grid = raster.read(1)
         left, top = raster.transform.c, raster.transform.f
