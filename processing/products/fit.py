@@ -69,6 +69,9 @@ def fit_dataset(dataset: Dataset, progress: ProgressCallback = no_progress) -> d
             timings["points"] += len(chunk["id"])
             progress(fraction, f"fitted {timings['points']:,} of {dataset.point_count:,} points")
             started = time.perf_counter()
+        # The tile cells hold sums of the velocities just rewritten: rebuild them, or the map
+        # below the point zoom keeps showing the old fit.
+        copy_in.refresh_summary(dataset)
         record_provenance(dataset, software_provenance("fit", {}))
     timings["total_s"] = time.perf_counter() - begun
     return timings
@@ -133,6 +136,7 @@ def reference_dataset(
             copy_in.update_parameters(chunk["id"], dict(result))
             count += len(chunk["id"])
             progress(fraction, f"re-referenced {count:,} of {dataset.point_count:,} points")
+        copy_in.refresh_summary(dataset)  # the cells' velocity sums, as after a fit
         dataset.reference_pid = description.get("pid", "")
         area = description.get("area")
         dataset.reference_area = GEOSGeometry(area, srid=4326) if area else None
