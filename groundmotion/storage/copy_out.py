@@ -61,13 +61,13 @@ def read_binary(
     return rows
 
 
+ID_ROW = binary.row_dtype([("id", ">i8")])
+
+
 def point_ids(dataset: Dataset) -> np.ndarray:
     """The dataset's point ids in ascending order (int64)."""
     query = f"SELECT id FROM {POINT_TABLE} WHERE dataset_id = %s ORDER BY id"
     return read_binary(query, [dataset.pk], ID_ROW)["id"].astype(np.int64)
-
-
-ID_ROW = binary.row_dtype([("id", ">i8")])
 
 
 def _django_raw() -> psycopg.Connection:
