@@ -12,6 +12,7 @@ from django.urls import NoReverseMatch, reverse
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from groundmotion import access
+from groundmotion.quantities import quantity
 
 
 def login_url() -> str:
@@ -28,6 +29,14 @@ def extent_for(request: HttpRequest, dataset: object) -> list[float] | None:
     return list(extent) if extent else None
 
 
+def basemap_config() -> dict[str, str]:
+    """What static/js/basemap.js needs, for every page with a map."""
+    return {
+        "basemapUrl": settings.GROUNDMOTION["BASEMAP_URL"],
+        "outlinesUrl": static("vendor/world-atlas-2.0.2/countries-50m.json"),
+    }
+
+
 def viewer_config(request: HttpRequest) -> dict[str, Any]:
     """What map.js needs: datasets, URLs, the point zoom and the login state."""
     datasets = [
@@ -37,6 +46,7 @@ def viewer_config(request: HttpRequest) -> dict[str, Any]:
             "level": dataset.level,
             "pass_direction": dataset.pass_direction,
             "component": dataset.component,
+            "quantity": quantity(dataset),
             "status": dataset.status,
             "sees_points": access.sees_points(request.user, dataset),
             "extent": extent_for(request, dataset),
@@ -49,8 +59,7 @@ def viewer_config(request: HttpRequest) -> dict[str, Any]:
         "tileUrl": "/tiles/{slug}/{z}/{x}/{y}.pbf",
         "apiUrl": "/api/",
         "pointZoom": config["POINT_ZOOM"],
-        "basemapUrl": config["BASEMAP_URL"],
-        "outlinesUrl": static("vendor/world-atlas-2.0.2/countries-50m.json"),
+        **basemap_config(),
         "user": access.describe(request.user),
         "loginUrl": f"{login_url()}?next=/map/",
     }

@@ -22,6 +22,7 @@ from groundmotion import access
 from groundmotion.api import filters, plots, series
 from groundmotion.api.openapi import AREA_REQUEST, NUMBER_OR_EMPTY, error_responses
 from groundmotion.models import CornerReflector, GNSSStation, PointSeries
+from groundmotion.quantities import quantity
 from groundmotion.storage import series_codec
 from groundmotion.storage.tables import POINT_FLOAT_COLUMNS
 
@@ -50,6 +51,7 @@ def datasets(request: Request) -> Response:
     for dataset in visible:
         item = dict(dataset.to_dict())
         item["sees_points"] = access.sees_points(request.user, dataset)
+        item["quantity"] = quantity(dataset)
         count, extent = access.visible_summary(request.user, dataset)
         item["point_count"], item["extent"] = count, list(extent) if extent else None
         item["tiles"] = f"/tiles/{dataset.slug}/{{z}}/{{x}}/{{y}}.pbf"

@@ -113,14 +113,14 @@
     var config = JSON.parse(document.getElementById("viewer-config").textContent);
     var viewer = (GM.viewer = makeViewer(map, config));
     var state = GM.urlState.read();
-    GM.overlays.addBaseMap(map, config);
+    GM.basemap.add(map, config);
     if (state.view) map.setView([state.view.lat, state.view.lon], state.view.zoom);
     fillDatasetSelect(viewer);
     var slugs = config.datasets.map(function (dataset) { return dataset.slug; });
     var initial = slugs.indexOf(state.dataset) >= 0 ? state.dataset : slugs[0];
     if (initial) viewer.showDataset(initial);
     GM.overlays.addOverlays(viewer);
-    GM.overlays.setUpSearch(viewer);
+    GM.placeSearch.setUp(viewer);
     GM.drawArea.setUp(viewer);
     map.on("moveend", viewer.saveState);
     if (state.points.length) viewer.select(state.points, false);

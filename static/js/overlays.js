@@ -1,23 +1,7 @@
-/* Offline outlines base map, GNSS and reflector layers, and coordinate / pid search. */
+/* The GNSS station and corner-reflector layers, their popups and toggles. */
 (function () {
   "use strict";
   var GM = (window.GroundMotion = window.GroundMotion || {});
-
-  function addBaseMap(map, config) {
-    if (config.basemapUrl) {
-      L.tileLayer(config.basemapUrl, { maxZoom: 19, attribution: "Base map" }).addTo(map);
-      return;
-    }
-    // Offline: country and coast outlines shipped in static (Natural Earth via world-atlas).
-    map.createPane("outlines").style.zIndex = 150;
-    fetch(config.outlinesUrl).then(function (response) { return response.json(); }).then(function (topology) {
-      var countries = topojson.feature(topology, topology.objects.countries);
-      L.geoJSON(countries, {
-        pane: "outlines", interactive: false,
-        style: { color: "#777", weight: 1, fillColor: "#f4f1ea", fillOpacity: 1 },
-      }).addTo(map);
-    });
-  }
 
   function number(value, digits) {
     return value === null || value === undefined ? "n/a" : Number(value).toFixed(digits);
@@ -61,30 +45,5 @@
     });
   }
 
-  /* "43.71, -1.05" centres the map; anything else is a point id in the current dataset. */
-  function search(viewer, text) {
-    var match = text.trim().match(/^(-?\d+(?:\.\d+)?)\s*[,\s]\s*(-?\d+(?:\.\d+)?)$/);
-    if (match) {
-      viewer.map.setView([parseFloat(match[1]), parseFloat(match[2])], Math.max(viewer.map.getZoom(), viewer.config.pointZoom));
-      return Promise.resolve(true);
-    }
-    var url = viewer.config.apiUrl + "datasets/" + encodeURIComponent(viewer.dataset) + "/points/?pid=" + encodeURIComponent(text.trim());
-    return fetch(url, { credentials: "same-origin" }).then(function (response) { return response.ok ? response.json() : { points: [] }; })
-      .then(function (body) {
-        if (!body.points.length) { viewer.panel.open("Search", GM.panelMessage("error", "No point " + text + " here.")); return false; }
-        var point = body.points[0];
-        viewer.map.setView([point.lat, point.lon], Math.max(viewer.map.getZoom(), viewer.config.pointZoom));
-        viewer.select([point.id], false);
-        return true;
-      });
-  }
-
-  function setUpSearch(viewer) {
-    document.getElementById("search-form").addEventListener("submit", function (event) {
-      event.preventDefault();
-      search(viewer, document.getElementById("search-text").value);
-    });
-  }
-
-  GM.overlays = { addBaseMap: addBaseMap, addOverlays: addOverlays, setUpSearch: setUpSearch, search: search };
+  GM.overlays = { addOverlays: addOverlays };
 })();
