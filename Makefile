@@ -3,8 +3,11 @@
 SHELL := /bin/bash
 PYTHON ?= python3
 PG_VERSION ?= 15
-PG_PORT ?= 54329
-REDIS_PORT ?= 63799
+# Ports: the command line or environment, else those the last `make setup` used (written to
+# var/ports.env by scripts/cluster.sh, read by config/settings.py too), else the defaults.
+saved_port = $(shell sed -n 's/^$(1)=//p' var/ports.env 2>/dev/null | tail -1)
+PG_PORT ?= $(or $(call saved_port,PG_PORT),54329)
+REDIS_PORT ?= $(or $(call saved_port,REDIS_PORT),63799)
 DEMO_POINTS ?= 50000
 DEMO_PORT ?= 8000
 VENV := .venv

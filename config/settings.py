@@ -16,6 +16,24 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# The ports `make setup` started the local cluster and Redis on (scripts/cluster.sh writes
+# them): manage.py, Celery and pytest then reach the same cluster as the make targets. The
+# environment still wins.
+LOCAL_PORTS_FILE = BASE_DIR / "var" / "ports.env"
+
+
+def read_local_ports(path: Path) -> dict[str, str]:
+    """PG_PORT and REDIS_PORT from the ports file, {} when there is none."""
+    try:
+        lines = path.read_text().splitlines()
+    except FileNotFoundError:
+        return {}
+    pairs = (line.split("=", 1) for line in lines if "=" in line)
+    return {key: value for key, value in pairs if key in ("PG_PORT", "REDIS_PORT")}
+
+
+for _name, _port in read_local_ports(LOCAL_PORTS_FILE).items():
+    os.environ.setdefault(_name, _port)
 
 
 def envbool(name: str, default: str) -> bool:

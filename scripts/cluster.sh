@@ -5,6 +5,11 @@
 # PostgreSQL refuses to run as root, so as root the cluster belongs to the postgres user.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+# Ports: the environment, else what the last `make setup` used (var/ports.env), else defaults.
+ports_file="$root/var/ports.env"
+saved_port() { [ -f "$ports_file" ] && sed -n "s/^$1=//p" "$ports_file" | tail -1 || true; }
+PG_PORT="${PG_PORT:-$(saved_port PG_PORT)}"
+REDIS_PORT="${REDIS_PORT:-$(saved_port REDIS_PORT)}"
 pg_version="${PG_VERSION:-15}"
 pg_bin="/usr/lib/postgresql/${pg_version}/bin"
 pg_port="${PG_PORT:-54329}"
@@ -53,7 +58,7 @@ jit = off
 CONF
   fi
   if ! as_pg "$pg_bin/pg_ctl" -D "$pgdata" status >/dev/null 2>&1; then
-    as_pg "$pg_bin/pg_ctl" -D "$pgdata" -l "$var/log/postgres.log" -w start >/dev/null
+    as_pg "$pg_bin/pg_ctl" -D "$pgdata" -l "$var/log/postgres.log" -o "-p $pg_port" -w start >/dev/null
   fi
   local psql=("$pg_bin/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -qAt)
   if [ "$("${psql[@]}" -d postgres -c "select 1 from pg_database where datname='$db_name'")" != "1" ]; then
@@ -82,7 +87,7 @@ stop_all() {
 }
 
 case "${1:-}" in
-  start) start_postgres ;;
+  start) start_postgres; printf 'PG_PORT=%s\nREDIS_PORT=%s\n' "$pg_port" "$redis_port" >"$ports_file" ;;
   start-redis) start_redis ;;
   stop) stop_all ;;
   *) echo "usage: $0 start|start-redis|stop" >&2; exit 2 ;;
