@@ -69,6 +69,7 @@ class DownloadPolicy(models.TextChoices):
 class DatasetDict(TypedDict):
     slug: str
     name: str
+    area: str
     level: str
     pass_direction: str
     component: str
@@ -91,6 +92,8 @@ class Dataset(models.Model):
     id = models.AutoField(primary_key=True)
     slug = models.SlugField(max_length=100, unique=True)
     name = models.CharField(max_length=200)
+    # Where the product lies, for grouping in the viewer ("Dax"); derived products inherit it.
+    area = models.CharField(max_length=100, blank=True)
     description = models.TextField(blank=True)
     level = models.CharField(max_length=3, choices=Level.choices, default=Level.L2A)
     pass_direction = models.CharField(
@@ -148,6 +151,7 @@ class Dataset(models.Model):
         return {
             "slug": self.slug,
             "name": self.name,
+            "area": self.area,
             "level": self.level,
             "pass_direction": self.pass_direction,
             "component": self.component,
