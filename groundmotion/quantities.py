@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TypedDict
 
-from groundmotion.models import Component, Dataset, PassDirection
+from groundmotion.models import Component, Dataset, Level, PassDirection
 
 
 class Quantity(TypedDict):
@@ -64,3 +64,19 @@ def quantity_for(level: str, component: str, pass_direction: str = "") -> Quanti
 
 def quantity(dataset: Dataset) -> Quantity:
     return quantity_for(dataset.level, dataset.component, dataset.pass_direction)
+
+
+# For bodies that list datasets of every kind (each dataset's `quantity` gives its own).
+SIGN_CONVENTIONS = "; ".join(
+    quantity_for(level, component)["sign_convention"]
+    for level, component in (
+        (Level.L2A, Component.LOS),
+        (Level.L3, Component.EAST_WEST),
+        (Level.L3, Component.UP_DOWN),
+    )
+)
+
+
+def level_label(level: str) -> str:
+    """ "l2a" -> "L2a", as EGMS writes the levels."""
+    return str(level)[:1].upper() + str(level)[1:]

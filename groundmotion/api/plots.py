@@ -1,29 +1,38 @@
-"""Point plots (PNG, SVG) drawn with matplotlib's object API: no pyplot global state."""
+"""Point plots (PNG, SVG) drawn with matplotlib's object API: no pyplot global state.
+
+The axis words come from groundmotion/quantities.py: an L3 up-down plot says up-down.
+"""
 
 from __future__ import annotations
 
 import datetime
 import io
 
+import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from groundmotion.api.series import FittedModel
+from groundmotion.quantities import Quantity
 
-SIGN_CONVENTION = "positive = towards the satellite"
 CONTENT_TYPES = {"png": "image/png", "svg": "image/svg+xml"}
+# Round tick values only: 1, 2, 2.5 or 5 times a power of ten.
+NICE_STEPS = [1, 2, 2.5, 5, 10]
 
 
 def point_plot(
     *,
     title: str,
+    quantity: Quantity,
     dates: list[datetime.date],
     displacements: np.ndarray,
     model: FittedModel | None,
     image_format: str,
 ) -> bytes:
     """The series (mm) with error bars of the residual std, the fitted model and units."""
-    figure = Figure(figsize=(8, 4), dpi=100)
+    # Constrained layout makes room for the axis labels and title: nothing is clipped.
+    figure = Figure(figsize=(8, 4), dpi=100, layout="constrained")
     axes = figure.add_subplot()
     error = model["residual_std_mm"] if model else None
     axes.errorbar(
@@ -35,19 +44,23 @@ def point_plot(
         elinewidth=0.6,
         color="#1f4e79",
         ecolor="#9bb7d4",
-        label="LOS displacement",
+        label=f"{quantity['short']} displacement",
     )
     if model:
         axes.plot(dates, model["fitted"], color="#c0392b", linewidth=1.5, label="fitted model")
-    axes.set_title(title, fontsize=10)
+    axes.set_title(title, fontsize=10, wrap=True)
     axes.set_xlabel("date")
-    axes.set_ylabel(f"LOS displacement (mm), {SIGN_CONVENTION}")
+    axes.set_ylabel(quantity["displacement_label"])
+    axes.yaxis.set_major_locator(MaxNLocator(nbins="auto", steps=NICE_STEPS))
     axes.grid(alpha=0.3)
     axes.legend(loc="best", fontsize=8)
-    figure.autofmt_xdate()
-    figure.tight_layout()
+    for label in axes.get_xticklabels():
+        label.set_rotation(30)
+        label.set_horizontalalignment("right")
     buffer = io.BytesIO()
-    figure.savefig(
-        buffer, format=image_format, metadata={"Date": None} if image_format == "svg" else None
-    )
+    # SVG text stays text (searchable, selectable) rather than glyph outlines.
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        figure.savefig(
+            buffer, format=image_format, metadata={"Date": None} if image_format == "svg" else None
+        )
     return buffer.getvalue()

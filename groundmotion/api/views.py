@@ -15,14 +15,15 @@ from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.decorators import api_view
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from groundmotion import access
-from groundmotion.api import filters, plots, series
+from groundmotion.api import areas, filters, plots, series
 from groundmotion.api.openapi import AREA_REQUEST, NUMBER_OR_EMPTY, error_responses
 from groundmotion.models import CornerReflector, GNSSStation, PointSeries
-from groundmotion.quantities import quantity
+from groundmotion.quantities import SIGN_CONVENTIONS, quantity
 from groundmotion.storage import series_codec
 from groundmotion.storage.tables import POINT_FLOAT_COLUMNS
 
@@ -56,7 +57,7 @@ def datasets(request: Request) -> Response:
         item["point_count"], item["extent"] = count, list(extent) if extent else None
         item["tiles"] = f"/tiles/{dataset.slug}/{{z}}/{{x}}/{{y}}.pbf"
         items.append(item)
-    return Response({"datasets": items, "sign_convention": SIGN_CONVENTION})
+    return Response({"datasets": items, "sign_convention": SIGN_CONVENTIONS})
 
 
 @extend_schema(
@@ -113,6 +114,7 @@ def point_with_series(request: Request, point_id: int) -> tuple:
 def point_detail(request: Request, point_id: int) -> Response:
     point, dataset, values = point_with_series(request, point_id)
     dates = dataset.acquisition_dates
+    words = quantity(dataset)
     body = {
         "id": point.pk,
         "pid": point.pid,
@@ -124,7 +126,8 @@ def point_detail(request: Request, point_id: int) -> Response:
         "displacements": series.json_floats(values),
         "model": series.fit_model(dates, values),
         "units": {"displacements": "mm", "velocity": "mm/yr", "height": "m"},
-        "sign_convention": SIGN_CONVENTION,
+        "quantity": words,
+        "sign_convention": words["sign_convention"],
     }
     return Response(body)
 
@@ -135,6 +138,7 @@ def plot_response(request: Request, point_id: int, image_format: str) -> HttpRes
     velocity = "n/a" if point.velocity is None else f"{point.velocity:.2f} mm/yr"
     image = plots.point_plot(
         title=f"{point.pid} — {dataset.name} — velocity {velocity}",
+        quantity=quantity(dataset),
         dates=dates,
         displacements=values,
         model=series.fit_model(dates, values),
@@ -167,12 +171,20 @@ def point_plot_svg(request: Request, point_id: int) -> HttpResponse:
 @api_view(["GET"])
 def point_series_csv(request: Request, point_id: int) -> HttpResponse:
     point, dataset, values = point_with_series(request, point_id)
+    words = quantity(dataset)
+    dates = dataset.acquisition_dates
+    model = series.fit_model(dates, values)
     buffer = io.StringIO()
-    buffer.write(f"# pid {point.pid}, dataset {dataset.slug}; {SIGN_CONVENTION}\n")
+    buffer.write(f"# point {point.pid} of dataset {dataset.name} ({dataset.slug})\n")
+    buffer.write(f"# {words['displacement_label']}: {words['sign_convention']}\n")
+    buffer.write(f"# model: {model['terms'] if model else 'too few dates to fit'}")
+    buffer.write("; model_std_mm is the residual std of the fit\n")
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["date", "displacement_mm"])
-    for date, value in zip(dataset.acquisition_dates, series.json_floats(values), strict=True):
-        writer.writerow([date.isoformat(), "" if value is None else value])
+    writer.writerow(["date", f"{words['column']}_mm", "model_mm", "model_std_mm"])
+    fitted = model["fitted"] if model else [None] * len(dates)
+    spread = round(model["residual_std_mm"], 3) if model else ""
+    for date, value, line in zip(dates, series.json_floats(values), fitted, strict=True):
+        writer.writerow([date.isoformat(), "" if value is None else value, line, spread])
     response = HttpResponse(buffer.getvalue(), content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="{point.pid}.csv"'
     return response
@@ -180,34 +192,41 @@ def point_series_csv(request: Request, point_id: int) -> HttpResponse:
 
 @extend_schema(
     request={"application/json": AREA_REQUEST},
-    responses={200: OpenApiTypes.OBJECT, **error_responses(403, 404, 415)},
-    summary="Mean series of the points inside a GeoJSON polygon",
+    parameters=[
+        OpenApiParameter(
+            "output", str, enum=["json", "csv"], description="csv: date,mean_mm,std_mm,count"
+        )
+    ],
+    responses={
+        (200, "application/json"): OpenApiTypes.OBJECT,
+        (200, "text/csv"): OpenApiTypes.STR,
+        **error_responses(403, 404, 415),
+    },
+    summary="Mean series of the points inside a GeoJSON polygon, with its std and count per date",
 )
 @api_view(["POST"])
-def area_mean(request: Request) -> Response:
+def area_mean(request: Request) -> Response | HttpResponse:
+    output = request.query_params.get("output") or "json"
+    if output not in ("json", "csv"):
+        return Response({"output": "expected json or csv"}, status=400)
     slug, polygon = filters.area_request(request.data)
     dataset, _ = access.get_dataset_for_user(request.user, slug)
     access.require_points(request.user, dataset)
     inside = access.visible_points(request.user, dataset).filter(geom__intersects=polygon)
     chunks = PointSeries.objects.filter(point__in=inside.values("pk"))
-    stored = list(chunks.values_list("displacements", flat=True)[: AREA_POINT_LIMIT + 1])
+    stored = list(chunks.values_list("displacements", "point__velocity")[: AREA_POINT_LIMIT + 1])
     if len(stored) > AREA_POINT_LIMIT:
         return Response(
             {"detail": f"more than {AREA_POINT_LIMIT} points: draw a smaller area"}, status=400
         )
-    matrix = series_codec.decode_many(stored, len(dataset.acquisition_dates))
-    mean, spread = series.mean_series(matrix)
-    return Response(
-        {
-            "dataset": dataset.slug,
-            "count": matrix.shape[0],
-            "dates": [date.isoformat() for date in dataset.acquisition_dates],
-            "mean": series.json_floats(mean),
-            "std": series.json_floats(spread),
-            "units": "mm",
-            "sign_convention": SIGN_CONVENTION,
-        }
-    )
+    matrix = series_codec.decode_many([row[0] for row in stored], len(dataset.acquisition_dates))
+    velocities = np.array([np.nan if row[1] is None else row[1] for row in stored], dtype=float)
+    body = areas.summary(dataset, matrix, velocities)
+    if output == "json":
+        return Response(body)
+    response = HttpResponse(areas.csv_text(body), content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="{dataset.slug}-area-mean.csv"'
+    return response
 
 
 def feature(geometry: object, properties: dict) -> dict:
@@ -219,12 +238,23 @@ def feature(geometry: object, properties: dict) -> dict:
 
 
 @extend_schema(
+    parameters=[
+        OpenApiParameter(
+            "bbox", str, description="min lon, min lat, max lon, max lat: only the stations inside"
+        )
+    ],
     responses={200: OpenApiTypes.OBJECT, **error_responses()},
-    summary="GNSS stations (GeoJSON, mm/yr)",
+    summary="GNSS stations (GeoJSON, mm/yr; height m); no GNSS time series are stored",
 )
 @api_view(["GET"])
 def gnss_stations(request: Request) -> Response:
     stations = GNSSStation.objects.select_related("network").order_by("network__slug", "code")
+    if request.query_params.get("bbox"):
+        try:
+            box = filters.parse_bbox(request.query_params["bbox"])
+        except ValidationError as error:
+            raise ValidationError({"bbox": error.detail["in_bbox"]}) from None
+        stations = stations.filter(geom__intersects=box)
     fields = (
         "velocity_east",
         "velocity_north",
@@ -240,6 +270,9 @@ def gnss_stations(request: Request) -> Response:
             {
                 "code": station.code,
                 "network": station.network.slug,
+                "network_name": station.network.name,
+                "reference_frame": station.network.reference_frame,
+                "series": False,  # stations carry velocities only: no GNSS series is stored
                 **{name: getattr(station, name) for name in fields},
             },
         )

@@ -1,6 +1,9 @@
 """The three export writers. Each streams the access-filtered points in chunks.
 
-Units: displacement mm, velocity mm/yr, heights m; positive LOS is towards the satellite.
+Units: displacement mm, velocity mm/yr, heights m. What the values measure and their sign
+(LOS towards the satellite, east, up) come from groundmotion/quantities.py: the GeoPackage's
+layer metadata and the GeoTIFF's band description say it. The EGMS CSV stays EGMS's own text
+(an ingested file exports back to itself), so it carries no comment lines.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from groundmotion.exports.columns import (
 from groundmotion.exports.csvtext import format_rows
 from groundmotion.exports.stream import PointChunk, ProgressCallback, stream_points
 from groundmotion.models import Dataset, Level, MeasurementPoint
+from groundmotion.quantities import quantity
 
 
 class ExportError(ValueError):
@@ -52,6 +56,23 @@ CONTENT_TYPES = {
 }
 EXTENSIONS = {Format.CSV: "csv", Format.GPKG: "gpkg", Format.GEOTIFF: "tif"}
 GPKG_DATE_PREFIX = "d"
+
+
+def layer_metadata(dataset: Dataset) -> dict[str, str]:
+    """What an exported layer holds, in words (GeoPackage layer metadata)."""
+    words = quantity(dataset)
+    return {
+        "DESCRIPTION": f"{dataset.name}: {words['short']} displacement (mm) and velocity (mm/yr)",
+        "QUANTITY": words["short"],
+        "SIGN_CONVENTION": words["sign_convention"],
+        "UNITS": "displacement mm (date columns), velocity mm/yr, heights m",
+    }
+
+
+def band_description(dataset: Dataset) -> str:
+    """E.g. "mean velocity, up-down, mm/yr, + up"."""
+    words = quantity(dataset)
+    return f"mean velocity, {words['short']}, mm/yr, + {words['positive']}"
 
 
 @dataclass
@@ -154,6 +175,7 @@ def write_gpkg(
             geometry_name=GPKG_WKB_COLUMN,
             geometry_type="Point",
             crs="EPSG:4326",
+            layer_metadata=layer_metadata(dataset),
         )
     except Exception:
         stream.raise_error()  # the batches' own exception (a failed read), not GDAL's report
@@ -400,7 +422,14 @@ def write_empty_gpkg(dataset: Dataset, path: Path) -> None:
     frame = gpd.GeoDataFrame(
         {name: [] for name in static_columns(dataset)}, geometry=gpd.GeoSeries([], crs="EPSG:4326")
     )
-    pyogrio.write_dataframe(frame, path, layer=dataset.slug, driver="GPKG", geometry_type="Point")
+    pyogrio.write_dataframe(
+        frame,
+        path,
+        layer=dataset.slug,
+        driver="GPKG",
+        geometry_type="Point",
+        layer_metadata=layer_metadata(dataset),
+    )
 
 
 def grid_indices(chunk_lon: np.ndarray, chunk_lat: np.ndarray, size: float) -> np.ndarray:
@@ -428,11 +457,13 @@ def write_geotiff(
             progress(sum(len(part) for part in velocities))
     cell = np.concatenate(cells) if cells else np.zeros((0, 2), dtype=np.int64)
     velocity = np.concatenate(velocities) if velocities else np.zeros(0, dtype=np.float32)
-    write_grid(path, cell, velocity, size)
+    write_grid(path, cell, velocity, size, dataset)
     return ExportResult(point_count=len(velocity), byte_count=path.stat().st_size)
 
 
-def write_grid(path: Path, cell: np.ndarray, velocity: np.ndarray, size: float) -> None:
+def write_grid(
+    path: Path, cell: np.ndarray, velocity: np.ndarray, size: float, dataset: Dataset
+) -> None:
     if len(cell) == 0:
         cell = np.zeros((1, 2), dtype=np.int64)
         velocity = np.full(1, np.nan, dtype=np.float32)
@@ -456,7 +487,15 @@ def write_grid(path: Path, cell: np.ndarray, velocity: np.ndarray, size: float) 
     }
     with rasterio.open(path, "w", **profile) as target:
         target.write(raster, 1)
-        target.update_tags(1, units="mm/yr", quantity="mean velocity")
+        target.set_band_description(1, band_description(dataset))
+        words = quantity(dataset)
+        target.update_tags(
+            1,
+            units="mm/yr",
+            quantity=f"mean velocity, {words['short']}",
+            sign_convention=words["sign_convention"],
+        )
+        target.update_tags(dataset=dataset.name)
 
 
 WRITERS = {Format.CSV: write_csv, Format.GPKG: write_gpkg, Format.GEOTIFF: write_geotiff}

@@ -170,7 +170,7 @@ def test_plots_are_png_and_svg_with_title_units_and_sign_convention():
     png = client_for().get(reverse("api-point-plot-png", args=[point_id]))
     assert png["Content-Type"] == "image/png" and png.content[:8] == b"\x89PNG\r\n\x1a\n"
     svg = client_for().get(reverse("api-point-plot-svg", args=[point_id])).content.decode()
-    for text in ("OPEN000000", "-4.00 mm/yr", "LOS displacement (mm)", "towards the satellite"):
+    for text in ("OPEN000000", "-4.00 mm/yr", "LOS displacement, mm", "(+ towards satellite)"):
         assert text in svg
 
 
@@ -178,10 +178,10 @@ def test_plots_are_png_and_svg_with_title_units_and_sign_convention():
 def test_series_csv_has_a_row_per_date():
     dataset = make_dataset("open", lon=LON, lat=LAT, velocity=VELOCITY)
     text = client_for().get(reverse("api-point-series-csv", args=[first_point_id(dataset)]))
-    lines = text.content.decode().strip().split("\n")
-    assert lines[1] == "date,displacement_mm"
-    assert len(lines) == 2 + len(DATES)
-    last_date, last_value = lines[-1].split(",")
+    lines = [line for line in text.content.decode().strip().split("\n") if line[:1] != "#"]
+    assert lines[0] == "date,los_mm,model_mm,model_std_mm"
+    assert len(lines) == 1 + len(DATES)
+    last_date, last_value, _, _ = lines[-1].split(",")
     years = (DATES[-1] - DATES[0]).days / 365.25
     assert last_date == DATES[-1].isoformat()
     assert float(last_value) == pytest.approx(-4.0 * years, abs=0.051)  # stored to 0.1 mm

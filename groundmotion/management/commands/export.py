@@ -18,7 +18,9 @@ from groundmotion.models import Dataset
 class Command(BaseCommand):
     help = (
         "Export a dataset (drafts included) for a bbox or polygon. Masked areas are left out "
-        "unless --include-masked is given. Units: mm, mm/yr; positive LOS towards the satellite."
+        "unless --include-masked is given. Units: mm, mm/yr. Positive values: LOS (L2a, L2b) "
+        "towards the satellite, L3 east-west towards the east, L3 up-down upwards; the "
+        "GeoPackage's layer metadata and the GeoTIFF's band description say which."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
