@@ -8,6 +8,7 @@ popups, plots, CSV headers and GeoTIFF band descriptions all take their words fr
 
 from __future__ import annotations
 
+import datetime
 from typing import TypedDict
 
 from groundmotion.models import Component, Dataset, Level, PassDirection
@@ -80,3 +81,34 @@ SIGN_CONVENTIONS = "; ".join(
 def level_label(level: str) -> str:
     """ "l2a" -> "L2a", as EGMS writes the levels."""
     return str(level)[:1].upper() + str(level)[1:]
+
+
+EN_DASH = "\u2013"  # between years, as in "2020–2024"  # noqa: RUF003
+
+
+def years_label(dates: list[datetime.date]) -> str:
+    """ "2020-2024" (with an en dash) from the first and last dates, "" without dates."""
+    if not dates:
+        return ""
+    first, last = dates[0].year, dates[-1].year
+    return f"{first}{EN_DASH}{last}" if last != first else str(first)
+
+
+def role_name(
+    *,
+    area: str,
+    level: str,
+    component: str,
+    pass_direction: str = "",
+    relative_orbit: int | None = None,
+    dates: list[datetime.date] = (),
+) -> str:
+    """A dataset's name from its role: "Dax L2b ascending track 132, 2020-2024",
+    "Dax L3 up-down 2020-2024" (area, level, track or component, years of the dates)."""
+    years = years_label(list(dates))
+    if component in (Component.EAST_WEST, Component.UP_DOWN):
+        head, tail = f"{level_label(level)} {component}", f" {years}"
+    else:
+        track = f" track {relative_orbit}" if relative_orbit is not None else ""
+        head, tail = f"{level_label(level)} {pass_direction or 'LOS'}{track}", f", {years}"
+    return " ".join(filter(None, [area, head])) + (tail if years else "")

@@ -1,4 +1,5 @@
-"""What a product is (level, pass, component, orbit, grid) from its name and first points."""
+"""What a product is (level, pass, component, orbit, grid) from its name and first points, and
+a name a person can read for it."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from groundmotion import egms
 from groundmotion.ingest.chunk import Chunk
 from groundmotion.ingest.errors import IngestError
 from groundmotion.models import Component, Level, PassDirection
+from groundmotion.quantities import EN_DASH, level_label, role_name
 
 
 @dataclass
@@ -81,3 +83,48 @@ def _grid_size(first: Chunk) -> int:
     steps = np.diff(eastings)
     steps = steps[steps > 0.5]
     return round(float(steps.min())) if len(steps) else egms.L3_GRID_SIZE_M
+
+
+def readable_name(
+    files: list[str],
+    *,
+    level: str,
+    pass_direction: str,
+    component: str,
+    relative_orbit: int | None = None,
+    dates: list | tuple = (),
+    area: str = "",
+) -> str:
+    """The dataset's name from its EGMS file names: "L2b ascending track 88, burst 0296 IW2,
+    2019-2023", "L3 up-down E32N14, 2019-2023" (en dashes); other files get their role and
+    the first file's stem: "L2a ascending, 2019-2023 (tre)"."""
+    parts = [found for found in (parse_product_name(Path(name)) for name in files) if found]
+    if not parts:
+        role = role_name(
+            area=area,
+            level=level,
+            component=component,
+            pass_direction=pass_direction,
+            relative_orbit=relative_orbit,
+            dates=list(dates),
+        )
+        return f"{role} ({Path(files[0]).stem})" if files else role
+    years = f"{min(p['first'] for p in parts)}{EN_DASH}{max(p['last'] for p in parts)}"
+    if level == Level.L3:
+        tiles = sorted({p["tile"].upper() for p in parts if "tile" in p})
+        head = f"L3 {component} {', '.join(tiles)}"
+    else:
+        track = f" track {int(parts[0]['track'])}" if "track" in parts[0] else ""
+        head = f"{level_label(level)} {pass_direction}{track}, {_bursts(parts)}"
+    return " ".join(filter(None, [area, head])) + f", {years}"
+
+
+def _bursts(parts: list[dict[str, Any]]) -> str:
+    """ "burst 0296 IW2", "bursts 0282 IW1, 0282 IW2", or "9 bursts 0282-0284" (en dash)."""
+    bursts = sorted({f"{p['burst']} IW{p['swath']}" for p in parts if "burst" in p})
+    if len(bursts) == 1:
+        return f"burst {bursts[0]}"
+    if len(bursts) <= 3:
+        return f"bursts {', '.join(bursts)}"
+    numbers = sorted(p["burst"] for p in parts)
+    return f"{len(bursts)} bursts {numbers[0]}{EN_DASH}{numbers[-1]}"

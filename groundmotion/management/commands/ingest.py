@@ -8,7 +8,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from groundmotion.ingest import IngestError, IngestOptions, ingest
-from groundmotion.models import Component, Level, PassDirection
+from groundmotion.ingest.describe import readable_name
+from groundmotion.models import Component, Dataset, Level, PassDirection
 
 
 def parse_mapping(items: list[str]) -> dict[str, str]:
@@ -37,7 +38,13 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("paths", nargs="+", type=Path, help="Product files")
         parser.add_argument("--dataset", required=True, help="Dataset slug")
-        parser.add_argument("--name", default="", help="Dataset name (default: the slug)")
+        parser.add_argument(
+            "--name",
+            default="",
+            help="Dataset name (default: from the EGMS file names, e.g. "
+            "'L2b ascending track 88, burst 0296 IW2, 2019-2023')",
+        )
+        parser.add_argument("--area", help="Where the product lies, to group datasets (e.g. 'Dax')")
         parser.add_argument("--level", choices=Level.values)
         parser.add_argument(
             "--pass",
@@ -78,12 +85,15 @@ class Command(BaseCommand):
         except IngestError as error:
             raise CommandError(f"{error}. Nothing was loaded.") from None
         dataset = report.dataset
+        self.describe(dataset, options["name"], options["area"])
         self.stdout.write(
             f"{dataset.slug}: {report.points:,} points x {len(dataset.acquisition_dates)} dates "
             f"({dataset.level}, {dataset.pass_direction or dataset.component}) from "
             f"{len(report.files)} file(s) in {report.seconds:.1f} s "
             f"({report.points / max(report.seconds, 1e-9):,.0f} points/s)"
         )
+        area = f" (area {dataset.area})" if dataset.area else ""
+        self.stdout.write(f"name: {dataset.name}{area}")
         if report.skipped_duplicates:
             self.stdout.write(
                 f"skipped {report.skipped_duplicates:,} points already loaded "
@@ -93,3 +103,22 @@ class Command(BaseCommand):
             self.stdout.write(f"kept extra columns: {', '.join(dataset.extra_columns)}")
         if report.ignored_columns:
             self.stdout.write(f"ignored non-numeric columns: {', '.join(report.ignored_columns)}")
+
+    def describe(self, dataset: Dataset, name: str, area: str | None) -> None:
+        """Name a dataset the loader named by its slug (new, no --name) after its files, and
+        set its area when given; a reload keeps a name and an area it already has."""
+        changes: dict[str, str] = {}
+        if area is not None:
+            changes["area"] = dataset.area = area
+        if not name and dataset.name == dataset.slug:
+            changes["name"] = dataset.name = readable_name(
+                dataset.provenance.get("files", []),
+                level=dataset.level,
+                pass_direction=dataset.pass_direction,
+                component=dataset.component,
+                relative_orbit=dataset.relative_orbit,
+                dates=dataset.acquisition_dates,
+                area=dataset.area,
+            )
+        if changes:
+            Dataset.objects.filter(pk=dataset.pk).update(**changes)
