@@ -117,6 +117,8 @@ def write_job_file(job: ProcessingJob, progress: runs.Progress) -> DownloadRecor
         record = service.record_download(job.user, plan, result.byte_count)
         parameters["file"] = name
         parameters["points_written"] = result.point_count
+        parameters["byte_count"] = result.byte_count
+        parameters["record"] = record.pk  # the download's audit row, for the user's history
         ProcessingJob.objects.filter(pk=job.pk).update(parameters=parameters)
     return record
 

@@ -19,12 +19,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.authentication import ApiTokenAuthentication
-from downloads import jobs, service
-from downloads.forms import DownloadForm
+from downloads import history, jobs, service
+from downloads.forms import DownloadForm, dataset_label
 from groundmotion import access
 from groundmotion.api.openapi import error_responses
 from groundmotion.exports.writers import CONTENT_TYPES, EXTENSIONS, Format, csv_chunks, write_export
+from groundmotion.map_views import basemap_config
 from groundmotion.models import DownloadRecord, ProcessingJob
+from groundmotion.quantities import quantity
 
 # Token first, so that a bad token answers 401 with `WWW-Authenticate: Token`.
 API_AUTHENTICATION = [ApiTokenAuthentication, SessionAuthentication]
@@ -65,24 +67,43 @@ def counted(blocks: Iterator[bytes], record: DownloadRecord) -> Iterator[bytes]:
 
 
 def map_config(user: object) -> dict:
-    """What the dialog's map needs: a start view and the downloadable datasets' extents."""
+    """What the page's script needs: the base map, a start view, the downloadable datasets
+    (name, extent, sign note) and the URLs of tiles, estimates and jobs."""
     leaflet = settings.LEAFLET_CONFIG
-    # The extent as the user may know it: masked points must not stretch it.
-    known = [
-        (dataset.slug, access.visible_summary(user, dataset)[1])
-        for dataset in access.downloadable_datasets(user).exclude(extent=None)
-    ]
-    extents = [{"slug": slug, "bbox": list(extent)} for slug, extent in known if extent]
+    datasets = []
+    for dataset in access.downloadable_datasets(user).order_by("name", "slug"):
+        # The extent as the user may know it: masked points must not stretch it.
+        extent = access.visible_summary(user, dataset)[1]
+        datasets.append(
+            {
+                "slug": dataset.slug,
+                "name": dataset.name,
+                "label": dataset_label(dataset),
+                "bbox": list(extent) if extent else None,
+                "sign_convention": quantity(dataset)["sign_convention"],
+                "velocity_label": quantity(dataset)["velocity_label"],
+            }
+        )
     return {
         "center": list(leaflet["DEFAULT_CENTER"]),
         "zoom": leaflet["DEFAULT_ZOOM"],
-        "basemap": settings.GROUNDMOTION["BASEMAP_URL"],
-        "extents": extents,
+        "basemap": basemap_config(),
+        "datasets": datasets,
+        "extents": [
+            {"slug": item["slug"], "bbox": item["bbox"]} for item in datasets if item["bbox"]
+        ],
+        "tileUrl": "/tiles/{slug}/{z}/{x}/{y}.pbf",
+        "pointZoom": settings.GROUNDMOTION["POINT_ZOOM"],
+        "estimateUrl": "/api/downloads/{slug}/estimate",
+        "downloadUrl": "/api/downloads/{slug}/",
+        "jobUrl": "/api/downloads/jobs/{id}/",
+        "syncPoints": service.limits()["DOWNLOAD_SYNC_POINTS"],
     }
 
 
 def render_dialog(request: HttpRequest, context: dict, status: int = 200) -> HttpResponse:
     context["map_config"] = map_config(request.user)
+    context["past_downloads"] = history.past_downloads(request.user)
     return render(request, "downloads/dialog.html", context, status=status)
 
 
@@ -168,6 +189,27 @@ def job_file(request: Request, job_id: int) -> HttpResponse:
     return FileResponse(open(path, "rb"), as_attachment=True, filename=path.name)
 
 
+@extend_schema(
+    request=OpenApiTypes.OBJECT,
+    responses={200: OpenApiTypes.OBJECT, **error_responses(403, 404)},
+)
+@api_view(["POST"])
+@authentication_classes(API_AUTHENTICATION)
+def api_estimate(request: Request, slug: str) -> Response:
+    """How many points a download of this area holds (masked points out) and its estimated size
+    per format; body {"bbox": "MINLON,MINLAT,MAXLON,MAXLAT"} or {"polygon": "WKT"}."""
+    body = request.data if hasattr(request.data, "get") else {}
+    fields = {name: body.get(name) or None for name in ("bbox", "polygon")}
+    for name, value in fields.items():
+        if value is not None and not isinstance(value, str):
+            return Response({"detail": f"{name} must be text.", "field": name}, status=400)
+    try:
+        estimate = service.estimate_download(request.user, slug, **fields)
+    except service.DownloadRefused as refusal:
+        return Response(refusal.body(), status=refusal.status)
+    return Response(estimate.to_dict())
+
+
 @extend_schema(responses={200: OpenApiTypes.OBJECT, **error_responses(404)})
 @api_view(["GET"])
 @authentication_classes(API_AUTHENTICATION)
@@ -203,7 +245,7 @@ def api_download(request: Request, slug: str) -> HttpResponse:
             parameters.get("polygon"),
         )
     except service.DownloadRefused as refusal:
-        return Response({"detail": refusal.message}, status=refusal.status)
+        return Response(refusal.body(), status=refusal.status)
     if plan.immediate:
         return deliver(request.user, plan)
     job = jobs.create_job(

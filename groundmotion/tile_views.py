@@ -7,6 +7,12 @@ by the database (access.get_dataset_for_tiles, one narrow query) at every reques
 user; an anonymous user's answer about a published public dataset is kept a second, shorter than
 the hour its tiles may sit in shared caches (see access.public_tile_lookups).
 
+The user is the session's or, for scripts and QGIS, the owner of `Authorization: Token …`
+(accounts.authentication.request_user); a bad token is a 401. The cache tiers are keyed by what
+the user may see (the tile kind), never by who asked, and are filled only after the access
+check, so a token user's tile of a restricted dataset is served again only to users who pass
+that check too; it leaves with Cache-Control private, like every tile that is not public.
+
 Tiles go out gzip-compressed to every client that accepts it (every browser does), as tile
 servers and MBTiles do: MVT compresses about twofold (a z13-16 tile of 63 KB to 31 KB) and
 ISA-L does it in ~0.25 ms. Both cache tiers hold the compressed bytes; the rare client without
@@ -21,12 +27,14 @@ from collections import OrderedDict
 from django.conf import settings
 from django.core.cache import cache
 from django.db import OperationalError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.middleware.gzip import re_accepts_gzip
 from django.views.decorators.http import require_safe
 from isal import igzip
 
+from accounts.authentication import TokenRefused, request_user, token_refusal
 from groundmotion import access, tiles
+from groundmotion.access import AnyUser
 from groundmotion.models import Dataset, Status, Visibility
 
 # Public tiles may sit in shared caches for a while; others only in the user's browser.
@@ -87,7 +95,7 @@ def accepts_gzip(request: HttpRequest) -> bool:
 
 
 def compressed_tile(
-    request: HttpRequest,
+    user: AnyUser,
     dataset: Dataset,
     address: tiles.TileAddress,
     kind: tiles.TileKind,
@@ -101,14 +109,14 @@ def compressed_tile(
         return body
     body = cache.get(key)
     if body is None:
-        body = compress(tiles.render_tile(request.user, dataset, address, kind))
+        body = compress(tiles.render_tile(user, dataset, address, kind))
         cache.set(key, body, seconds)
     local_tiles.put(key, body)
     return body
 
 
 def tile_body(
-    request: HttpRequest,
+    user: AnyUser,
     dataset: Dataset,
     address: tiles.TileAddress,
     kind: tiles.TileKind,
@@ -117,9 +125,9 @@ def tile_body(
     """The tile's bytes, gzip-compressed or not; cached unless TILE_CACHE_SECONDS is 0."""
     seconds = settings.GROUNDMOTION.get("TILE_CACHE_SECONDS", DEFAULT_CACHE_SECONDS)
     if seconds <= 0:
-        body = tiles.render_tile(request.user, dataset, address, kind)
+        body = tiles.render_tile(user, dataset, address, kind)
         return compress(body) if gzip else body
-    body = compressed_tile(request, dataset, address, kind, seconds)
+    body = compressed_tile(user, dataset, address, kind, seconds)
     return body if gzip else decompress(body)
 
 
@@ -129,8 +137,12 @@ def tile(request: HttpRequest, slug: str, zoom: int, x: int, y: int) -> HttpResp
     address = tiles.TileAddress(zoom, x, y)
     if not address.is_valid():
         raise Http404("No such tile")
-    dataset = access.get_dataset_for_tiles(request.user, slug)
-    kind = tiles.tile_kind(request.user, dataset, zoom, y)
+    try:
+        user = request_user(request)
+    except TokenRefused as error:
+        return token_refusal(error)
+    dataset = access.get_dataset_for_tiles(user, slug)
+    kind = tiles.tile_kind(user, dataset, zoom, y)
     gzip = accepts_gzip(request)
     # Each encoding is its own representation, so it has its own strong ETag.
     etag = f'"{dataset.pk}.{dataset.version}.{kind.name}{".gz" if gzip else ""}"'
@@ -138,7 +150,7 @@ def tile(request: HttpRequest, slug: str, zoom: int, x: int, y: int) -> HttpResp
         response = HttpResponse(status=304)
     else:
         try:
-            body = tile_body(request, dataset, address, kind, gzip)
+            body = tile_body(user, dataset, address, kind, gzip)
         except OperationalError:
             # The statement timeout fired: say so and let the client retry, never a 500.
             return HttpResponse("Tile took too long", status=503, headers={"Retry-After": "5"})
@@ -146,8 +158,80 @@ def tile(request: HttpRequest, slug: str, zoom: int, x: int, y: int) -> HttpResp
         if gzip and body:
             response["Content-Encoding"] = "gzip"
     response["ETag"] = etag
+    response["Cache-Control"] = (
+        PUBLIC_CACHE_CONTROL if is_public(dataset, kind) else PRIVATE_CACHE_CONTROL
+    )
+    response["Vary"] = "Cookie, Authorization, Accept-Encoding"
+    return response
+
+
+def is_public(dataset: Dataset, kind: tiles.TileKind) -> bool:
+    """Whether the tile is the same for everyone, so that shared caches may keep it."""
     public = dataset.status == Status.PUBLISHED and dataset.visibility == Visibility.PUBLIC
-    public = public and not kind.masked
-    response["Cache-Control"] = PUBLIC_CACHE_CONTROL if public else PRIVATE_CACHE_CONTROL
-    response["Vary"] = "Cookie, Accept-Encoding"
+    return public and not kind.masked
+
+
+# The layers of a dataset's tiles and their attributes (tiles.py writes them), for TileJSON.
+VECTOR_LAYERS = (
+    (
+        "cells",
+        "Points aggregated per cell, below the point zoom",
+        {"count": "Number", "velocity": "Number", "coherence": "Number"},
+    ),
+    (
+        "points",
+        "Measurement points, from the point zoom",
+        {"velocity": "Number", "coherence": "Number"},
+    ),
+)
+
+
+@require_safe
+def tilejson(request: HttpRequest, slug: str) -> HttpResponse:
+    """TileJSON 3.0.0 of a dataset's vector tiles, by the tiles' own access rules (404 when the
+    user may not see the dataset, 401 for a bad token): what QGIS and MapLibre need."""
+    try:
+        user = request_user(request)
+    except TokenRefused as error:
+        return token_refusal(error)
+    dataset = access.get_dataset_for_user(user, slug)[0]
+    sees_points = access.sees_points(user, dataset)
+    extent = access.visible_summary(user, dataset)[1]
+    point_zoom = settings.GROUNDMOTION["POINT_ZOOM"]
+    url = request.build_absolute_uri(f"/tiles/{dataset.slug}/")
+    layers = [
+        {
+            "id": name,
+            "description": text,
+            "fields": fields,
+            "minzoom": 0 if name == "cells" else point_zoom,
+            "maxzoom": (point_zoom - 1 if sees_points else tiles.MAX_ZOOM)
+            if name == "cells"
+            else tiles.MAX_ZOOM,
+        }
+        for name, text, fields in VECTOR_LAYERS
+        if name == "cells" or sees_points
+    ]
+    body = {
+        "tilejson": "3.0.0",
+        "name": dataset.name,
+        "description": dataset.description,
+        "attribution": dataset.attribution,
+        "version": f"1.0.{dataset.version}",
+        "scheme": "xyz",
+        "tiles": [url + "{z}/{x}/{y}.pbf"],
+        "minzoom": 0,
+        "maxzoom": tiles.MAX_ZOOM,
+        "bounds": list(extent) if extent else [-180, -85.0511, 180, 85.0511],
+        "vector_layers": layers,
+    }
+    if extent:
+        west, south, east, north = extent
+        body["center"] = [(west + east) / 2, (south + north) / 2, min(point_zoom, 12)]
+    response = JsonResponse(body)
+    kind = tiles.tile_kind(user, dataset, point_zoom)
+    response["Cache-Control"] = (
+        PUBLIC_CACHE_CONTROL if is_public(dataset, kind) else PRIVATE_CACHE_CONTROL
+    )
+    response["Vary"] = "Cookie, Authorization"
     return response
