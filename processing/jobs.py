@@ -2,6 +2,8 @@
 
 Each runner takes the job's parameters (JSON) and a progress callback and returns the output
 dataset (or None). Bad parameters raise ValueError with a message for the curator.
+`result_message` is what a succeeded job says: derived datasets start as drafts, and the
+curator is told how to publish them.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from groundmotion.models import CornerReflector, Dataset, GNSSNetwork, ProcessingJob
+from groundmotion.models import CornerReflector, Dataset, GNSSNetwork, ProcessingJob, Status
 from processing.products import ProgressCallback, calibrate, decompose, fit, reflector
 
 Runner = Callable[[dict, ProgressCallback], Dataset | None]
@@ -87,6 +89,34 @@ def run_reflector(parameters: dict, progress: ProgressCallback) -> None:
     progress(0.5, f"measuring {target.code} on {len(dates):,} acquisitions")
     reflector.measure_reflector(target, amplitudes, dates, parameters.get("relative_orbit"))
     return None
+
+
+def draft_notice(datasets: list[Dataset]) -> str:
+    """ "created as draft 'Dax L3 up-down 2021-2023' (slug dax-up): publish with
+    `manage.py dataset dax-up --publish` or in the admin"."""
+    drafts = [dataset for dataset in datasets if dataset.status == Status.DRAFT]
+    if not drafts:
+        return ""
+    named = " and ".join(f"draft '{d.name}' (slug {d.slug})" for d in drafts)
+    commands = ", ".join(f"`manage.py dataset {d.slug} --publish`" for d in drafts)
+    return f"created as {named}: publish with {commands} or in the admin"
+
+
+def output_slugs(kind: str, parameters: dict) -> list[str]:
+    """The slugs of the datasets a job of this kind creates (none for fit, reference...)."""
+    if kind == ProcessingJob.Kind.CALIBRATE:
+        return _names(parameters.get("output"))
+    if kind == ProcessingJob.Kind.DECOMPOSE:
+        return [str(parameters.get("up")), str(parameters.get("east"))]
+    return []
+
+
+def result_message(kind: str, parameters: dict) -> str:
+    """What a succeeded job says: the drafts it created and how to publish them, or done."""
+    slugs = output_slugs(kind, parameters)
+    by_slug = {d.slug: d for d in Dataset.objects.filter(slug__in=slugs)}
+    notice = draft_notice([by_slug[slug] for slug in slugs if slug in by_slug])
+    return f"done: {notice}" if notice else "done"
 
 
 RUNNERS: dict[str, Runner] = {

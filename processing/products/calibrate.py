@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import math
 
 import numpy as np
 from django.db import transaction
 
-from groundmotion.models import Dataset, GNSSNetwork, Level
+from groundmotion.models import Component, Dataset, GNSSNetwork, Level
+from groundmotion.quantities import role_name
 from groundmotion.storage import copy_in, copy_out, partitions, queries
 from processing.kernels import calibration, velocity
 from processing.products import ProgressCallback, no_progress
@@ -29,6 +31,17 @@ from processing.products.fit import dataset_years, software_provenance
 STATION_RADIUS_M = 500.0
 OVERLAP_CELL_M = 100.0
 MIN_OVERLAP_CELLS = 10
+# A job reports progress about PROGRESS_STEPS times, not once per CHUNK_POINTS only (a 50,000-
+# point track is one default chunk: its progress would jump from 0 to 1).
+PROGRESS_STEPS = 10
+MIN_STEP_POINTS = 5_000
+SURFACES_SHARE = 0.05  # of the progress bar: station ties, surfaces and harmonisation
+
+
+def step_points(count: int) -> int:
+    """Points per chunk for about PROGRESS_STEPS reports over `count` points, at least
+    MIN_STEP_POINTS and at most copy_out.CHUNK_POINTS (read at each call)."""
+    return min(copy_out.CHUNK_POINTS, max(MIN_STEP_POINTS, math.ceil(count / PROGRESS_STEPS)))
 
 
 def station_ties(dataset: Dataset, network: GNSSNetwork) -> list[dict]:
@@ -85,18 +98,25 @@ def calibration_surface(dataset: Dataset, network: GNSSNetwork) -> tuple[np.ndar
 
 
 def create_output(source: Dataset, slug: str, level: str, provenance: dict, **fields) -> Dataset:
-    """A new draft dataset that inherits the source's description; fails if the slug exists."""
+    """A new draft dataset that inherits the source's description and area, named from its
+    role ("Dax L2b ascending track 132, 2020-2024"); fails if the slug exists."""
     if Dataset.objects.filter(slug=slug).exists():
         raise ValueError(f"a dataset {slug!r} already exists")
+    described = {
+        "level": level,
+        "component": fields.pop("component", Component.LOS),
+        "pass_direction": fields.pop("pass_direction", source.pass_direction),
+        "relative_orbit": fields.pop("relative_orbit", source.relative_orbit),
+    }
+    dates = fields.pop("acquisition_dates", source.acquisition_dates)
     return Dataset.objects.create(
         slug=slug,
-        name=fields.pop("name", f"{source.name} ({level})"),
-        level=level,
-        pass_direction=fields.pop("pass_direction", source.pass_direction),
-        relative_orbit=fields.pop("relative_orbit", source.relative_orbit),
+        name=role_name(area=source.area, dates=dates, **described),
+        area=source.area,
+        **described,
         sensor=source.sensor,
         wavelength_m=source.wavelength_m,
-        acquisition_dates=fields.pop("acquisition_dates", source.acquisition_dates),
+        acquisition_dates=dates,
         reference_date=source.reference_date,
         licence=source.licence,
         attribution=source.attribution,
@@ -168,7 +188,9 @@ def _write_calibrated(
     years = dataset_years(source)
     columns = {**copy_out.GEOMETRY_COLUMNS, **copy_out.ATTRIBUTE_COLUMNS}
     done = 0
-    for fraction, chunk in copy_out.iterate_chunks(source, columns):
+    for fraction, chunk in copy_out.iterate_chunks(
+        source, columns, step_points(source.point_count)
+    ):
         x, y = calibration.local_km(chunk["lon"], chunk["lat"], *centre)
         correction = calibration.evaluate_surface(coefficients, x, y) + offset
         velocity.remove_velocity(chunk["series"], correction, years)
@@ -207,7 +229,12 @@ def calibrate_datasets(
         staged = [stack.enter_context(partitions.StagedPoints()) for _ in sources]
         surfaces = [calibration_surface(source, network) for source in sources]
         harmonised = harmonisation(sources, surfaces) if len(sources) > 1 else None
-        outputs, share = [], 1.0 / len(sources)
+        misfits = ", ".join(
+            f"{s.slug} {r['rms_before']:.2f} -> {r['rms_after']:.2f}"
+            for s, (_, r) in zip(sources, surfaces, strict=True)
+        )
+        progress(SURFACES_SHARE, f"GNSS surfaces fitted (RMS misfit, mm/yr: {misfits})")
+        outputs, share = [], (1.0 - SURFACES_SHARE) / len(sources)
         for number, (source, slug, (coefficients, report)) in enumerate(
             zip(sources, output_slugs, surfaces, strict=True)
         ):
@@ -238,8 +265,9 @@ def calibrate_datasets(
 
 
 def _share_of(progress: ProgressCallback, number: int, share: float) -> ProgressCallback:
-    """Progress of the `number`-th of several equal parts, as a fraction of the whole."""
-    return lambda fraction, message: progress((number + fraction) * share, message)
+    """Progress of the `number`-th of several equal parts after the surfaces' share, as a
+    fraction of the whole."""
+    return lambda fraction, message: progress(SURFACES_SHARE + (number + fraction) * share, message)
 
 
 def calibrate_dataset(

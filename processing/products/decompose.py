@@ -22,7 +22,7 @@ from groundmotion.models import Component, Dataset, GNSSNetwork, Level, PassDire
 from groundmotion.storage import copy_in, copy_out, partitions, queries
 from processing.kernels import calibration, decomposition, velocity
 from processing.products import ProgressCallback, no_progress
-from processing.products.calibrate import create_output
+from processing.products.calibrate import MIN_STEP_POINTS, PROGRESS_STEPS, create_output
 from processing.products.fit import software_provenance
 
 EPOCH = datetime.date(1970, 1, 1)
@@ -121,6 +121,7 @@ GEOMETRY_COLUMNS = {
     "los_up": "p.los_up",
 }
 BAND_POINTS = 300_000
+BANDS_SHARE = 0.95  # of the progress bar; the rest is the outputs' indexes and tile cells
 to_laea = Transformer.from_crs(4326, 3035, always_xy=True)
 to_wgs84 = Transformer.from_crs(3035, 4326, always_xy=True)
 
@@ -139,16 +140,20 @@ def common_grid(datasets: list[Dataset], step_days: int = STEP_DAYS) -> np.ndarr
 
 
 def plan_bands(datasets: list[Dataset], cell_size: float) -> list[tuple[int, int]]:
-    """Runs of whole cell rows (first, last) holding at most about BAND_POINTS points.
+    """Runs of whole cell rows (first, last) holding at most about BAND_POINTS points, and
+    about a PROGRESS_STEPS-th of all points (at least MIN_STEP_POINTS), so that progress
+    moves in steps.
 
     Memory stays bounded by the band, whatever the datasets' size: a cell lies in one
     row, so each band is decomposed on its own.
     """
     rows = queries.points_per_cell_row(datasets, cell_size)
+    all_points = sum(count for _, count in rows)
+    budget = min(BAND_POINTS, max(MIN_STEP_POINTS, -(-all_points // PROGRESS_STEPS)))
     bands: list[tuple[int, int]] = []
     total = 0
     for row, count in rows:
-        if bands and total + count <= BAND_POINTS:
+        if bands and total + count <= budget:
             bands[-1] = (bands[-1][0], row)
             total += count
         else:
@@ -230,7 +235,6 @@ def _create_outputs(
             pass_direction=PassDirection.NONE,
             relative_orbit=None,
             acquisition_dates=dates,
-            name=f"{source.name} L3 {components[name]}",
         )
         for name, slug in slugs.items()
     }
@@ -292,9 +296,10 @@ def decompose_datasets(
                 _write_cells(outputs, tables, result)
                 cells += len(result["column"])
             message = f"solved band {number + 1} of {len(bands)} ({cells:,} cells so far)"
-            progress((number + 1) / len(bands), message)
+            progress(BANDS_SHARE * (number + 1) / len(bands), message)
         if not cells:
             raise ValueError("no grid cell holds points of both geometries")
+        progress(BANDS_SHARE, f"{cells:,} cells solved: indexing both outputs")
         for name, output in outputs.items():
             copy_in.finish_load(output, tables[name])
     return outputs["up"], outputs["east"]

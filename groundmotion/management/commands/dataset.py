@@ -1,4 +1,5 @@
-"""The curator's command for a dataset's state: publish, visibility, groups, delete, summary."""
+"""The curator's command for a dataset's state: publish, visibility, groups, name and area,
+delete, summary."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from groundmotion.storage import partitions
 class Command(BaseCommand):
     help = (
         "Change a dataset's state: --publish/--unpublish, --visibility, --group (repeatable, "
-        "for restricted datasets), --delete. Every change bumps the dataset's version. "
+        "for restricted datasets), --name, --area, --delete. Every change bumps the dataset's "
+        "version. "
         "Without options, print the dataset's summary."
     )
 
@@ -35,6 +37,8 @@ class Command(BaseCommand):
             metavar="NAME",
             help="Allowed group (repeatable); replaces the current list",
         )
+        parser.add_argument("--name", help="A new name, e.g. 'Dax L3 up-down 2021-2023'")
+        parser.add_argument("--area", help="Where it lies, to group datasets (e.g. 'Dax')")
 
     def handle(self, *args: Any, slug: str, **options: Any) -> None:
         """1. find the dataset; 2. apply each change by conditional UPDATE; 3. print it."""
@@ -65,6 +69,12 @@ class Command(BaseCommand):
             change_state(dataset, "visibility", dataset.visibility, options["visibility"])
         if options["group"] is not None:
             set_groups(dataset, options["group"])
+        if options["name"] is not None:
+            if not options["name"].strip():
+                raise CommandError("--name cannot be empty")
+            change_state(dataset, "name", dataset.name, options["name"].strip())
+        if options["area"] is not None:
+            change_state(dataset, "area", dataset.area, options["area"].strip())
 
 
 def change_state(dataset: Dataset, field: str, old: str, new: str) -> None:

@@ -11,6 +11,7 @@ from django.db import transaction
 
 from fixtures import demo_region
 from groundmotion.models import (
+    Component,
     CornerReflector,
     Dataset,
     GNSSNetwork,
@@ -19,9 +20,11 @@ from groundmotion.models import (
     Status,
     Visibility,
 )
+from groundmotion.quantities import role_name
 from groundmotion.storage import copy_in, partitions, queries
 
 GNSS_NETWORK = "demo-gnss"
+AREA = "Dax"
 
 
 class Command(BaseCommand):
@@ -59,9 +62,18 @@ def load_track(
     track: demo_region.Track, points: int, dates: list, seed: int, staged: partitions.StagedPoints
 ) -> Dataset:
     Dataset.objects.filter(slug=track.slug).delete()
+    name = role_name(
+        area=AREA,
+        level=Level.L2A,
+        component=Component.LOS,
+        pass_direction=track.pass_direction,
+        relative_orbit=track.relative_orbit,
+        dates=dates,
+    )
     dataset = Dataset.objects.create(
         slug=track.slug,
-        name=track.name,
+        name=f"{name} (synthetic)",
+        area=AREA,
         description="Synthetic PS-InSAR track over Dax with known ground truth.",
         level=Level.L2A,
         pass_direction=track.pass_direction,

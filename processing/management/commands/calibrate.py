@@ -7,6 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from groundmotion.models import Dataset, GNSSNetwork
+from processing.jobs import draft_notice
 from processing.products.calibrate import calibrate_datasets
 
 
@@ -40,6 +41,7 @@ class Command(BaseCommand):
             self.write_track(dataset, track)
         if report["harmonisation"]:
             self.write_harmonisation(report["harmonisation"])
+        self.stdout.write(draft_notice(outputs))
 
     def write_track(self, dataset: Dataset, report: dict) -> None:
         self.stdout.write(

@@ -6,7 +6,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from processing.jobs import run_decompose
+from groundmotion.models import Dataset
+from processing.jobs import draft_notice, run_decompose
 
 
 class Command(BaseCommand):
@@ -30,3 +31,4 @@ class Command(BaseCommand):
         except ValueError as error:
             raise CommandError(str(error)) from None
         self.stdout.write(f"{up.slug} and {options['east']}: {up.point_count} cells")
+        self.stdout.write(draft_notice([up, Dataset.objects.get(slug=options["east"])]))
