@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from groundmotion.api import views
+from groundmotion.api import places, views
 
 urlpatterns = [
     path("datasets/", views.datasets, name="api-datasets"),
@@ -17,6 +17,7 @@ urlpatterns = [
     path("area-mean/", views.area_mean, name="api-area-mean"),
     path("gnss-stations/", views.gnss_stations, name="api-gnss-stations"),
     path("reflectors/", views.reflectors, name="api-reflectors"),
+    path("places/", places.place_search, name="api-places"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
