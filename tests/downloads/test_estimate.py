@@ -55,8 +55,9 @@ def downloaded_pids(client, slug: str, **area: str) -> set[str]:
 
 
 def outside_mask(west: float, south: float, east: float, north: float) -> int:
-    inside = (LON >= west) & (LON <= east) & (LAT >= south) & (LAT <= north)
-    masked = (LON <= -1.05) & (LAT <= 43.71)
+    lon, lat = LON, LAT
+    inside = (lon >= west) & (lon <= east) & (lat >= south) & (lat <= north)
+    masked = (lon <= -1.05) & (lat <= 43.71)
     return int((inside & ~masked).sum())
 
 
