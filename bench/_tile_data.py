@@ -20,11 +20,11 @@ SAMPLE_PER_ZOOM = {11: 80, 12: 120, 13: 200, 14: 200, 15: 200, 16: 200}
 CLASSES = {"low": range(6, 11), "mid": range(11, 13), "high": range(13, 17)}
 
 
-def database_url() -> str:
+def database_url(database: str = DATABASE) -> str:
     base = os.environ.get("DATABASE_URL") or (
         f"postgis://postgres@127.0.0.1:{os.environ.get('PG_PORT', '54329')}/groundmotion"
     )
-    return base.rsplit("/", 1)[0] + f"/{DATABASE}"
+    return base.rsplit("/", 1)[0] + f"/{database}"
 
 
 def plain(url: str) -> str:
@@ -38,23 +38,23 @@ def point_total(url: str) -> int:
         ).fetchone()[0]
 
 
-def ensure_database(points: int) -> str:
-    """Create and load bench_tiles unless it already holds 2 x `points` points."""
-    url = database_url()
+def ensure_database(points: int, database: str = DATABASE) -> str:
+    """Create and load `database` unless it already holds 2 x `points` points."""
+    url = database_url(database)
     admin = plain(url).rsplit("/", 1)[0] + "/postgres"
     with psycopg.connect(admin, autocommit=True) as connection:
         exists = connection.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE]
+            "SELECT 1 FROM pg_database WHERE datname = %s", [database]
         ).fetchone()
         if not exists:
-            connection.execute(f"CREATE DATABASE {DATABASE}")
+            connection.execute(f"CREATE DATABASE {database}")
     environment = {**os.environ, "DATABASE_URL": url}
     manage = [sys.executable, str(ROOT / "manage.py")]
     with psycopg.connect(plain(url), autocommit=True) as connection:
         connection.execute("CREATE EXTENSION IF NOT EXISTS postgis")
     subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], env=environment, check=True)
     if point_total(url) != 2 * points:
-        print(f"loading make_demo --points {points:,} into {DATABASE} ...", flush=True)
+        print(f"loading make_demo --points {points:,} into {database} ...", flush=True)
         subprocess.run([*manage, "make_demo", "--points", str(points)], env=environment, check=True)
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
