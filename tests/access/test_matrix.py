@@ -21,6 +21,7 @@ from django.conf import settings
 from django.contrib.auth.models import Permission, User
 from django.test import Client, override_settings
 
+from accounts.tokens import create_token
 from groundmotion import cells
 from groundmotion.models import DownloadRecord
 from tests.access.matrix import (
@@ -304,6 +305,42 @@ def api_download(client: Client, world: World, user: str, case: str) -> None:
     assert not DownloadRecord.objects.exists()
 
 
+def api_estimate(client: Client, world: World, user: str, case: str) -> None:
+    dataset = world.datasets[case]
+
+    def ask(slug: str):
+        body = json.dumps({"bbox": BBOX})
+        return client.post(f"/api/downloads/{slug}/estimate", body, content_type="application/json")
+
+    response = ask(dataset.slug)
+    if user == "anonymous":
+        assert response.status_code == 401
+    elif not visible(case, user):
+        assert_like_missing(response, ask(MISSING_SLUG), dataset.slug, MISSING_SLUG)
+    elif not downloads(case, user):
+        assert response.status_code == 403 and "point_count" not in response.json()
+    else:
+        assert response.status_code == 200
+        assert response.json()["point_count"] == len(world.expected_pids(case))  # masked out
+
+
+def tilejson(client: Client, world: World, user: str, case: str) -> None:
+    slug = world.datasets[case].slug
+    response = client.get(f"/tiles/{slug}/tilejson.json")
+    if not visible(case, user):
+        missing = client.get(f"/tiles/{MISSING_SLUG}/tilejson.json")
+        assert_like_missing(response, missing, slug, MISSING_SLUG)
+        return
+    body = response.json()
+    assert response.status_code == 200 and body["tilejson"] == "3.0.0"
+    layers = {layer["id"] for layer in body["vector_layers"]}
+    assert layers == ({"cells", "points"} if sees_points(case, user) else {"cells"})
+    check_extent(body["bounds"], case)
+    # Only a published public dataset's description may sit in shared caches.
+    public = CASES[case].get("visibility") is None and case != "draft"
+    assert response["Cache-Control"].startswith("public" if public else "private")
+
+
 def dialog_offer(client: Client, world: World, user: str, case: str) -> None:
     response = client.get("/downloads/")
     if user == "anonymous":
@@ -370,6 +407,8 @@ ENDPOINTS: dict[str, Callable] = {
     "jobs": jobs_list,
     "job-detail": job_detail,
     "api-download": api_download,
+    "api-estimate": api_estimate,
+    "tilejson": tilejson,
     "dialog-offer": dialog_offer,
     "dialog-post": dialog_post,
     "profile": profile_page,
@@ -386,6 +425,99 @@ def test_access_matrix(client, world: World, endpoint: str, user: str, case: str
     if world.users[user] is not None:
         client.force_login(world.users[user])
     ENDPOINTS[endpoint](client, world, user, case)
+
+
+# The endpoints where data is: each also answers `Authorization: Token …` as it answers the
+# token owner's session (the pages (map, dialog, profile, admin) are for browsers and sessions).
+TOKEN_ENDPOINTS = [
+    "tile-cells",
+    "tile-points",
+    "tilejson",
+    "api-datasets",
+    "api-points",
+    "api-point",
+    "api-point-plot-png",
+    "api-point-plot-svg",
+    "api-point-series-csv",
+    "api-area-mean",
+    "api-download",
+    "api-estimate",
+    "job-detail",
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("user", [user for user in USERS if user != "anonymous"])
+@pytest.mark.parametrize("endpoint", TOKEN_ENDPOINTS)
+def test_access_matrix_by_token(world: World, endpoint: str, user: str, case: str) -> None:
+    """The same outcome tables with the user's API token and no session: allowed users get
+    their data, refused ones what the row prescribes for them (404 like missing, 403)."""
+    token = create_token(world.users[user], "matrix")[1]
+    client = Client(HTTP_AUTHORIZATION=f"Token {token}")
+    ENDPOINTS[endpoint](client, world, user, case)
+
+
+def data_request(world: World, endpoint: str, case: str) -> tuple[str, str, dict]:
+    """One request of the endpoint about the case's dataset: (method, path, data)."""
+    slug, point = world.datasets[case].slug, world.point_ids[case][0]
+    tile = "/tiles/{}/{}/{}/{}.pbf".format
+    return {
+        "tile-cells": ("get", tile(slug, *tile_of(LON.mean(), LAT.mean(), CELL_ZOOM)), {}),
+        "tile-points": (
+            "get",
+            tile(slug, *tile_of(LON.mean(), LAT.mean(), settings.GROUNDMOTION["POINT_ZOOM"])),
+            {},
+        ),
+        "tilejson": ("get", f"/tiles/{slug}/tilejson.json", {}),
+        "api-datasets": ("get", "/api/datasets/", {}),
+        "api-points": ("get", f"/api/datasets/{slug}/points/", {}),
+        "api-point": ("get", f"/api/points/{point}/", {}),
+        "api-point-plot-png": ("get", f"/api/points/{point}/plot.png", {}),
+        "api-point-plot-svg": ("get", f"/api/points/{point}/plot.svg", {}),
+        "api-point-series-csv": ("get", f"/api/points/{point}/series.csv", {}),
+        "api-area-mean": ("post", "/api/area-mean/", {"dataset": slug, "geometry": AREA}),
+        "api-download": ("get", f"/api/downloads/{slug}/", {"output": "csv", "bbox": BBOX}),
+        "api-estimate": ("post", f"/api/downloads/{slug}/estimate", {"bbox": BBOX}),
+        "job-detail": ("get", f"/api/jobs/{world.job.pk}/", {}),
+    }[endpoint]
+
+
+# DRF views without authentication classes of their own take REST_FRAMEWORK's, where
+# SessionAuthentication comes first, and DRF then answers a failed token 403 (the first
+# authenticator gives WWW-Authenticate). They still refuse it, with the token's message; they
+# answer 401 once config/settings.py lists ApiTokenAuthentication first.
+SESSION_FIRST = {
+    "api-datasets",
+    "api-points",
+    "api-point",
+    "api-point-plot-png",
+    "api-point-plot-svg",
+    "api-point-series-csv",
+    "api-area-mean",
+    "job-detail",
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("endpoint", TOKEN_ENDPOINTS)
+@pytest.mark.parametrize("header", ["Token gms_000000000000_wrong", "Token", "Token two parts"])
+def test_a_bad_token_is_refused_never_answered_as_anonymous(
+    world: World, endpoint: str, case: str, header: str
+) -> None:
+    method, path, data = data_request(world, endpoint, case)
+    client = Client(HTTP_AUTHORIZATION=header)
+    if method == "post":
+        response = client.post(path, json.dumps(data), content_type="application/json")
+    else:
+        response = client.get(path, data)
+    text = response_text(response)
+    assert "token" in text.lower() and world.datasets[case].slug not in text
+    if endpoint in SESSION_FIRST:
+        assert response.status_code in (401, 403)
+    else:
+        assert response.status_code == 401 and response["WWW-Authenticate"] == "Token"
 
 
 @pytest.mark.django_db
@@ -438,7 +570,8 @@ def test_download_dialog_extent_leaves_the_masked_point_out(world: World, user: 
 
 def test_matrix_size() -> None:
     """Rows x user classes x cases, so that a row or a case dropped by mistake shows."""
-    assert len(ENDPOINTS) * len(USERS) * len(CASES) == 22 * 5 * 8
+    assert len(ENDPOINTS) * len(USERS) * len(CASES) == 24 * 5 * 8
+    assert set(TOKEN_ENDPOINTS) <= set(ENDPOINTS) and len(TOKEN_ENDPOINTS) == 13
 
 
 def test_the_outcome_tables_cover_every_case_with_known_users_only() -> None:
