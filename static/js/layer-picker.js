@@ -16,8 +16,10 @@
     return dataset.pass_direction ? "LOS " + dataset.pass_direction : "LOS";
   }
 
-  function groupLabel(dataset) {
-    return (dataset.area || NO_AREA) + " · " + (LEVELS[dataset.level] || dataset.level) + " " + geometry(dataset);
+  /* "Dax · L2b LOS ascending"; without areas on any dataset, only "L2b LOS ascending". */
+  function groupLabel(dataset, withArea) {
+    var product = (LEVELS[dataset.level] || dataset.level) + " " + geometry(dataset);
+    return withArea === false ? product : (dataset.area || NO_AREA) + " · " + product;
   }
 
   function optionText(dataset) {
@@ -42,8 +44,9 @@
   function groups(datasets) {
     var result = [];
     var byLabel = {};
+    var withArea = datasets.some(function (dataset) { return Boolean(dataset.area); });
     datasets.slice().sort(compare).forEach(function (dataset) {
-      var label = groupLabel(dataset);
+      var label = groupLabel(dataset, withArea);
       if (!byLabel[label]) {
         byLabel[label] = { label: label, datasets: [] };
         result.push(byLabel[label]);

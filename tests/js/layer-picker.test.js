@@ -30,3 +30,8 @@ test("an option shows the whole name with its draft and cells-only marks", () =>
   assert.equal(picker.optionText(DAX_UP), "Dax L3 up-down 2021–2023 (draft) (cells only)");
   assert.equal(picker.optionText(USTICA), USTICA.name);
 });
+
+test("without an area on any dataset the groups name only level and geometry", () => {
+  const bare = [DAX_ASC, DAX_UP].map((dataset) => Object.assign({}, dataset, { area: "" }));
+  assert.deepEqual(picker.groups(bare).map((group) => group.label), ["L2a LOS ascending", "L3 up-down"]);
+});
