@@ -27,7 +27,6 @@ from groundmotion.quantities import SIGN_CONVENTIONS, quantity
 from groundmotion.storage import series_codec
 from groundmotion.storage.tables import POINT_FLOAT_COLUMNS
 
-SIGN_CONVENTION = "positive line-of-sight displacement is towards the satellite"
 POINT_LIST_LIMIT = 10_000
 AREA_POINT_LIMIT = 500_000
 
