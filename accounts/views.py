@@ -3,6 +3,7 @@ locked out after repeated failures by django-axes (accounts/lockout.py)."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -12,6 +13,7 @@ from django.views.decorators.http import require_POST
 from accounts.models import ApiToken
 from accounts.tokens import create_token, revoke_token
 from groundmotion import access
+from groundmotion.models import Status, Visibility
 
 
 @login_required
@@ -24,13 +26,33 @@ def profile(request: HttpRequest) -> HttpResponse:
         (dataset, access.sees_points(user, dataset), dataset.pk in downloadable)
         for dataset in visible
     ]
+    tile_rows = [dataset for dataset, _, _ in rows]
     context = {
         "rows": rows,
+        "qgis": qgis_connections(request, tile_rows),
+        "point_zoom": settings.GROUNDMOTION["POINT_ZOOM"],
         "tokens": ApiToken.objects.filter(user=user),
         "downloads": user.downloadrecord_set.prefetch_related("datasets")[:20],
         "new_token": request.session.pop("new_token", None),
     }
     return render(request, "accounts/profile.html", context)
+
+
+def qgis_connections(request: HttpRequest, datasets: list) -> list[dict]:
+    """What a QGIS "Vector Tiles" connection of each visible dataset needs: the XYZ URL and,
+    for datasets that are not public, the token header."""
+    return [
+        {
+            "name": dataset.name,
+            "slug": dataset.slug,
+            "url": request.build_absolute_uri(f"/tiles/{dataset.slug}/") + "{z}/{x}/{y}.pbf",
+            "tilejson": request.build_absolute_uri(f"/tiles/{dataset.slug}/tilejson.json"),
+            "needs_token": not (
+                dataset.status == Status.PUBLISHED and dataset.visibility == Visibility.PUBLIC
+            ),
+        }
+        for dataset in datasets
+    ]
 
 
 @login_required

@@ -137,6 +137,19 @@ def test_tilejson_describes_the_tiles_by_the_same_rules(restricted, tokens) -> N
     assert bad.status_code == 401
 
 
+def test_the_account_page_says_what_to_type_in_qgis(restricted, member, tokens) -> None:
+    client = Client()
+    client.force_login(member)
+    html = client.get("/accounts/profile/").content.decode()
+    section = html.split('id="qgis"', 1)[1].split("</section>", 1)[0]
+    url = f"http://testserver/tiles/{restricted.slug}/{{z}}/{{x}}/{{y}}.pbf"
+    assert url in section and "Authorization: Token" in section and "HTTP headers" in section
+    # What it says to type works: the URL, filled, with the header.
+    zoom, x, y = tile_of(LON.mean(), LAT.mean(), POINT_ZOOM)
+    path = url.removeprefix("http://testserver").format(z=zoom, x=x, y=y)
+    assert Client().get(path, **with_token(tokens["member"])).status_code == 200
+
+
 def data_requests(restricted) -> dict[str, tuple[str, str, dict]]:
     point = MeasurementPoint.objects.filter(dataset=restricted).order_by("pk").first()
     bbox = "-1.06,43.70,-1.04,43.72"
