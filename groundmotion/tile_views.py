@@ -158,10 +158,12 @@ def tile(request: HttpRequest, slug: str, zoom: int, x: int, y: int) -> HttpResp
         if gzip and body:
             response["Content-Encoding"] = "gzip"
     response["ETag"] = etag
-    response["Cache-Control"] = (
-        PUBLIC_CACHE_CONTROL if is_public(dataset, kind) else PRIVATE_CACHE_CONTROL
+    public = is_public(dataset, kind)
+    response["Cache-Control"] = PUBLIC_CACHE_CONTROL if public else PRIVATE_CACHE_CONTROL
+    # A public tile is the same whoever asks; any other depends on the session or the token.
+    response["Vary"] = (
+        "Cookie, Accept-Encoding" if public else "Cookie, Authorization, Accept-Encoding"
     )
-    response["Vary"] = "Cookie, Authorization, Accept-Encoding"
     return response
 
 
