@@ -36,7 +36,7 @@
   /* The line under a job's progress bar, from the job API's summary. */
   function progressText(job) {
     var percent = Math.round((job.progress || 0) * 100) + " %";
-    if (job.state === "failed") return "Failed: " + (job.message || "the export stopped.");
+    if (job.state === "failed") return "Stopped at " + percent;
     if (job.state === "queued") return "Waiting for a worker…";
     var written = job.points_written !== null && job.points_written !== undefined ? job.points_written : null;
     var detail = job.message || (written !== null ? "written " + written.toLocaleString("en") + " points" : "");
@@ -63,6 +63,7 @@
   var csrf = form.querySelector("input[name=csrfmiddlewaretoken]").value;
 
   var map = L.map(mapElement).setView(config.center, config.zoom);
+  GM.downloadDialog.map = map; // for the browser tests
   GM.basemap.add(map, config.basemap);
   var state = { dataset: null, extent: null, tiles: null, estimate: null, asked: 0, timer: null };
   var drawn = new L.FeatureGroup().addTo(map);
@@ -190,8 +191,23 @@
       var expires = job.expires_at ? " (kept until " + new Date(job.expires_at).toUTCString() + ")" : "";
       parts.push(el("p", null, [el("a", { id: "job-file", href: job.file }, "Download the file"), expires]));
     }
-    if (job.state === "failed") parts.push(el("p", { className: "error", role: "alert", id: "job-error" }, "The export failed: " + (job.message || "no reason given") + ". Try again, or choose a smaller area."));
+    if (job.state === "failed") {
+      var reason = (job.message || "Export failed").replace(/[.!]?$/, ".");
+      parts.push(el("p", { className: "error", role: "alert", id: "job-error" }, reason + " Try again, or choose a smaller area."));
+    }
     setJob(parts, job.state);
+    if (job.state === "succeeded" || job.state === "failed") refreshPastDownloads();
+  }
+
+  /* The past downloads table, as the server renders it now (with the job just finished). */
+  function refreshPastDownloads() {
+    fetch(window.location.pathname, { credentials: "same-origin" })
+      .then(function (response) { return response.text(); })
+      .then(function (html) {
+        var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("past-downloads");
+        var table = document.getElementById("past-downloads");
+        if (fresh && table) table.replaceWith(document.importNode(fresh, true));
+      });
   }
 
   function pollJob(id) {

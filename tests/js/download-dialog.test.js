@@ -30,12 +30,12 @@ test("a drawn ring becomes a closed WKT polygon, longitude first", () => {
     "POLYGON((-1.100000 43.700000, -1.000000 43.700000, -1.050000 43.800000, -1.100000 43.700000))");
 });
 
-test("the job line gives percent and the server's message, and says why a job failed", () => {
+test("the job line gives percent and the server's message, and where a failed job stopped", () => {
   assert.equal(dialog.progressText({ state: "running", progress: 0.2, message: "written 500 of 2,500 points" }),
     "20 % · written 500 of 2,500 points");
   assert.equal(dialog.progressText({ state: "queued", progress: 0 }), "Waiting for a worker…");
   assert.equal(dialog.progressText({ state: "failed", progress: 0.4, message: "Export failed: disk full" }),
-    "Failed: Export failed: disk full");
+    "Stopped at 40 %");
   assert.equal(dialog.progressText({ state: "succeeded", progress: 1, message: "", points_written: 2500 }),
     "100 % · written 2,500 points");
 });
