@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from groundmotion.api import places, views
+from groundmotion.api import compare, places, views
 
 urlpatterns = [
     path("datasets/", views.datasets, name="api-datasets"),
@@ -16,6 +16,11 @@ urlpatterns = [
     path("points/<int:point_id>/series.csv", views.point_series_csv, name="api-point-series-csv"),
     path("area-mean/", views.area_mean, name="api-area-mean"),
     path("gnss-stations/", views.gnss_stations, name="api-gnss-stations"),
+    path(
+        "gnss-stations/<slug:network>/<str:code>/compare/",
+        compare.gnss_compare,
+        name="api-gnss-compare",
+    ),
     path("reflectors/", views.reflectors, name="api-reflectors"),
     path("places/", places.place_search, name="api-places"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
