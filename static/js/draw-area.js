@@ -1,4 +1,5 @@
-/* Draw a polygon (Leaflet.draw) and show the mean series of the points inside it. */
+/* Draw a polygon (Leaflet.draw) and show the mean series of the points inside it: the band of
+   mean ± std, the velocity of the mean and the spread of the points' velocities, the count, a CSV. */
 (function () {
   "use strict";
   var GM = (window.GroundMotion = window.GroundMotion || {});
@@ -8,13 +9,17 @@
     return match ? decodeURIComponent(match[1]) : "";
   }
 
-  function requestMean(viewer, geometry) {
-    return fetch(viewer.config.apiUrl + "area-mean/", {
+  function post(viewer, geometry, query) {
+    return fetch(viewer.config.apiUrl + "area-mean/" + (query || ""), {
       method: "POST",
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
       body: JSON.stringify({ dataset: viewer.dataset, geometry: geometry }),
-    }).then(function (response) {
+    });
+  }
+
+  function requestMean(viewer, geometry) {
+    return post(viewer, geometry).then(function (response) {
       return response.json().then(function (body) {
         if (!response.ok) throw new Error(body.detail || JSON.stringify(body));
         return body;
@@ -22,14 +27,50 @@
     });
   }
 
-  function showMean(viewer, body) {
+  function mmPerYear(value) {
+    return value === null || value === undefined ? "n/a" : value.toFixed(2);
+  }
+
+  /* The CSV of the mean (date, mean_mm, std_mm, count): the same POST with output=csv, saved from a blob. */
+  function csvButton(viewer, geometry, slug) {
+    var button = GM.el("button", { type: "button", className: "area-csv" }, "CSV of the mean");
+    button.addEventListener("click", function () {
+      post(viewer, geometry, "?output=csv").then(function (response) {
+        if (!response.ok) throw new Error("HTTP " + response.status);
+        return response.blob();
+      }).then(function (blob) {
+        var link = GM.el("a", { href: URL.createObjectURL(blob), download: slug + "-area-mean.csv" });
+        document.body.appendChild(link);
+        link.click();
+        link.remove();
+        setTimeout(function () { URL.revokeObjectURL(link.href); }, 1000);
+      }).catch(function (error) { button.replaceWith(GM.panelMessage("error", "CSV failed: " + error.message)); });
+    });
+    return button;
+  }
+
+  function showMean(viewer, body, geometry) {
     var count = String(body.count);
-    viewer.panel.open("Area mean (" + body.dataset + ")",
-      GM.el("p", { className: "area-count" }, ["Mean of ", GM.el("b", { "data-count": count }, count), " points"]));
+    var quantity = body.quantity || {};
+    var dataset = GM.pointPanel.currentDataset(viewer);
+    var parts = [GM.el("p", { className: "area-count" }, ["Mean of ", GM.el("b", { "data-count": count }, count), " points"])];
+    if (body.count > 0) {
+      parts.push(
+        GM.el("p", { className: "area-velocity" }, [
+          GM.pointPanel.velocityWords(quantity) + " of the mean series ",
+          GM.el("b", { "data-velocity": body.velocity_mm_yr }, mmPerYear(body.velocity_mm_yr) + " mm/yr"),
+          " (fit); the points' own velocities " + mmPerYear(body.points_velocity_mean_mm_yr) + " ± " +
+            mmPerYear(body.velocity_std_mm_yr) + " mm/yr (mean ± std).",
+        ]),
+        GM.panelMessage("hint", "Band: mean ± std across the points at each date. Sign: " + body.sign_convention + "."),
+        csvButton(viewer, geometry, body.dataset));
+    }
+    viewer.panel.open("Area mean (" + (dataset.name || body.dataset) + ")", parts);
     if (body.count > 0) {
       GM.seriesChart.render(viewer.panel.chart, [
-        { label: "mean", dates: body.dates, values: body.mean, fitted: null, std: null },
-      ]);
+        { label: "mean of " + count + " points", note: dataset.name, dates: body.dates, values: body.mean,
+          fitted: body.fitted || null, std: body.std },
+      ], { yLabel: quantity.displacement_label });
     }
   }
 
@@ -44,7 +85,7 @@
       drawn.addLayer(event.layer);
       var geometry = event.layer.toGeoJSON().geometry;
       requestMean(viewer, geometry)
-        .then(function (body) { showMean(viewer, body); })
+        .then(function (body) { showMean(viewer, body, geometry); })
         .catch(function (error) { viewer.panel.open("Area mean", GM.panelMessage("error", error.message)); });
     });
   }

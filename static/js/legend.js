@@ -1,12 +1,13 @@
-/* Diverging velocity colour scale and its legend, with an adjustable range and sign convention.
-   The scale (STOPS, colourAt, colourFor) is pure; tests/js/legend.test.js loads this file in node. */
+/* Diverging velocity colour scale and its legend, with an adjustable range, the sign convention
+   of the layer's quantity, and the velocity and coherence filters. The scale (STOPS, colourAt,
+   colourFor), signNote and passes are pure; tests/js/legend*.test.js load this file in node. */
 (function () {
   "use strict";
   // globalThis is window in the browser; under node nothing else is touched at load time.
   var GM = (globalThis.GroundMotion = globalThis.GroundMotion || {});
   var NO_VALUE = "#888";
 
-  // Red: away from the satellite (subsidence on both passes); blue: towards it (uplift).
+  // Red: negative (away from the satellite, west, down); blue: positive (towards, east, up).
   var STOPS = [
     [-1.0, [165, 0, 38]],
     [-0.5, [244, 109, 67]],
@@ -53,10 +54,28 @@
     return node;
   }
 
+  // Until the first layer is shown: LOS words, the product most datasets are.
+  var LOS = { component: "los", short: "LOS", positive: "towards the satellite", negative: "away from the satellite",
+              velocity_label: "LOS velocity (mm/yr)", displacement_label: "LOS displacement, mm (+ towards satellite)" };
+
+  /* The legend's sign note for a quantity (groundmotion/quantities.py): [lead, bold, rest]. */
+  function signNote(quantity, inverted) {
+    var q = quantity || LOS;
+    var colours = inverted ? "Colours reversed: blue is " + q.negative + ", red " + q.positive + "."
+      : "Red is " + q.negative + ", blue " + q.positive + ".";
+    if (q.component === "los") {
+      return ["Positive " + q.short + " values move ", q.positive,
+        " (uplift shows positive on both passes); negative values move " + q.negative + ". " + colours];
+    }
+    return ["Positive values: ", "+ " + q.positive,
+      "; negative values: " + q.negative + " (" + q.short + " component). " + colours];
+  }
+
   function Legend(element, onChange) {
     this.element = element;
     this.range = 10;
     this.inverted = false;
+    this.quantity = LOS;
     this.onChange = onChange;
     this.render();
   }
@@ -89,12 +108,11 @@
     var invertLabel = create("label");
     invertLabel.append(invertInput, " reverse colours");
 
+    var parts = signNote(this.quantity, this.inverted);
     var note = create("p", "legend-note");
-    note.append("Positive line-of-sight values move ", create("b", null, "towards the satellite"),
-      " (uplift on both passes); negative values move away (subsidence). " +
-      (this.inverted ? "Colours reversed: blue is away." : "Red is away, blue towards."));
+    note.append(parts[0], create("b", null, parts[1]), parts[2]);
 
-    this.element.replaceChildren(create("div", "legend-title", "LOS velocity (mm/yr)"), bar, labels,
+    this.element.replaceChildren(create("div", "legend-title", this.quantity.velocity_label), bar, labels,
       rangeLabel, invertLabel, note);
     rangeInput.addEventListener("change", function (event) {
       var value = parseFloat(event.target.value);
@@ -113,8 +131,98 @@
     this.onChange();
   };
 
+  /* The words of the layer shown (a dataset's `quantity`); redraws the title and note only. */
+  Legend.prototype.setQuantity = function (quantity) {
+    this.quantity = quantity || LOS;
+    this.render();
+  };
+
+  /* Whether a tile feature passes the filters {vmin, vmax, amin, cmin} (null: no bound). Cells
+     pass or fail by their mean velocity and mean coherence. A feature without the value a bound
+     needs fails that bound. */
+  function passes(properties, filter) {
+    if (!filter) return true;
+    var v = properties.velocity, c = properties.coherence;
+    var known = function (value) { return value !== null && value !== undefined && !isNaN(value); };
+    if (isSet(filter.vmin) && !(known(v) && v >= filter.vmin)) return false;
+    if (isSet(filter.vmax) && !(known(v) && v <= filter.vmax)) return false;
+    if (isSet(filter.amin) && !(known(v) && Math.abs(v) >= filter.amin)) return false;
+    if (isSet(filter.cmin) && !(known(c) && c >= filter.cmin)) return false;
+    return true;
+  }
+
+  function isSet(value) {
+    return value !== null && value !== undefined && isFinite(value);
+  }
+
+  var FILTER_FIELDS = [
+    ["vmin", "velocity ≥", "mm/yr", "0.5"], ["vmax", "velocity ≤", "mm/yr", "0.5"],
+    ["amin", "|velocity| ≥", "mm/yr", "0.5"], ["cmin", "coherence ≥", "(0–1)", "0.05"],
+  ];
+  var FAST_MOVERS = 5; // mm/yr: the preset's |velocity| bound
+
+  /* The filter inputs in `element`; onChange(filter) at once on every edit. */
+  function Filters(element, onChange) {
+    this.element = element;
+    this.filter = {};
+    this.onChange = onChange;
+    this.inputs = {};
+    var self = this;
+    var rows = FILTER_FIELDS.map(function (field) {
+      var input = create("input");
+      input.type = "number";
+      input.id = "filter-" + field[0];
+      input.step = field[3];
+      input.addEventListener("input", function () { self.read(); });
+      self.inputs[field[0]] = input;
+      var label = create("label", "filter-row");
+      label.append(field[1] + " ", input, " " + field[2]);
+      return label;
+    });
+    var fast = create("button", null, "Fast movers (|v| ≥ " + FAST_MOVERS + ")");
+    fast.type = "button";
+    fast.id = "filter-fast";
+    fast.addEventListener("click", function () { self.set({ amin: FAST_MOVERS }); self.onChange(self.filter); });
+    var clear = create("button", null, "Clear");
+    clear.type = "button";
+    clear.id = "filter-clear";
+    clear.addEventListener("click", function () { self.set({}); self.onChange(self.filter); });
+    var buttons = create("div", "filter-buttons");
+    buttons.append(fast, clear);
+    this.count = create("p", "hint filter-count");
+    var note = create("p", "hint", "Below the point zoom, cells are filtered by their mean velocity and mean coherence.");
+    element.replaceChildren.apply(element, [create("legend", null, "Filters")].concat(rows, [buttons, note, this.count]));
+  }
+
+  Filters.prototype.read = function () {
+    var filter = {}, inputs = this.inputs;
+    Object.keys(inputs).forEach(function (key) {
+      var value = inputs[key].value === "" ? NaN : Number(inputs[key].value);
+      if (isFinite(value)) filter[key] = value;
+    });
+    this.filter = filter;
+    this.onChange(filter);
+  };
+
+  /* Shows `filter` in the inputs without calling onChange. */
+  Filters.prototype.set = function (filter) {
+    var inputs = this.inputs;
+    this.filter = {};
+    Object.keys(inputs).forEach(function (key) {
+      var set = filter && isSet(filter[key]);
+      inputs[key].value = set ? String(filter[key]) : "";
+      if (set) this.filter[key] = filter[key];
+    }, this);
+  };
+
+  Filters.prototype.active = function () {
+    return Object.keys(this.filter).length > 0;
+  };
+
   GM.Legend = Legend;
+  GM.Filters = Filters;
   GM.colourAt = colourAt;
-  GM.colourScale = { STOPS: STOPS, NO_VALUE: NO_VALUE, colourAt: colourAt, colourFor: colourFor, barColours: barColours };
+  GM.colourScale = { STOPS: STOPS, NO_VALUE: NO_VALUE, colourAt: colourAt, colourFor: colourFor, barColours: barColours,
+                     signNote: signNote, passes: passes, FAST_MOVERS: FAST_MOVERS };
   if (typeof module !== "undefined" && module.exports) module.exports = GM.colourScale;
 })();

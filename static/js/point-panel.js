@@ -58,54 +58,125 @@
     return el("p", { className: className }, [].slice.call(arguments, 1));
   };
 
-  /* The list item of one point: pid, velocity and its PNG / SVG / CSV links. */
-  function pointLinks(apiUrl, point) {
+  /* "Vertical velocity" from a quantity's "Vertical velocity (mm/yr)"; in a sentence
+     (`inline`) "vertical velocity", but "LOS ascending velocity" keeps its capitals. */
+  function velocityWords(quantity, inline) {
+    var words = quantity ? quantity.velocity_label.replace(/\s*\(mm\/yr\)$/, "") : "";
+    return inline && /^[A-Z][a-z]/.test(words) ? words.charAt(0).toLowerCase() + words.slice(1) : words;
+  }
+
+  /* The list item of one point: pid, velocity (named by the quantity when given) and its
+     PNG / SVG / CSV links. */
+  function pointLinks(apiUrl, point, quantity) {
     var base = apiUrl + "points/" + encodeURIComponent(point.id) + "/";
     var link = function (file, text) { return el("a", { href: base + file }, text); };
+    var known = point.velocity !== null && point.velocity !== undefined;
     return el("li", null, [
       el("b", null, String(point.pid)), " ",
-      point.velocity === null || point.velocity === undefined ? "" : point.velocity.toFixed(2) + " mm/yr",
+      known && quantity ? velocityWords(quantity, true) + " " : null,
+      known ? point.velocity.toFixed(2) + " mm/yr" : "",
       " · ", link("plot.png", "PNG"), " · ", link("plot.svg", "SVG"), " · ", link("series.csv", "CSV"),
     ]);
   }
 
-  function asSeries(point) {
+  function asSeries(point, datasetName) {
     var model = point.model;
-    return { label: point.pid, dates: point.dates, values: point.displacements,
+    return { label: point.pid, note: datasetName, dates: point.dates, values: point.displacements,
              fitted: model ? model.fitted : null, std: model ? model.residual_std_mm : null };
   }
 
-  /* Show the given point ids (several when comparing). */
+  function currentDataset(viewer) {
+    return viewer.config.datasets.filter(function (dataset) { return dataset.slug === viewer.dataset; })[0] || {};
+  }
+
+  /* Show the given point ids (several when comparing); remembers them in viewer.selectedPoints. */
   function showPoints(viewer, ids) {
+    var dataset = currentDataset(viewer);
     var requests = ids.map(function (id) {
       return fetch(viewer.config.apiUrl + "points/" + encodeURIComponent(id) + "/", { credentials: "same-origin" })
         .then(function (response) { return response.ok ? response.json() : null; });
     });
     return Promise.all(requests).then(function (points) {
       points = points.filter(Boolean);
+      if (viewer.dataset !== dataset.slug) return; // the layer changed while these were on their way
+      viewer.selectedPoints = points;
       if (!points.length) {
         viewer.panel.open("Point", GM.panelMessage("error", "Point not found or not visible to you."));
         return;
       }
-      var list = el("ul", { className: "point-list" }, points.map(function (point) { return pointLinks(viewer.config.apiUrl, point); }));
+      var list = el("ul", { className: "point-list" }, points.map(function (point) { return pointLinks(viewer.config.apiUrl, point, dataset.quantity); }));
       var hint = points.length === 1 ? GM.panelMessage("hint", "Shift-click another point to compare.") : null;
       viewer.panel.open(points.length === 1 ? "Point " + points[0].pid : "Comparing " + points.length + " points",
         hint ? [list, hint] : [list]);
-      GM.seriesChart.render(viewer.panel.chart, points.map(asSeries));
+      GM.seriesChart.render(viewer.panel.chart, points.map(function (point) { return asSeries(point, dataset.name); }),
+        { yLabel: dataset.quantity && dataset.quantity.displacement_label });
     });
   }
 
   function showCell(viewer, properties) {
+    var quantity = currentDataset(viewer).quantity;
     var velocity = properties.velocity === undefined || properties.velocity === null ? "n/a" : properties.velocity.toFixed(2) + " mm/yr";
+    var words = quantity ? velocityWords(quantity, true) : "velocity";
     viewer.panel.open("Cell", [
-      GM.panelMessage(null, String(properties.count) + " points, mean velocity " + velocity + "."),
+      GM.panelMessage(null, String(properties.count) + " points, mean " + words + " " + velocity + "."),
       GM.panelMessage("hint", "Zoom in to " + viewer.config.pointZoom + " or more for individual points."),
     ]);
   }
 
+  var NEARBY_M = 20;
+  var METRES_PER_DEGREE = 111320;
+
+  /* Distance in metres between two {lon, lat} a few hundred metres apart at most (equirectangular). */
+  function metresBetween(a, b) {
+    var x = (b.lon - a.lon) * Math.cos(((a.lat + b.lat) / 2) * Math.PI / 180), y = b.lat - a.lat;
+    return Math.sqrt(x * x + y * y) * METRES_PER_DEGREE;
+  }
+
+  /* "w,s,e,n" of a square of ± metres around a place. */
+  function boxAround(place, metres) {
+    var dLat = metres / METRES_PER_DEGREE, dLon = dLat / Math.cos(place.lat * Math.PI / 180);
+    return [place.lon - dLon, place.lat - dLat, place.lon + dLon, place.lat + dLat].map(function (v) { return v.toFixed(6); }).join(",");
+  }
+
+  /* The nearest of `points` ({id, pid, lon, lat}) within NEARBY_M of `place`, with its distance. */
+  function nearest(place, points) {
+    var best = null;
+    points.forEach(function (point) {
+      var distance = metresBetween(place, point);
+      if (distance <= NEARBY_M && (!best || distance < best.distance)) best = { point: point, distance: distance };
+    });
+    return best;
+  }
+
+  /* After a layer switch: `old` (a point of the previous layer, with lon and lat) is not of this
+     layer. Offers the nearest point of this layer within NEARBY_M, never selects it unasked. */
+  function offerNearby(viewer, old, oldDatasetName) {
+    var slug = viewer.dataset;
+    var url = viewer.config.apiUrl + "datasets/" + encodeURIComponent(slug) + "/points/?in_bbox=" + boxAround(old, NEARBY_M);
+    var intro = GM.panelMessage("hint", "Point ", el("b", null, String(old.pid)), " is of " + oldDatasetName + ", not of this layer.");
+    viewer.panel.open("Point " + old.pid + " (previous layer)", [intro, GM.panelMessage("hint", "Looking for a point of this layer nearby…")]);
+    return fetch(url, { credentials: "same-origin" })
+      .then(function (response) { return response.ok ? response.json() : { points: [] }; })
+      .then(function (body) {
+        if (viewer.dataset !== slug || viewer.selected.length) return; // moved on meanwhile
+        var found = nearest(old, body.points || []);
+        if (!found) {
+          viewer.panel.open("Point " + old.pid + " (previous layer)",
+            [intro, GM.panelMessage("nearby-none", "No point of this layer within " + NEARBY_M + " m.")]);
+          return;
+        }
+        var button = el("button", { type: "button", className: "nearby-point", "data-point-id": found.point.id },
+          "Point " + found.point.pid + " of this layer is " + Math.round(found.distance) + " m away: show it");
+        button.addEventListener("click", function () { viewer.select([found.point.id], false); });
+        viewer.panel.open("Point " + old.pid + " (previous layer)", [intro, button]);
+      });
+  }
+
   GM.Panel = Panel;
-  GM.pointPanel = { showPoints: showPoints, showCell: showCell, pointLinks: pointLinks };
+  GM.pointPanel = { showPoints: showPoints, showCell: showCell, pointLinks: pointLinks, velocityWords: velocityWords,
+                    currentDataset: currentDataset, offerNearby: offerNearby, NEARBY_M: NEARBY_M };
   if (typeof module !== "undefined" && module.exports) {
-    module.exports = { escapeHtml: GM.escapeHtml, el: GM.el, pointLinks: pointLinks, Panel: Panel };
+    module.exports = { escapeHtml: GM.escapeHtml, el: GM.el, pointLinks: pointLinks, velocityWords: velocityWords, Panel: Panel,
+                       metresBetween: metresBetween, boxAround: boxAround, nearest: nearest };
   }
 })();

@@ -1,5 +1,5 @@
-/* An interactive SVG time-series chart: points, fitted line, error band, hover values.
-   The scale helpers (extent, niceTicks, yearTicks, linearScale, scales) are pure:
+/* An interactive SVG time-series chart: points, fitted line, error band, hover values, a legend
+   of the series. The scale helpers (extent, niceTicks, yearTicks, timeTicks, linearScale, scales) are pure:
    tests/js/series-chart.test.js loads this file in node. */
 (function () {
   "use strict";
@@ -20,12 +20,14 @@
     return dates.map(function (d) { return Date.parse(d + "T00:00:00Z"); });
   }
 
-  /* Time and value bounds of every series (values widened by each series' std), at least 1 mm tall. */
+  /* Time and value bounds of every series (values widened by each series' std, a number or one a
+     date), at least 1 mm tall. */
   function extent(series) {
     var low = Infinity, high = -Infinity, first = Infinity, last = -Infinity;
     series.forEach(function (item) {
       item.times.forEach(function (time, i) {
-        var value = item.values[i], spread = item.std || 0;
+        var value = item.values[i];
+        var spread = Array.isArray(item.std) ? item.std[i] || 0 : item.std || 0;
         first = Math.min(first, time); last = Math.max(last, time);
         if (value === null || value === undefined) return;
         low = Math.min(low, value - spread); high = Math.max(high, value + spread);
@@ -63,6 +65,25 @@
     return ticks;
   }
 
+  /* The x ticks: 1 January of each year, or, over less than two years' span of New Years, the first of
+     every 1, 2, 3 or 6 months (at most 8 ticks). {times, labels}. */
+  function timeTicks(first, last) {
+    var years = yearTicks(first, last);
+    if (years.length >= 2) {
+      return { times: years, labels: years.map(function (time) { return String(new Date(time).getUTCFullYear()); }) };
+    }
+    var start = new Date(first), months = (new Date(last).getUTCFullYear() - start.getUTCFullYear()) * 12 +
+      new Date(last).getUTCMonth() - start.getUTCMonth();
+    var step = [1, 2, 3, 6, 12].filter(function (size) { return months / size <= 8; })[0] || 12;
+    var times = [];
+    for (var k = 0; k <= months + 1; k++) {
+      var month = start.getUTCMonth() + k;
+      var time = Date.UTC(start.getUTCFullYear(), month, 1);
+      if (time >= first && time <= last && new Date(time).getUTCMonth() % step === 0) times.push(time);
+    }
+    return { times: times, labels: times.map(function (time) { return new Date(time).toISOString().slice(0, 7); }) };
+  }
+
   /* Maps [domain[0], domain[1]] linearly onto [range[0], range[1]]. */
   function linearScale(domain, range) {
     var factor = (range[1] - range[0]) / (domain[1] - domain[0]);
@@ -77,7 +98,8 @@
       first: box.first, last: box.last, low: values.low, high: values.high,
       x: linearScale([box.first, box.last], [MARGIN.left, WIDTH - MARGIN.right]),
       y: linearScale([values.low, values.high], [HEIGHT - MARGIN.bottom, MARGIN.top]),
-      valueTicks: values.ticks, decimals: values.decimals, yearTicks: yearTicks(box.first, box.last),
+      valueTicks: values.ticks, step: values.step, decimals: values.decimals, yearTicks: yearTicks(box.first, box.last),
+      timeTicks: timeTicks(box.first, box.last),
     };
   }
 
@@ -90,7 +112,7 @@
     return parts.join(" ");
   }
 
-  function drawAxes(svg, scale) {
+  function drawAxes(svg, scale, yLabel) {
     var x = scale.x, y = scale.y;
     if (scale.low <= 0 && scale.high >= 0) {
       node("line", { x1: MARGIN.left, x2: WIDTH - MARGIN.right, y1: y(0), y2: y(0), class: "chart-zero" }, svg);
@@ -98,19 +120,33 @@
     scale.valueTicks.forEach(function (value) {
       node("text", { x: MARGIN.left - 4, y: y(value) + 3, class: "chart-tick", "text-anchor": "end" }, svg).textContent = value.toFixed(scale.decimals);
     });
-    scale.yearTicks.forEach(function (time) {
+    scale.timeTicks.times.forEach(function (time, i) {
       node("line", { x1: x(time), x2: x(time), y1: MARGIN.top, y2: HEIGHT - MARGIN.bottom, class: "chart-grid" }, svg);
-      node("text", { x: x(time), y: HEIGHT - 10, class: "chart-tick", "text-anchor": "middle" }, svg).textContent = new Date(time).getUTCFullYear();
+      // A label at either end is anchored inwards, not cut by the edge.
+      var anchor = x(time) > WIDTH - MARGIN.right - 12 ? "end" : x(time) < MARGIN.left + 12 ? "start" : "middle";
+      node("text", { x: x(time), y: HEIGHT - 10, class: "chart-tick chart-time-tick", "text-anchor": anchor }, svg).textContent = scale.timeTicks.labels[i];
     });
-    node("text", { x: 10, y: HEIGHT / 2, class: "chart-label", transform: "rotate(-90 10 " + HEIGHT / 2 + ")", "text-anchor": "middle" }, svg).textContent = "LOS mm (+ towards satellite)";
+    node("text", { x: 10, y: HEIGHT / 2, class: "chart-label", transform: "rotate(-90 10 " + HEIGHT / 2 + ")", "text-anchor": "middle" }, svg).textContent = yLabel;
+  }
+
+  /* The band: fitted ± std (a number: the fit's residual std), or values ± std (one a date). */
+  function bandPath(item, x, y) {
+    var perDate = Array.isArray(item.std), centre = perDate ? item.values : item.fitted;
+    var at = function (sign) {
+      return centre.map(function (v, i) {
+        var spread = perDate ? item.std[i] : item.std;
+        return v === null || v === undefined || spread === null || spread === undefined ? null : v + sign * spread;
+      });
+    };
+    var upper = at(1), lower = at(-1);
+    var kept = item.times.filter(function (time, i) { return upper[i] !== null; });
+    var keep = function (values) { return values.filter(function (v) { return v !== null; }); };
+    return path(kept, keep(upper), x, y) + " " + path(kept.slice().reverse(), keep(lower).reverse(), x, y).replace(/^M/, "L") + " Z";
   }
 
   function drawSeries(svg, item, colour, x, y) {
-    if (item.fitted && item.std) {
-      var upper = item.fitted.map(function (v) { return v + item.std; });
-      var lower = item.fitted.map(function (v) { return v - item.std; });
-      var band = path(item.times, upper, x, y) + " " + path(item.times.slice().reverse(), lower.slice().reverse(), x, y).replace(/^M/, "L") + " Z";
-      node("path", { d: band, fill: colour, "fill-opacity": 0.12, stroke: "none", class: "chart-band" }, svg);
+    if ((item.fitted && typeof item.std === "number" && item.std > 0) || Array.isArray(item.std)) {
+      node("path", { d: bandPath(item, x, y), fill: colour, "fill-opacity": 0.15, stroke: "none", class: "chart-band" }, svg);
     }
     var group = node("g", { class: "chart-points", fill: colour }, svg);
     item.times.forEach(function (time, i) {
@@ -136,14 +172,36 @@
     });
   }
 
-  /* series: [{label, dates: ["YYYY-MM-DD"], values: [mm|null], fitted: [mm]|null, std: mm|null}] */
-  function render(container, series) {
+  /* One line a series: its colour, label and note ("ASC000007 · Dax ascending"). */
+  function drawLegend(container, series) {
+    var legend = document.createElement("div");
+    legend.className = "chart-legend";
+    series.forEach(function (item, i) {
+      var entry = document.createElement("span");
+      entry.className = "chart-legend-item";
+      entry.setAttribute("data-label", item.label);
+      var swatch = document.createElement("span");
+      swatch.className = "chart-swatch";
+      swatch.style.background = COLOURS[i % COLOURS.length];
+      entry.append(swatch, String(item.label) + (item.note ? " · " + item.note : ""));
+      legend.appendChild(entry);
+    });
+    container.appendChild(legend);
+  }
+
+  /* series: [{label, note?, dates: ["YYYY-MM-DD"], values: [mm|null], fitted: [mm]|null,
+               std: mm (band around fitted) | [mm|null] (band around values) | null}]
+     options: {yLabel: the axis words (the dataset's displacement_label)} */
+  function render(container, series, options) {
+    var yLabel = (options && options.yLabel) || "displacement, mm";
     container.replaceChildren();
     series.forEach(function (item) { item.times = toTimes(item.dates); });
     var scale = scales(series);
-    var svg = node("svg", { viewBox: "0 0 " + WIDTH + " " + HEIGHT, class: "series-chart", "data-dates": series[0].dates.length }, container);
-    drawAxes(svg, scale);
+    var svg = node("svg", { viewBox: "0 0 " + WIDTH + " " + HEIGHT, class: "series-chart", "data-dates": series[0].dates.length,
+                            "data-step": scale.step }, container);
+    drawAxes(svg, scale, yLabel);
     series.forEach(function (item, i) { drawSeries(svg, item, COLOURS[i % COLOURS.length], scale.x, scale.y); });
+    drawLegend(container, series);
     var tooltip = document.createElement("div");
     tooltip.className = "chart-tooltip";
     tooltip.textContent = "Hover the chart for values";
@@ -154,7 +212,7 @@
 
   GM.seriesChart = {
     render: render, colours: COLOURS, size: { width: WIDTH, height: HEIGHT, margin: MARGIN },
-    toTimes: toTimes, extent: extent, niceTicks: niceTicks, yearTicks: yearTicks, linearScale: linearScale, scales: scales,
+    toTimes: toTimes, extent: extent, niceTicks: niceTicks, yearTicks: yearTicks, timeTicks: timeTicks, linearScale: linearScale, scales: scales,
   };
   if (typeof module !== "undefined" && module.exports) module.exports = GM.seriesChart;
 })();

@@ -1,4 +1,5 @@
-/* The shareable view in the URL hash: dataset, centre, zoom and selected points.
+/* The shareable view in the URL hash: dataset, centre, zoom, selected points, the colour range
+   and reverse, and the velocity and coherence filters.
    parse and format are pure (tests/js/url-state.test.js); read and write touch the page. */
 (function () {
   "use strict";
@@ -13,7 +14,17 @@
     }
   }
 
-  /* "#dataset=…&lat=…&lon=…&z=…&points=1,2" -> {dataset, view?: {lat, lon, zoom}, points}. */
+  // Filters: velocity min, max and |velocity| min (mm/yr), coherence min (0..1).
+  var FILTER_KEYS = ["vmin", "vmax", "amin", "cmin"];
+
+  function number(text) {
+    if (text === undefined || text === "") return null;
+    var value = Number(text);
+    return isFinite(value) ? value : null;
+  }
+
+  /* "#dataset=…&lat=…&lon=…&z=…&points=1,2&range=10&rev=1&vmin=-5&cmin=0.7" ->
+     {dataset, view?: {lat, lon, zoom}, points, range?, reversed?, filters?: {vmin, vmax, amin, cmin}}. */
   function parse(hash) {
     var state = {};
     String(hash || "").replace(/^#/, "").split("&").forEach(function (part) {
@@ -30,16 +41,31 @@
     if (state.points) {
       result.points = state.points.split(",").map(Number).filter(function (id) { return Number.isInteger(id) && id > 0; });
     }
+    var range = number(state.range);
+    if (range !== null && range > 0) result.range = range;
+    if (state.rev === "1") result.reversed = true;
+    var filters = {};
+    FILTER_KEYS.forEach(function (key) {
+      var value = number(state[key]);
+      if (value !== null) filters[key] = value;
+    });
+    if (Object.keys(filters).length) result.filters = filters;
     return result;
   }
 
-  /* The inverse of parse: centre to 5 decimals (about a metre). */
+  /* The inverse of parse: centre to 5 decimals (about a metre); unset filters are left out. */
   function format(state) {
     var parts = ["dataset=" + encodeURIComponent(state.dataset || "")];
     if (state.view) {
       parts.push("lat=" + state.view.lat.toFixed(5), "lon=" + state.view.lon.toFixed(5), "z=" + state.view.zoom);
     }
     if (state.points && state.points.length) parts.push("points=" + state.points.join(","));
+    if (state.range) parts.push("range=" + state.range);
+    if (state.reversed) parts.push("rev=1");
+    FILTER_KEYS.forEach(function (key) {
+      var value = state.filters ? state.filters[key] : null;
+      if (value !== null && value !== undefined && isFinite(value)) parts.push(key + "=" + value);
+    });
     return "#" + parts.join("&");
   }
 
@@ -47,12 +73,15 @@
     return parse(window.location.hash);
   }
 
-  function write(map, dataset, points) {
+  /* state: {dataset, points, range, reversed, filters}; the view is the map's. The older call
+     write(map, dataset, points) still works. */
+  function write(map, state, points) {
+    if (typeof state !== "object" || state === null) state = { dataset: state, points: points };
     var centre = map.getCenter();
     var view = { lat: centre.lat, lon: centre.lng, zoom: map.getZoom() };
-    window.history.replaceState(null, "", format({ dataset: dataset, view: view, points: points }));
+    window.history.replaceState(null, "", format(Object.assign({}, state, { view: view })));
   }
 
-  GM.urlState = { read: read, write: write, parse: parse, format: format };
+  GM.urlState = { read: read, write: write, parse: parse, format: format, FILTER_KEYS: FILTER_KEYS };
   if (typeof module !== "undefined" && module.exports) module.exports = GM.urlState;
 })();
