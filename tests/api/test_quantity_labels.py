@@ -106,3 +106,15 @@ def test_a_geopackage_export_names_its_quantity_and_sign(tmp_path) -> None:
     info = subprocess.check_output(["ogrinfo", "-so", str(path), dataset.slug], text=True)
     assert "SIGN_CONVENTION=positive up-down displacement is upwards (uplift)" in info
     assert "QUANTITY=up-down" in info
+
+
+def test_the_datasets_list_gives_each_area_and_quantity_and_every_kind_of_sign() -> None:
+    up = up_down_dataset()
+    Dataset.objects.filter(pk=up.pk).update(area="Dax")
+    make_dataset("dax-asc", lon=LON, lat=LAT)
+    body = client_for().get(reverse("api-datasets")).json()
+    listed = {item["slug"]: item for item in body["datasets"]}
+    assert listed["dax-up"]["area"] == "Dax" and listed["dax-asc"]["area"] == ""
+    assert listed["dax-up"]["quantity"]["short"] == "up-down"
+    for words in ("towards the satellite", "towards the east", "upwards"):
+        assert words in body["sign_convention"]
