@@ -59,7 +59,7 @@ def test_an_up_down_point_says_up_down_everywhere_and_never_line_of_sight(tmp_pa
     assert "Vertical displacement, mm (+ up)" in svg and "up-down displacement" in svg
     header = client_for().get(reverse("api-point-series-csv", args=[point_id])).content.decode()
     comments = [line for line in header.splitlines() if line.startswith("#")]
-    assert "Dax Up" in comments[0] and "upwards" in " ".join(comments)
+    assert "Dax Up" in comments[0] and comments[1].startswith("# up-down displacement, mm (+ up)")
     geotiff = tmp_path / "up.tif"
     write_export("geotiff", dataset.points.all(), dataset, geotiff)
     info = json.loads(subprocess.check_output(["gdalinfo", "-json", str(geotiff)]))
@@ -80,7 +80,7 @@ def test_an_l2a_point_says_los_with_its_pass() -> None:
     svg = svg_text(point_id)
     assert "LOS ascending displacement" in svg and "(+ towards satellite)" in svg
     text = client_for().get(reverse("api-point-series-csv", args=[point_id])).content.decode()
-    assert "towards the satellite" in text.splitlines()[1]
+    assert text.splitlines()[1].startswith("# LOS ascending displacement, mm (+ towards the")
     assert next(line for line in text.splitlines() if not line.startswith("#")) == (
         "date,los_mm,model_mm,model_std_mm"
     )
