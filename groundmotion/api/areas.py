@@ -15,9 +15,28 @@ from groundmotion.api import series
 from groundmotion.models import Dataset
 from groundmotion.quantities import quantity
 
+# Below two years the acceleration and annual terms of fit_model soak up the trend (over half
+# a year a -5 mm/yr series came out at +1 mm/yr): a straight line is fitted instead.
+FULL_MODEL_YEARS = 2.0
+
 
 def finite_or_none(value: float) -> float | None:
     return round(float(value), 3) if np.isfinite(value) else None
+
+
+def mean_velocity(dates: list, mean: np.ndarray) -> tuple[float | None, list | None, str]:
+    """(velocity mm/yr, fitted curve, which model) of the mean series."""
+    years = series.years_since_first(dates)
+    present = np.isfinite(mean)
+    if present.sum() < 3:
+        return None, None, "none: too few dates"
+    if years[-1] >= FULL_MODEL_YEARS:
+        model = series.fit_model(dates, mean)
+        if model is not None:
+            return round(model["velocity_mm_yr"], 3), model["fitted"], model["terms"]
+    slope, offset = np.polyfit(years[present], mean[present], 1)
+    line = np.round(offset + slope * years, 3).tolist()
+    return round(float(slope), 3), line, "offset + velocity·t (series shorter than 2 years)"
 
 
 def summary(dataset: Dataset, matrix: np.ndarray, velocities: np.ndarray) -> dict[str, Any]:
@@ -28,7 +47,7 @@ def summary(dataset: Dataset, matrix: np.ndarray, velocities: np.ndarray) -> dic
         warnings.simplefilter("ignore", RuntimeWarning)
         mean, spread = series.mean_series(matrix)
     counts = np.isfinite(matrix).sum(axis=0) if matrix.shape[0] else np.zeros(len(dates), int)
-    model = series.fit_model(dates, mean) if matrix.shape[0] else None
+    velocity, fitted, terms = mean_velocity(dates, mean)
     known = velocities[np.isfinite(velocities)]
     words = quantity(dataset)
     return {
@@ -38,8 +57,9 @@ def summary(dataset: Dataset, matrix: np.ndarray, velocities: np.ndarray) -> dic
         "mean": series.json_floats(mean),
         "std": series.json_floats(spread),
         "count_per_date": counts.astype(int).tolist(),
-        "velocity_mm_yr": model and round(model["velocity_mm_yr"], 3),
-        "fitted": model and model["fitted"],
+        "velocity_mm_yr": velocity,
+        "velocity_model": terms,
+        "fitted": fitted,
         "velocity_std_mm_yr": finite_or_none(known.std()) if known.size else None,
         "points_velocity_mean_mm_yr": finite_or_none(known.mean()) if known.size else None,
         "units": "mm",

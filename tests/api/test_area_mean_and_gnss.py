@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime
 import io
 import json
 
@@ -11,7 +12,8 @@ import pytest
 from django.urls import reverse
 
 from groundmotion.api import series
-from groundmotion.models import Dataset, GNSSNetwork, GNSSStation
+from groundmotion.models import Dataset, GNSSNetwork, GNSSStation, PointSeries
+from groundmotion.storage import copy_in
 from tests.factories import DATES, client_for, make_dataset
 
 # Five points inside the square, one outside.
@@ -51,11 +53,34 @@ def test_the_area_mean_has_its_std_velocity_and_count_per_date():
     assert body["count_per_date"][0] == 5
     assert np.allclose(body["std"], np.nanstd(inside, axis=0), atol=0.06)
     mean = np.nanmean(inside, axis=0)
-    expected = series.fit_model(DATES, mean)["velocity_mm_yr"]
-    assert body["velocity_mm_yr"] == pytest.approx(expected, abs=0.05)
+    years = series.years_since_first(DATES)
+    assert years[-1] < 1  # half a year: a straight line, not the seasonal model
+    assert body["velocity_mm_yr"] == pytest.approx(np.polyfit(years, mean, 1)[0], abs=0.05)
+    assert body["velocity_mm_yr"] == pytest.approx(VELOCITY[:5].mean(), abs=0.5)
+    assert body["velocity_model"].startswith("offset + velocity·t (series shorter")
     assert body["velocity_std_mm_yr"] == pytest.approx(VELOCITY[:5].std(), abs=1e-3)
     assert body["points_velocity_mean_mm_yr"] == pytest.approx(-2.2, abs=1e-3)
     assert "towards the satellite" in body["sign_convention"]
+
+
+@pytest.mark.django_db
+def test_over_two_years_the_area_mean_velocity_is_the_full_model_fit():
+    dates = [DATES[0] + datetime.timedelta(days=12 * i) for i in range(100)]  # 3.3 years
+    years = series.years_since_first(dates)
+    season = 3 * np.sin(2 * np.pi * years)
+    matrix = (VELOCITY[:, None] * years + season).astype(np.float32)
+    dataset = make_dataset("long", lon=LON, lat=LAT, velocity=VELOCITY, series=matrix[:, :30])
+    Dataset.objects.filter(pk=dataset.pk).update(acquisition_dates=dates)
+    PointSeries.objects.all().delete()
+    ids = list(dataset.points.order_by("id").values_list("id", flat=True))
+    copy_in.copy_series(np.array(ids), matrix)
+    body = post_area("long").json()
+    mean = np.nanmean(np.round(matrix[:5].astype(np.float64), 1), axis=0)
+    assert body["velocity_mm_yr"] == pytest.approx(
+        series.fit_model(dates, mean)["velocity_mm_yr"], abs=0.01
+    )
+    assert body["velocity_mm_yr"] == pytest.approx(-2.2, abs=0.05)
+    assert body["velocity_model"].startswith("offset + velocity·t + acceleration")
 
 
 @pytest.mark.django_db
