@@ -58,8 +58,9 @@
       parts.push(
         GM.el("p", { className: "area-velocity" }, [
           GM.pointPanel.velocityWords(quantity) + " of the mean series ",
-          GM.el("b", { "data-velocity": body.velocity_mm_yr }, mmPerYear(body.velocity_mm_yr) + " mm/yr"),
-          " (fit); the points' own velocities " + mmPerYear(body.points_velocity_mean_mm_yr) + " ± " +
+          GM.el("b", { "data-velocity": body.velocity_mm_yr, title: body.velocity_model }, mmPerYear(body.velocity_mm_yr) + " mm/yr"),
+          (body.velocity_model || "").indexOf("shorter") >= 0 ? " (straight line: under two years)" : " (model fit)",
+          "; the points' own velocities " + mmPerYear(body.points_velocity_mean_mm_yr) + " ± " +
             mmPerYear(body.velocity_std_mm_yr) + " mm/yr (mean ± std).",
         ]),
         GM.panelMessage("hint", "Band: mean ± std across the points at each date. Sign: " + body.sign_convention + "."),
