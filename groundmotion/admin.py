@@ -1,4 +1,5 @@
-"""Curation in the admin. Maps use django-leaflet's widgets."""
+"""Curation in the admin. Maps use django-leaflet's widgets on the shared base map, with the
+datasets' extents and tiles under them (static/js/admin-map.js)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from leaflet.admin import LeafletGeoAdmin
 
 from groundmotion import access, cells, curation
+from groundmotion.map_views import basemap_config
 from groundmotion.models import (
     CornerReflector,
     Dataset,
@@ -24,6 +26,29 @@ from groundmotion.models import (
     ReflectorMeasurement,
     Status,
 )
+
+# Rendered by the form renderer, which reads app templates only.
+MAP_WIDGET = "groundmotion/admin_map_widget.html"
+MAP_CHANGE_FORM = "admin/groundmotion/map_change_form.html"
+MAP_DATASETS = 10
+
+
+def map_context(request: HttpRequest, datasets: QuerySet[Dataset]) -> dict:
+    """What admin-map.js needs: the base map, and the datasets (at most MAP_DATASETS) whose
+    extents and tiles it shows, as the user may see them."""
+    shown = access.visible_datasets(request.user).filter(pk__in=datasets.values("pk"))
+    return {
+        "gm_admin_map": {
+            "basemap": basemap_config(),
+            "tileUrl": "/tiles/{slug}/{z}/{x}/{y}.pbf",
+            "datasets": [
+                {"slug": dataset.slug, "extent": list(dataset.extent.extent)}
+                if dataset.extent
+                else {"slug": dataset.slug, "extent": None}
+                for dataset in shown.order_by("slug")[:MAP_DATASETS]
+            ],
+        }
+    }
 
 
 class GroupActionForm(ActionForm):
@@ -68,6 +93,20 @@ class DatasetAdmin(LeafletGeoAdmin):
     ]
     action_form = GroupActionForm
     actions = ["publish", "unpublish", "restrict_to_group"]
+    map_template = MAP_WIDGET
+    change_form_template = MAP_CHANGE_FORM
+
+    def formfield_for_dbfield(self, db_field, request=None, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "extent" and field is not None:
+            # Computed at load time: shown, not drawn.
+            field.widget.modifiable = False
+        return field
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        datasets = Dataset.objects.filter(pk=object_id) if object_id else Dataset.objects.none()
+        context = {**map_context(request, datasets), **(extra_context or {})}
+        return super().changeform_view(request, object_id, form_url, context)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Dataset]:
         # Staff without curation rights see only what access.py lets them see.
@@ -138,6 +177,16 @@ class MaskedAreaAdmin(LeafletGeoAdmin):
 
     list_display = ["name", "active", "created_at"]
     filter_horizontal = ["datasets"]
+    map_template = MAP_WIDGET
+    change_form_template = MAP_CHANGE_FORM
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # The mask's datasets; a new mask, or one on every dataset, shows all the curator sees.
+        datasets = Dataset.objects.filter(masked_areas=object_id) if object_id else None
+        if not datasets:
+            datasets = Dataset.objects.all()
+        context = {**map_context(request, datasets), **(extra_context or {})}
+        return super().changeform_view(request, object_id, form_url, context)
 
     def save_related(self, request: HttpRequest, form: forms.ModelForm, *args, **kwargs) -> None:
         before = set()

@@ -17,6 +17,8 @@ OPTIONAL_SETTINGS = {
     # Falling back to groundmotion/cells.py's defaults.
     "REDUCED_CELL_M": int,
     "REDUCED_MIN_POINTS": int,
+    "BASEMAP_ATTRIBUTION": str,
+    "GEOCODER_URL": str,
 }
 
 
@@ -30,6 +32,11 @@ def validate_settings(config: dict) -> None:
             raise ImproperlyConfigured(f"GROUNDMOTION['{name}'] must be a {kind.__name__}")
     if not 0 <= config["POINT_ZOOM"] <= 22:
         raise ImproperlyConfigured("GROUNDMOTION['POINT_ZOOM'] must be between 0 and 22")
+    geocoder = config.get("GEOCODER_URL", "")
+    if geocoder and not (geocoder.startswith(("https://", "http://")) and "{q}" in geocoder):
+        raise ImproperlyConfigured(
+            "GROUNDMOTION['GEOCODER_URL'] must be an http(s) URL with {q} where the text goes"
+        )
     validate_reduced_settings(config)
 
 

@@ -1,0 +1,53 @@
+/* The admin's map widgets (dataset extent and reference area, masked areas): the shared base
+   map, each dataset's extent and its points or cells from /tiles/, under the field's own
+   drawing tools. The page hands over {basemap, datasets: [{slug, extent}], tileUrl} in
+   #gm-admin-map (groundmotion/admin.py). */
+(function () {
+  "use strict";
+  var GM = (globalThis.GroundMotion = globalThis.GroundMotion || {});
+
+  // Blue (towards the satellite) to red, as the viewer's default scale: -10..10 mm/yr.
+  function velocityColour(velocity) {
+    var t = Math.max(-1, Math.min(1, (velocity || 0) / 10));
+    var mix = function (a, b) { return Math.round(a + (b - a) * Math.abs(t)); };
+    return t < 0 ? "rgb(" + mix(247, 33) + "," + mix(247, 102) + "," + mix(247, 172) + ")"
+      : "rgb(" + mix(247, 178) + "," + mix(247, 24) + "," + mix(247, 43) + ")";
+  }
+
+  function style(properties) {
+    var colour = velocityColour(properties.velocity);
+    return { radius: 3, fill: true, fillColor: colour, fillOpacity: 0.9, color: "#666", weight: 0.5, opacity: 1 };
+  }
+
+  function tiles(config, dataset) {
+    var url = config.tileUrl.replace("{slug}", encodeURIComponent(dataset.slug));
+    return L.vectorGrid.protobuf(url, {
+      rendererFactory: L.canvas.tile,
+      vectorTileLayerStyles: { points: style, cells: style },
+      interactive: false, maxNativeZoom: 22, fetchOptions: { credentials: "same-origin" },
+    });
+  }
+
+  function setUp(map, fieldId) {
+    var holder = document.getElementById("gm-admin-map");
+    if (!holder) return;
+    var config = JSON.parse(holder.textContent);
+    GM.basemap.add(map, config.basemap);
+    var extents = L.featureGroup().addTo(map);
+    config.datasets.forEach(function (dataset) {
+      if (window.L.vectorGrid) tiles(config, dataset).addTo(map);
+      if (!dataset.extent) return;
+      var e = dataset.extent;
+      L.rectangle([[e[1], e[0]], [e[3], e[2]]], {
+        color: "#5a3d8a", weight: 2, dashArray: "6 4", fill: false, interactive: false,
+      }).addTo(extents);
+    });
+    var field = document.getElementById(fieldId);
+    if ((!field || !field.value.trim()) && extents.getLayers().length) {
+      map.fitBounds(extents.getBounds(), { padding: [20, 20], maxZoom: 15 });
+    }
+    map.getContainer().setAttribute("data-gm-admin-map", "ready");
+  }
+
+  GM.adminMap = { setUp: setUp, velocityColour: velocityColour };
+})();
