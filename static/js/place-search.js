@@ -168,7 +168,12 @@
     var form = document.getElementById("search-form");
     var input = document.getElementById("search-text");
     var listElement = document.getElementById("search-results");
-    var list = listElement ? new ResultList(listElement, input, function (result) { go(viewer, result); }) : null;
+    if (!listElement) {
+      listElement = GM.el("ul", { id: "search-results", className: "search-results", role: "listbox", "aria-label": "Places found" });
+      listElement.hidden = true;
+      form.after(listElement);
+    }
+    var list = new ResultList(listElement, input, function (result) { go(viewer, result); });
     input.placeholder = "Town, lat, lon or point id";
     var listedFor = null;
     var timer = null;
@@ -187,13 +192,12 @@
       event.preventDefault();
       var text = input.value.trim();
       window.clearTimeout(timer);
-      if (list && listedFor === text && list.results.length && !list.element.hidden) {
+      if (listedFor === text && list.results.length && !list.element.hidden) {
         list.pick(list.active);
         return;
       }
-      search(viewer, text).then(function () { if (list) list.hide(); });
+      search(viewer, text).then(function () { list.hide(); });
     });
-    if (!list) return;
     input.addEventListener("input", function () {
       var text = input.value.trim();
       window.clearTimeout(timer);
