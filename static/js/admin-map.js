@@ -14,16 +14,20 @@
       : "rgb(" + mix(247, 178) + "," + mix(247, 24) + "," + mix(247, 43) + ")";
   }
 
-  function style(properties) {
+  function pointStyle(properties) {
     var colour = velocityColour(properties.velocity);
     return { radius: 3, fill: true, fillColor: colour, fillOpacity: 0.9, color: "#666", weight: 0.5, opacity: 1 };
+  }
+
+  function cellStyle(properties) {
+    return { radius: 3, fill: true, fillColor: velocityColour(properties.velocity), fillOpacity: 0.8, stroke: false };
   }
 
   function tiles(config, dataset) {
     var url = config.tileUrl.replace("{slug}", encodeURIComponent(dataset.slug));
     return L.vectorGrid.protobuf(url, {
       rendererFactory: L.canvas.tile,
-      vectorTileLayerStyles: { points: style, cells: style },
+      vectorTileLayerStyles: { points: pointStyle, cells: cellStyle },
       interactive: false, maxNativeZoom: 22, fetchOptions: { credentials: "same-origin" },
     });
   }

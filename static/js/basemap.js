@@ -98,7 +98,6 @@
       self.borders = L.geoJSON(borders, { pane: "gm-borders", interactive: false, style: { color: "#a9a39a", weight: 1, dashArray: "4 3" } }).addTo(map);
     });
     this.index = this.fetch(this.config.landUrl + "index.json");
-    this.world = this.fetch(this.config.townsUrl + "world.json");
     map.on("moveend zoomend", function () { self.update(); });
     this.update();
     return this;
@@ -178,7 +177,7 @@
   Offline.prototype.updateLabels = function (generation, zoom, townKeys) {
     var self = this;
     var floor = minPopulation(zoom);
-    var sources = [this.world];
+    var sources = [this.fetch(this.config.townsUrl + "world.json")];
     if (zoom >= TOWN_CELL_ZOOM) {
       sources = townKeys.map(function (key) { return self.fetch(self.config.townsUrl + "cells/" + key + ".json"); });
     }

@@ -58,7 +58,8 @@
     var local = getJSON(config.placesUrl + "?q=" + encodeURIComponent(text), { credentials: "same-origin" })
       .then(function (body) {
         return ((body && body.places) || []).map(function (place) {
-          return { name: place.name, detail: place.country, lat: place.lat, lon: place.lon, population: place.population };
+          var detail = place.country + (place.population ? ", " + place.population.toLocaleString("en") + " people" : "");
+          return { name: place.name, detail: detail, lat: place.lat, lon: place.lon, population: place.population };
         });
       });
     var remote = config.geocoderUrl
