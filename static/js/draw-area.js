@@ -81,6 +81,10 @@
     button.addEventListener("click", function () {
       new L.Draw.Polygon(viewer.map, { shapeOptions: { color: "#222", weight: 2, fill: false } }).enable();
     });
+    // While drawing, a click on a point is a vertex: selecting the point would open the panel,
+    // resize the map and move the first vertex from under the closing click.
+    viewer.map.on(L.Draw.Event.DRAWSTART, function () { viewer.drawing = true; });
+    viewer.map.on(L.Draw.Event.DRAWSTOP, function () { viewer.drawing = false; });
     viewer.map.on(L.Draw.Event.CREATED, function (event) {
       drawn.clearLayers();
       drawn.addLayer(event.layer);
