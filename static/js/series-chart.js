@@ -167,7 +167,9 @@
       marker.setAttribute("visibility", "visible");
       tooltip.textContent = series[0].dates[best] + ": " + series.map(function (item) {
         var value = item.values[best];
-        return item.label + " " + (value === null || value === undefined ? "n/a" : value.toFixed(1) + " mm");
+        var spread = Array.isArray(item.std) ? item.std[best] : null;
+        return item.label + " " + (value === null || value === undefined ? "n/a" : value.toFixed(1) +
+          (spread === null || spread === undefined ? "" : " ± " + spread.toFixed(1)) + " mm");
       }).join(" · ");
     });
   }
