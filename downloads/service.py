@@ -133,24 +133,29 @@ def estimated_bytes(dataset: Dataset, export_format: str, point_count: int) -> i
 class Estimate:
     dataset: Dataset
     point_count: int
+    requests_left: int  # today's, under DOWNLOAD_DAILY_REQUESTS
+    points_left: int  # today's, under DOWNLOAD_DAILY_POINTS
 
-    def to_dict(self) -> dict:
-        settings_ = limits()
-        sync, largest = settings_["DOWNLOAD_SYNC_POINTS"], settings_["DOWNLOAD_MAX_POINTS"]
+    def mode(self) -> tuple[str, str]:
+        """Which limit applies, and the sentence that says so."""
+        sync, largest = limits()["DOWNLOAD_SYNC_POINTS"], limits()["DOWNLOAD_MAX_POINTS"]
         if self.point_count > largest:
-            mode = "too-large"
-            message = (
+            return "too-large", (
                 f"More than the {largest:,} points allowed in one download: choose a smaller area."
             )
-        elif self.point_count > sync:
-            mode = "background"
-            message = (
-                f"More than {sync:,} points: the file is prepared in the background, "
-                "with its progress shown here."
+        if self.requests_left <= 0:
+            return "daily-limit", "You have reached today's number of downloads."
+        if self.point_count > self.points_left:
+            return "daily-limit", f"Today you may still download {self.points_left:,} points."
+        if self.point_count > sync:
+            return "background", (
+                f"More than {sync:,} points: the file is prepared in the background as an export "
+                "job, with its progress to follow."
             )
-        else:
-            mode = "immediate"
-            message = f"Up to {sync:,} points download at once."
+        return "immediate", f"Up to {sync:,} points download at once."
+
+    def to_dict(self) -> dict:
+        mode, message = self.mode()
         return {
             "dataset": self.dataset.slug,
             "name": self.dataset.name,
@@ -160,18 +165,31 @@ class Estimate:
             },
             "mode": mode,
             "message": message,
-            "limits": {"sync_points": sync, "max_points": largest},
+            "limits": {
+                "sync_points": limits()["DOWNLOAD_SYNC_POINTS"],
+                "max_points": limits()["DOWNLOAD_MAX_POINTS"],
+                "requests_left_today": self.requests_left,
+                "points_left_today": self.points_left,
+            },
         }
 
 
 def estimate_download(user: AnyUser, slug: str, bbox: str | None, polygon: str | None) -> Estimate:
     """The points a download of this area would hold (visible ones: masked points out, as the
-    export leaves them out) and its sizes; the same refusals as plan_download."""
+    export leaves them out), its sizes and the limit that applies; plan_download's refusals
+    for who and where (the limits are reported, not refused)."""
     if not user.is_authenticated:
         raise DownloadRefused(401, "Sign in to download data.")
     dataset = access.get_downloadable_dataset(user, slug)
     area = checked_area(bbox, polygon)
-    return Estimate(dataset, within(access.visible_points(user, dataset), area).count())
+    count = within(access.visible_points(user, dataset), area).count()
+    requests, points = used_today(user)
+    return Estimate(
+        dataset,
+        count,
+        max(limits()["DOWNLOAD_DAILY_REQUESTS"] - requests, 0),
+        max(limits()["DOWNLOAD_DAILY_POINTS"] - points, 0),
+    )
 
 
 def check_format(dataset: Dataset, export_format: str) -> None:
@@ -210,14 +228,20 @@ def start_of_today() -> datetime.datetime:
     return timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def check_daily_limits(user: AnyUser, point_count: int) -> None:
+def used_today(user: AnyUser) -> tuple[int, int]:
+    """(downloads, points) the user has had today."""
     today = DownloadRecord.objects.filter(user=user, created_at__gte=start_of_today())
     totals = today.aggregate(requests=Count("id"), points=Sum("point_count"))
-    if totals["requests"] + 1 > limits()["DOWNLOAD_DAILY_REQUESTS"]:
+    return totals["requests"], totals["points"] or 0
+
+
+def check_daily_limits(user: AnyUser, point_count: int) -> None:
+    requests, points = used_today(user)
+    if requests + 1 > limits()["DOWNLOAD_DAILY_REQUESTS"]:
         raise DownloadRefused(
             429, "You have reached today's number of downloads. Try again tomorrow."
         )
-    if (totals["points"] or 0) + point_count > limits()["DOWNLOAD_DAILY_POINTS"]:
+    if points + point_count > limits()["DOWNLOAD_DAILY_POINTS"]:
         raise DownloadRefused(
             429,
             "This download would pass today's limit of "

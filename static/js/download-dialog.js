@@ -139,8 +139,9 @@
       el("p", null, [el("b", { id: "estimate-count", "data-count": body.point_count }, body.point_count.toLocaleString("en")), " points in the area"]),
       el("table", { className: "sizes" }, el("tbody", null, rows)),
       el("p", { id: "estimate-mode", className: "mode " + body.mode, "data-mode": body.mode }, body.message),
-    ], body.mode === "too-large" ? "refused" : "ready");
-    document.getElementById("download-submit").disabled = body.mode === "too-large" || body.point_count === 0;
+    ], body.mode === "too-large" || body.mode === "daily-limit" ? "refused" : "ready");
+    document.getElementById("download-submit").disabled =
+      body.mode === "too-large" || body.mode === "daily-limit" || body.point_count === 0;
   }
 
   function askEstimate() {

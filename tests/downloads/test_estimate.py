@@ -96,6 +96,20 @@ def test_the_limit_that_applies_is_named(client, track, member, settings) -> Non
     assert body["mode"] == "too-large" and "20" in body["message"]
 
 
+def test_the_daily_limits_left_are_counted_from_todays_downloads(client, track, member, settings):
+    client.force_login(member)
+    settings.GROUNDMOTION = {**settings.GROUNDMOTION, "DOWNLOAD_DAILY_POINTS": 300}
+    count = estimate(client, "track", bbox=BBOX).json()["point_count"]
+    downloaded_pids(client, "track", bbox=BBOX)
+    body = estimate(client, "track", bbox=BBOX).json()
+    assert body["limits"]["points_left_today"] == 300 - count
+    assert body["mode"] == "daily-limit" and f"{300 - count:,}" in body["message"]
+    assert (
+        body["limits"]["requests_left_today"]
+        == settings.GROUNDMOTION["DOWNLOAD_DAILY_REQUESTS"] - 1
+    )
+
+
 @pytest.mark.parametrize(
     ("area", "field", "words"),
     [
