@@ -37,16 +37,17 @@
     }).filter(function (place) { return place.name && isFinite(place.lat) && isFinite(place.lon); });
   }
 
-  // Gazetteer first; a geocoder answer naming a town already listed within ~5 km is left out.
+  // Gazetteer first, keeping room for up to REMOTE_ROOM geocoder answers; an answer naming a
+  // town already listed within ~5 km is left out.
+  var REMOTE_ROOM = 3;
   function merge(local, remote) {
-    var out = local.slice(0, MAX_RESULTS);
-    remote.forEach(function (place) {
-      var same = out.some(function (known) {
+    var fresh = remote.filter(function (place) {
+      return !local.some(function (known) {
         return fold(known.name) === fold(place.name) && Math.abs(known.lat - place.lat) < 0.05 && Math.abs(known.lon - place.lon) < 0.05;
       });
-      if (!same && out.length < MAX_RESULTS) out.push(place);
-    });
-    return out;
+    }).slice(0, REMOTE_ROOM);
+    var first = local.slice(0, MAX_RESULTS - fresh.length);
+    return first.concat(fresh, local.slice(first.length)).slice(0, MAX_RESULTS);
   }
 
   function getJSON(url, options) {

@@ -33,7 +33,10 @@ test("merge keeps the gazetteer first and drops a geocoder duplicate of a listed
   const merged = search.merge(local, remote);
   assert.deepEqual(merged.map((p) => p.lat), [43.7103, 48.1]);
   const many = Array.from({ length: 12 }, (_, i) => ({ name: "T" + i, lat: i, lon: i }));
-  assert.equal(search.merge(many, remote).length, 10);
+  const full = search.merge(many, remote.slice(1));
+  assert.equal(full.length, 10);
+  assert.deepEqual(full.slice(0, 9).map((p) => p.name), many.slice(0, 9).map((p) => p.name));
+  assert.equal(full[9].lat, 48.1); // room kept for the geocoder's answer, after the gazetteer's
 });
 
 test("labels need a bigger town the further out the map is", () => {

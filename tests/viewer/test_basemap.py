@@ -203,6 +203,45 @@ def test_arrow_keys_pick_another_place_and_no_match_says_so(page, live_server) -
     assert "No place or point named Qqxqqxq" in page.locator("#search-results").inner_text()
 
 
+def test_a_geocoder_answer_is_listed_after_the_gazetteer(page, live_server, settings) -> None:
+    settings.GROUNDMOTION = {
+        **settings.GROUNDMOTION,
+        "GEOCODER_URL": "https://geocoder.invalid/search?format=json&q={q}",
+    }
+    asked = []
+
+    def answer(route) -> None:
+        asked.append(route.request.url)
+        route.fulfill(
+            json=[
+                {"display_name": "Dax, Landes, France", "lat": "43.709", "lon": "-1.051"},
+                {
+                    "display_name": "Daxweiler, Rhineland-Palatinate, Germany",
+                    "lat": "49.97",
+                    "lon": "7.72",
+                    "boundingbox": ["49.96", "49.98", "7.70", "7.74"],
+                },
+            ]
+        )
+
+    page.route("https://geocoder.invalid/**", answer)
+    open_map(page, live_server, *USTICA, 9)
+    page.fill("#search-text", "Dax")
+    page.wait_for_function(
+        "() => document.querySelectorAll('#search-results li.search-result').length > 2"
+    )
+    items = page.locator("#search-results li.search-result").all_inner_texts()
+    assert asked and asked[-1].endswith("q=Dax")
+    assert items[0].startswith("Dax France")
+    # The geocoder's Dax is the gazetteer's: listed once; Daxweiler comes after the gazetteer.
+    assert sum(item.startswith("Dax ") for item in items) == 1
+    assert items[-1].startswith("Daxweiler") and len(items) == 10
+    page.locator("#search-results li.search-result").last.click()
+    page.wait_for_function(
+        "() => Math.abs(window.GroundMotion.viewer.map.getCenter().lat - 49.97) < 0.01"
+    )
+
+
 def test_admin_dataset_page_shows_base_map_extent_and_points(
     browser, live_server, transactional_db, curator
 ) -> None:
