@@ -25,7 +25,7 @@ from groundmotion import access
 from groundmotion.api.openapi import error_responses
 from groundmotion.exports.writers import CONTENT_TYPES, EXTENSIONS, Format, csv_chunks, write_export
 from groundmotion.map_views import basemap_config
-from groundmotion.models import DownloadRecord, ProcessingJob
+from groundmotion.models import Dataset, DownloadRecord, ProcessingJob
 from groundmotion.quantities import quantity
 
 # Token first, so that a bad token answers 401 with `WWW-Authenticate: Token`.
@@ -157,7 +157,14 @@ def job_summary(job: ProcessingJob) -> dict:
 @login_required
 def job_page(request: HttpRequest, job_id: int) -> HttpResponse:
     job = own_export_job(request.user, job_id)
-    context = {"job": job, "summary": job_summary(job), "expires": jobs.expires_at(job)}
+    slug = job.parameters.get("dataset", "")
+    named = Dataset.objects.filter(slug=slug).values_list("name", flat=True).first()
+    context = {
+        "job": job,
+        "summary": job_summary(job),
+        "expires": jobs.expires_at(job),
+        "dataset_name": named or slug,
+    }
     return render(request, "downloads/job.html", context)
 
 

@@ -48,6 +48,7 @@
     module.exports = GM.downloadDialog;
     return;
   }
+  if (!document.getElementById("download-config")) return; // the job page uses the helpers only
 
   var el = GM.el;
   var config = JSON.parse(document.getElementById("download-config").textContent);

@@ -112,3 +112,43 @@ def test_typed_areas_switching_datasets_refusals_and_a_failed_export(
         browser.close()
     assert east.pk and west.pk
     wait_for_idle_database()
+
+
+def test_the_job_page_follows_the_job_api_until_it_ends(live_server, monkeypatch) -> None:
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    from groundmotion.models import ProcessingJob
+
+    make_dataset("west-track", lon=[-1.09], lat=[43.71])
+    engineer = make_user("engineer")
+    job = ProcessingJob.objects.create(
+        kind=ProcessingJob.Kind.EXPORT,
+        user=engineer,
+        state=ProcessingJob.State.RUNNING,
+        progress=0.3,
+        message="written 30 of 100 points",
+        parameters={"dataset": "west-track", "format": "csv", "point_count": 100},
+    )
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        page = browser.new_page(viewport={"width": 1000, "height": 600})
+        page.goto(f"{live_server.url}/accounts/login/?next=/downloads/jobs/{job.pk}/")
+        page.fill("#id_username", "engineer")
+        page.fill("#id_password", "a-long-password-1")
+        page.click("button[type=submit]")
+        page.wait_for_selector("#job-line")
+        assert "West Track" in page.inner_text("main")
+        page.wait_for_function("document.getElementById('job-line').textContent.startsWith('30 %')")
+        ProcessingJob.objects.filter(pk=job.pk).update(
+            progress=0.7, message="written 70 of 100 points"
+        )
+        page.wait_for_function("document.getElementById('job-line').textContent.startsWith('70 %')")
+        assert page.evaluate("document.getElementById('job-progress').value") == pytest.approx(0.7)
+        page.screenshot(path=str(SHOTS / "download-job-page.png"), full_page=True)
+        ProcessingJob.objects.filter(pk=job.pk).update(
+            state=ProcessingJob.State.FAILED, message="Export failed: worker lost"
+        )
+        page.wait_for_selector("p.error[role=alert]")  # reloaded once the job ended
+        assert "worker lost" in page.inner_text("main") and page.locator("#job-line").count() == 0
+        browser.close()
+    wait_for_idle_database()
