@@ -2,31 +2,24 @@
 (function () {
   "use strict";
   var GM = (window.GroundMotion = window.GroundMotion || {});
-  // VectorGrid 1.3.0 calls L.DomEvent.fakeStop, removed in Leaflet 1.8 (VectorGrid issue #274):
-  // a stand-in for the missing public function, nothing of Leaflet's own is replaced.
-  // eslint-disable-next-line no-restricted-syntax -- adds a removed function, replaces nothing
-  if (!L.DomEvent.fakeStop) L.DomEvent.fakeStop = function () { return true; };
-
-  /* The dataset tiles: VectorGrid.Protobuf whose features are clickable under Leaflet 1.9.
-     Its point symbolizers are CircleMarkers drawn in tile pixels, with no _latlng. Leaflet 1.9's
-     Map#_fireDOMEvent treats a target with getLatLng as a marker and asks it for its position
-     (latLngToContainerPoint(undefined) throws, the click is lost). Without getLatLng, Leaflet
-     takes the mouse position instead. The subclass does this for its own layers only; other
-     VectorGrids (and VectorGrid's prototype) are untouched. VectorGrid 1.3 has no option for it. */
-  var PointTiles = L.VectorGrid.Protobuf.extend({
-    _createLayer: function () {
-      var layer = L.VectorGrid.Protobuf.prototype._createLayer.apply(this, arguments);
-      if (layer && !layer._latlng) layer.getLatLng = null;
-      return layer;
-    },
-  });
-  GM.PointTiles = PointTiles;
+  var PointTiles = GM.PointTiles; // static/js/point-tiles.js: the dataset tiles on canvases
 
   function datasetLayer(viewer, slug) {
     var url = viewer.config.tileUrl.replace("{slug}", encodeURIComponent(slug));
     viewer.styled[slug] = viewer.styled[slug] || 0;
     var style = function (properties, zoom) {
       viewer.styled[slug] += 1;
+      // An empty list of styles leaves a feature undrawn and unclickable (point-tiles.js's contract).
+      var shown = viewer.shown;
+      if (!GM.colourScale.passes(properties, viewer.filters.filter)) {
+        shown.hidden += 1;
+        if (properties.id !== undefined) shown.hiddenIds.add(properties.id);
+        return [];
+      }
+      shown.drawn += 1;
+      if (properties.id !== undefined) shown.drawnIds.add(properties.id);
+      viewer.shown.low = Math.min(viewer.shown.low, properties.velocity);
+      viewer.shown.high = Math.max(viewer.shown.high, properties.velocity);
       var isCell = properties.count !== undefined;
       var radius = isCell ? Math.min(3 + Math.log2(properties.count + 1) * 0.6, 8) : (zoom >= 16 ? 5 : 4);
       var colour = viewer.legend.colour(properties.velocity);
@@ -46,11 +39,33 @@
     });
   }
 
+  function datasetBySlug(viewer, slug) {
+    return viewer.config.datasets.filter(function (dataset) { return dataset.slug === slug; })[0] || {};
+  }
+
+  /* Points of the previous layer leave the panel and the URL; the nearest point of the new layer
+     is offered, not selected. */
   function showDataset(viewer, slug) {
+    var previous = viewer.dataset;
+    var old = previous && previous !== slug ? (viewer.selectedPoints || [])[0] : null;
     if (viewer.layer) viewer.map.removeLayer(viewer.layer);
     viewer.dataset = slug;
+    viewer.selected = [];
+    viewer.selectedPoints = [];
+    viewer.legend.setQuantity(datasetBySlug(viewer, slug).quantity);
+    if (previous && previous !== slug) {
+      if (old) GM.pointPanel.offerNearby(viewer, old, datasetBySlug(viewer, previous).name || previous);
+      else if (!viewer.panel.element.hidden) viewer.panel.close();
+    }
+    viewer.shown = emptyCounts();
     viewer.layer = datasetLayer(viewer, slug).addTo(viewer.map);
+    var counting = null;
+    viewer.layer.on("tileload", function () {
+      clearTimeout(counting);
+      counting = setTimeout(function () { showCounts(viewer); }, 100);
+    });
     viewer.layer.on("click", function (event) {
+      if (viewer.drawing) return; // a vertex of the area being drawn, not a pick
       var properties = event.layer.properties || {};
       if (properties.id === undefined) { GM.pointPanel.showCell(viewer, properties); return; }
       viewer.select([properties.id], event.originalEvent && event.originalEvent.shiftKey);
@@ -69,15 +84,40 @@
     });
   }
 
+  /* What the style function saw since the last restyle: features drawn and hidden by the filters
+     (a feature at a tile's edge is styled in each tile it is in; the id sets count points once),
+     the lowest and highest velocity drawn. */
+  function emptyCounts() {
+    return { drawn: 0, hidden: 0, low: Infinity, high: -Infinity, drawnIds: new Set(), hiddenIds: new Set() };
+  }
+
+  function showCounts(viewer) {
+    var shown = viewer.shown, total = shown.drawnIds.size + shown.hiddenIds.size;
+    viewer.filters.count.textContent = !viewer.filters.active() ? "" : total
+      ? shown.drawnIds.size + " of " + total + " points in the loaded tiles pass."
+      : "Cells: " + shown.drawn + " of " + (shown.drawn + shown.hidden) + " pass.";
+  }
+
+  /* Tiles are restyled in the browser (colours, filters); the counters restart with each restyle. */
+  function restyle(viewer) {
+    viewer.shown = emptyCounts();
+    if (viewer.layer) viewer.layer.redraw();
+    showCounts(viewer);
+    viewer.saveState();
+  }
+
   function makeViewer(map, config) {
-    var viewer = { map: map, config: config, dataset: null, layer: null, selected: [], styled: {} };
+    var viewer = { map: map, config: config, dataset: null, layer: null, selected: [], selectedPoints: [], styled: {},
+                   shown: emptyCounts() };
     viewer.panel = new GM.Panel(document.getElementById("side-panel"));
-    viewer.panel.onClose = function () { viewer.selected = []; viewer.saveState(); };
+    viewer.panel.onClose = function () { viewer.selected = []; viewer.selectedPoints = []; viewer.saveState(); };
     viewer.panel.onResize = function () { map.invalidateSize(); };
-    viewer.legend = new GM.Legend(document.getElementById("legend"), function () {
-      if (viewer.layer) viewer.layer.redraw();
-    });
-    viewer.saveState = function () { GM.urlState.write(map, viewer.dataset, viewer.selected); };
+    viewer.legend = new GM.Legend(document.getElementById("legend"), function () { restyle(viewer); });
+    viewer.filters = new GM.Filters(document.getElementById("filters"), function () { restyle(viewer); });
+    viewer.saveState = function () {
+      GM.urlState.write(map, { dataset: viewer.dataset, points: viewer.selected, range: viewer.legend.range,
+                               reversed: viewer.legend.inverted, filters: viewer.filters.filter });
+    };
     viewer.select = function (ids, add) {
       highlight(viewer, false);
       viewer.selected = add ? viewer.selected.concat(ids.filter(function (id) { return viewer.selected.indexOf(id) < 0; })) : ids;
@@ -89,33 +129,18 @@
     return viewer;
   }
 
-  function fillDatasetSelect(viewer) {
-    var select = document.getElementById("dataset-select");
-    var groups = {};
-    viewer.config.datasets.forEach(function (dataset) {
-      // Grouped by product: L2a/L2b ascending or descending LOS, L3 east-west or up-down.
-      var label = dataset.level.toUpperCase() + " · " + (dataset.level === "l3" ? dataset.component : dataset.pass_direction + " LOS");
-      if (!groups[label]) {
-        groups[label] = document.createElement("optgroup");
-        groups[label].label = label;
-        select.appendChild(groups[label]);
-      }
-      var option = document.createElement("option");
-      option.value = dataset.slug;
-      option.textContent = dataset.name + (dataset.status === "draft" ? " (draft)" : "") + (dataset.sees_points ? "" : " (cells only)");
-      groups[label].appendChild(option);
-    });
-    select.addEventListener("change", function () { viewer.showDataset(select.value); });
-  }
-
   window.addEventListener("map:init", function (event) {
     var map = event.detail.map;
     var config = JSON.parse(document.getElementById("viewer-config").textContent);
     var viewer = (GM.viewer = makeViewer(map, config));
     var state = GM.urlState.read();
+    if (state.range) viewer.legend.range = state.range;
+    if (state.reversed) viewer.legend.inverted = true;
+    viewer.legend.render();
+    viewer.filters.set(state.filters || {});
     GM.basemap.add(map, config);
     if (state.view) map.setView([state.view.lat, state.view.lon], state.view.zoom);
-    fillDatasetSelect(viewer);
+    GM.layerPicker.fill(viewer);
     var slugs = config.datasets.map(function (dataset) { return dataset.slug; });
     var initial = slugs.indexOf(state.dataset) >= 0 ? state.dataset : slugs[0];
     if (initial) viewer.showDataset(initial);
