@@ -156,13 +156,14 @@
     var intro = GM.panelMessage("hint", "Point ", el("b", null, String(old.pid)), " is of " + oldDatasetName + ", not of this layer.");
     viewer.panel.open("Point " + old.pid + " (previous layer)", [intro, GM.panelMessage("hint", "Looking for a point of this layer nearby…")]);
     return fetch(url, { credentials: "same-origin" })
-      .then(function (response) { return response.ok ? response.json() : { points: [] }; })
+      .then(function (response) { return response.ok ? response.json() : { points: [], refused: response.status }; })
       .then(function (body) {
         if (viewer.dataset !== slug || viewer.selected.length) return; // moved on meanwhile
         var found = nearest(old, body.points || []);
         if (!found) {
-          viewer.panel.open("Point " + old.pid + " (previous layer)",
-            [intro, GM.panelMessage("nearby-none", "No point of this layer within " + NEARBY_M + " m.")]);
+          var why = body.refused === 403 ? "This layer shows you cells only, no points."
+            : "No point of this layer within " + NEARBY_M + " m.";
+          viewer.panel.open("Point " + old.pid + " (previous layer)", [intro, GM.panelMessage("nearby-none", why)]);
           return;
         }
         var button = el("button", { type: "button", className: "nearby-point", "data-point-id": found.point.id },

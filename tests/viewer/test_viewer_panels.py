@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from playwright.sync_api import Page, sync_playwright
 
-from groundmotion.models import Component, Dataset, GNSSNetwork, GNSSStation, Level
+from groundmotion.models import Component, Dataset, GNSSNetwork, GNSSStation, Level, Visibility
 from groundmotion.quantities import quantity_for
 from tests.factories import DATES, make_dataset
 from tests.viewer.browser import launch_chromium, wait_for_idle_database
@@ -165,6 +165,17 @@ def test_a_layer_switch_clears_the_old_point_and_offers_the_nearby_one(
     page.select_option("#dataset-select", "far")
     page.wait_for_selector("#side-panel .nearby-none")
     assert "No point of this layer within 20 m" in page.locator("#side-panel").inner_text()
+    assert "points" not in hash_of(page)
+
+
+def test_a_switch_to_a_cells_only_layer_says_so(page, live_server, transactional_db) -> None:
+    asc = make_dataset("asc", lon=LON, lat=LAT, velocity=VELOCITY)
+    make_dataset("cells", lon=LON, lat=LAT, velocity=VELOCITY, visibility=Visibility.REDUCED)
+    open_map(page, live_server, "asc", 16, f"&points={point_id(asc, 40)}")
+    page.wait_for_selector("#side-panel svg.series-chart")
+    page.select_option("#dataset-select", "cells")
+    message = page.wait_for_selector("#side-panel .nearby-none").inner_text()
+    assert message == "This layer shows you cells only, no points."
     assert "points" not in hash_of(page)
 
 
