@@ -3,7 +3,6 @@ from __future__ import annotations
 from django.urls import path
 
 from downloads import views
-from groundmotion import tile_views
 
 app_name = "downloads"
 
@@ -14,6 +13,4 @@ urlpatterns = [
     path("api/downloads/jobs/<int:job_id>/", views.api_job, name="api-job"),
     path("api/downloads/<slug:slug>/estimate", views.api_estimate, name="api-estimate"),
     path("api/downloads/<slug:slug>/", views.api_download, name="api-download"),
-    # Belongs beside the tile route in groundmotion/urls.py (another engineer's file today).
-    path("tiles/<slug:slug>/tilejson.json", tile_views.tilejson, name="tilejson"),
 ]

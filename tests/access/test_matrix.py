@@ -483,22 +483,6 @@ def data_request(world: World, endpoint: str, case: str) -> tuple[str, str, dict
     }[endpoint]
 
 
-# DRF views without authentication classes of their own take REST_FRAMEWORK's, where
-# SessionAuthentication comes first, and DRF then answers a failed token 403 (the first
-# authenticator gives WWW-Authenticate). They still refuse it, with the token's message; they
-# answer 401 once config/settings.py lists ApiTokenAuthentication first.
-SESSION_FIRST = {
-    "api-datasets",
-    "api-points",
-    "api-point",
-    "api-point-plot-png",
-    "api-point-plot-svg",
-    "api-point-series-csv",
-    "api-area-mean",
-    "job-detail",
-}
-
-
 @pytest.mark.django_db
 @pytest.mark.parametrize("case", list(CASES))
 @pytest.mark.parametrize("endpoint", TOKEN_ENDPOINTS)
@@ -514,10 +498,7 @@ def test_a_bad_token_is_refused_never_answered_as_anonymous(
         response = client.get(path, data)
     text = response_text(response)
     assert "token" in text.lower() and world.datasets[case].slug not in text
-    if endpoint in SESSION_FIRST:
-        assert response.status_code in (401, 403)
-    else:
-        assert response.status_code == 401 and response["WWW-Authenticate"] == "Token"
+    assert response.status_code == 401 and response["WWW-Authenticate"] == "Token"
 
 
 @pytest.mark.django_db

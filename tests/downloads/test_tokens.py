@@ -172,14 +172,6 @@ def ask(client: Client, method: str, path: str, data: dict, **headers: str):
     return client.get(path, data, **headers)
 
 
-# DRF views without their own authentication_classes take REST_FRAMEWORK's defaults, where
-# SessionAuthentication comes first: DRF then answers a failed token with 403, not 401
-# (its WWW-Authenticate comes from the first authenticator). config/settings.py must list
-# ApiTokenAuthentication first. Until then these answer 403 (with "Invalid or revoked API
-# token", still no anonymous answer) and are marked xfail; once they answer 401 they pass.
-SESSION_FIRST = {"point", "plot-png", "plot-svg", "series-csv", "area-mean"}
-
-
 @pytest.mark.parametrize(
     "name",
     [
@@ -195,7 +187,7 @@ SESSION_FIRST = {"point", "plot-png", "plot-svg", "series-csv", "area-mean"}
     ],
 )
 def test_every_data_endpoint_answers_a_token_like_its_owners_session(
-    restricted, tokens, member, name, request
+    restricted, tokens, member, name
 ) -> None:
     method, path, data = data_requests(restricted)[name]
     session = Client()
@@ -207,10 +199,6 @@ def test_every_data_endpoint_answers_a_token_like_its_owners_session(
     refused = ask(Client(), method, path, data, **with_token(tokens["outsider"]))
     assert refused.status_code == 404
     bad = ask(Client(), method, path, data, **with_token(tokens["member"] + "x"))
-    if name in SESSION_FIRST and bad.status_code == 403:
-        request.applymarker(
-            pytest.mark.xfail(strict=True, reason="settings list SessionAuthentication first")
-        )
     assert bad.status_code == 401 and "token" in bad.content.decode().lower()
 
 
