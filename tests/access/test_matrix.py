@@ -23,7 +23,7 @@ from django.test import Client, override_settings
 
 from accounts.tokens import create_token
 from groundmotion import cells
-from groundmotion.models import DownloadRecord
+from groundmotion.models import DownloadRecord, GNSSNetwork, GNSSStation
 from tests.access.matrix import (
     AREA,
     BBOX,
@@ -341,6 +341,40 @@ def tilejson(client: Client, world: World, user: str, case: str) -> None:
     assert response["Cache-Control"].startswith("public" if public else "private")
 
 
+def gnss_compare(client: Client, world: World, user: str, case: str) -> None:
+    """The station sits in the middle: the two inner points lie within 2 km, the outer two not."""
+    network = GNSSNetwork.objects.get_or_create(slug="matrix", defaults={"name": "Matrix"})[0]
+    GNSSStation.objects.get_or_create(
+        network=network,
+        code="MID",
+        defaults={
+            "geom": f"SRID=4326;POINT({LON.mean()} {LAT.mean()})",
+            "velocity_east": 0.0,
+            "velocity_north": 0.0,
+            "velocity_up": 1.0,
+        },
+    )
+    dataset = world.datasets[case]
+
+    def ask(slug: str):
+        query = {"dataset": slug, "radius_m": 2000}
+        return client.get("/api/gnss-stations/matrix/MID/compare/", query)
+
+    response = ask(dataset.slug)
+    if not visible(case, user):
+        assert_like_missing(response, ask(MISSING_SLUG), dataset.slug, MISSING_SLUG)
+    elif not sees_points(case, user):
+        assert response.status_code == 403 and "points" not in response.json()
+    else:
+        inner = np.zeros(len(LON), dtype=bool)
+        inner[[1, 2]] = True
+        expected = velocities(case)[inner & ~masked(case)]
+        points = response.json()["points"]
+        assert points["count"] == len(expected)  # masked points never count
+        if len(expected):
+            assert points["mean_velocity"] == pytest.approx(expected.mean(), abs=0.006)
+
+
 def dialog_offer(client: Client, world: World, user: str, case: str) -> None:
     response = client.get("/downloads/")
     if user == "anonymous":
@@ -401,6 +435,7 @@ ENDPOINTS: dict[str, Callable] = {
     "api-point-series-csv": point_row("series.csv", check_csv),
     "api-area-mean": area_mean,
     "api-gnss-stations": public_row("/api/gnss-stations/"),
+    "api-gnss-compare": gnss_compare,
     "api-reflectors": public_row("/api/reflectors/"),
     "api-schema": public_row("/api/schema/"),
     "api-docs": public_row("/api/docs/"),
@@ -440,6 +475,7 @@ TOKEN_ENDPOINTS = [
     "api-point-plot-svg",
     "api-point-series-csv",
     "api-area-mean",
+    "api-gnss-compare",
     "api-download",
     "api-estimate",
     "job-detail",
@@ -477,6 +513,7 @@ def data_request(world: World, endpoint: str, case: str) -> tuple[str, str, dict
         "api-point-plot-svg": ("get", f"/api/points/{point}/plot.svg", {}),
         "api-point-series-csv": ("get", f"/api/points/{point}/series.csv", {}),
         "api-area-mean": ("post", "/api/area-mean/", {"dataset": slug, "geometry": AREA}),
+        "api-gnss-compare": ("get", "/api/gnss-stations/matrix/MID/compare/", {"dataset": slug}),
         "api-download": ("get", f"/api/downloads/{slug}/", {"output": "csv", "bbox": BBOX}),
         "api-estimate": ("post", f"/api/downloads/{slug}/estimate", {"bbox": BBOX}),
         "job-detail": ("get", f"/api/jobs/{world.job.pk}/", {}),
@@ -551,8 +588,8 @@ def test_download_dialog_extent_leaves_the_masked_point_out(world: World, user: 
 
 def test_matrix_size() -> None:
     """Rows x user classes x cases, so that a row or a case dropped by mistake shows."""
-    assert len(ENDPOINTS) * len(USERS) * len(CASES) == 24 * 5 * 8
-    assert set(TOKEN_ENDPOINTS) <= set(ENDPOINTS) and len(TOKEN_ENDPOINTS) == 13
+    assert len(ENDPOINTS) * len(USERS) * len(CASES) == 25 * 5 * 8
+    assert set(TOKEN_ENDPOINTS) <= set(ENDPOINTS) and len(TOKEN_ENDPOINTS) == 14
 
 
 def test_the_outcome_tables_cover_every_case_with_known_users_only() -> None:
