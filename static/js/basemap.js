@@ -16,6 +16,7 @@
   var TOWN_CELL_ZOOM = 8;
   var MAX_LABELS = 120;
   var BORDER_STYLE = { color: "#a9a39a", weight: 1, dashArray: "4 3" };
+  var RIVER_STYLE = { stroke: true, color: "#a8cbe6", weight: 1.2, fill: false, interactive: false };
 
   // Smallest population labelled at a zoom: below TOWN_CELL_ZOOM only the world file's towns.
   function minPopulation(zoom) {
@@ -165,12 +166,18 @@
 
   // A cell's layer: land ("m" medium, "f" fine) on the canvas, or borders ("b") as lines.
   Offline.prototype.layerOf = function (key, topology) {
-    var name = Object.keys(topology.objects)[0];
-    var data = topojson.feature(topology, topology.objects[name]);
+    var objects = topology.objects;
     if (key.charAt(0) === "b") {
-      return L.geoJSON(data, { pane: "gm-borders", interactive: false, style: BORDER_STYLE });
+      return L.geoJSON(topojson.feature(topology, objects.borders), { pane: "gm-borders", interactive: false, style: BORDER_STYLE });
     }
-    return L.geoJSON(data, { pane: "gm-land", renderer: this.renderer, style: this.landStyle });
+    var landStyle = this.landStyle;
+    var layer = L.geoJSON(topojson.feature(topology, objects.land), {
+      pane: "gm-land", renderer: this.renderer,
+      style: function (feature) { return feature.geometry.type === "MultiLineString" ? RIVER_STYLE : landStyle; },
+    });
+    // GSHHG cells carry WDBII rivers: drawn over the land, on the same canvas.
+    if (objects.rivers) layer.addData(topojson.feature(topology, objects.rivers));
+    return layer;
   };
 
   // Shows exactly the wanted cells (key -> TopoJSON topology), hiding the others.

@@ -130,6 +130,11 @@ def test_the_dax_coast_and_town_labels_by_zoom(page, live_server) -> None:
     shot(page, "basemap-dax-z11.png")
     assert "Dax" in labels(page)
     assert close(colour_at(page, 43.68, -1.00), LAND)  # beside the label
+    # The Adour flows through Dax: the cell's rivers are drawn with its land.
+    assert page.evaluate(
+        "() => window.GroundMotion.viewer.map.gmBasemap.layers['f43_-2'].getLayers()"
+        ".some((layer) => layer.feature.geometry.type === 'MultiLineString')"
+    )
     # The Landes coast runs near -1.44 at Dax's latitude: land east of it, sea west of it.
     page.evaluate("() => window.GroundMotion.viewer.map.setZoom(10)")
     wait_for_land(page, "f43_-2")
