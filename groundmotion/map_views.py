@@ -11,7 +11,7 @@ from django.templatetags.static import static
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-from groundmotion import access
+from groundmotion import access, places
 from groundmotion.quantities import quantity
 
 
@@ -79,4 +79,5 @@ def viewer_config(request: HttpRequest) -> dict[str, Any]:
 
 @ensure_csrf_cookie
 def map_page(request: HttpRequest) -> HttpResponse:
+    places.warm()
     return render(request, "groundmotion/map.html", {"config": viewer_config(request)})

