@@ -19,7 +19,7 @@ export PG_VERSION PG_PORT REDIS_PORT DATABASE_URL CELERY_BROKER_URL
 # production), including the demo server, `manage.py migrate` in setup, the tests and bench.
 export DEBUG := true
 
-.PHONY: setup demo test bench lint stop
+.PHONY: setup demo demo-products test bench lint stop
 .DEFAULT_GOAL := demo
 
 setup: $(VENV)/.installed
@@ -37,11 +37,22 @@ $(VENV)/.installed: requirements.txt
 demo: setup
 	scripts/cluster.sh start-redis
 	$(PY) manage.py make_demo --points $(DEMO_POINTS)
+	$(MAKE) --no-print-directory demo-products
 	$(PY) manage.py collectstatic --noinput -v 0
 	$(VENV)/bin/celery -A config worker --beat --schedule=var/celerybeat-schedule \
 		--loglevel=WARNING --concurrency=2 \
 		--detach --pidfile=var/celery.pid --logfile=var/celery.log
 	$(PY) manage.py runserver 127.0.0.1:$(DEMO_PORT)
+
+# The demo's L2b (GNSS-calibrated) and L3 (up-down, east-west) layers, derived from its two L2a
+# tracks as a curator would, then published.
+DEMO_DERIVED := demo-dax-asc-l2b demo-dax-desc-l2b demo-dax-l3-up demo-dax-l3-east
+demo-products:
+	$(PY) manage.py calibrate demo-dax-asc-l2a --gnss demo-gnss --output demo-dax-asc-l2b
+	$(PY) manage.py calibrate demo-dax-desc-l2a --gnss demo-gnss --output demo-dax-desc-l2b
+	$(PY) manage.py decompose demo-dax-asc-l2b demo-dax-desc-l2b --gnss demo-gnss \
+		--up demo-dax-l3-up --east demo-dax-l3-east
+	for slug in $(DEMO_DERIVED); do $(PY) manage.py dataset $$slug --publish >/dev/null; done
 
 test: setup node_modules/.installed
 	$(VENV)/bin/ruff check .

@@ -223,9 +223,10 @@ CELERY_BEAT_SCHEDULE = {
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Tokens first: DRF takes WWW-Authenticate from the first class, so a bad token is a 401.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "accounts.authentication.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     # DRF's JSON parser with bounded depth and no NUL characters: bad bodies are 400s,
@@ -269,6 +270,9 @@ GROUNDMOTION = {
     "REDUCED_MIN_POINTS": envint("GROUNDMOTION_REDUCED_MIN_POINTS", "5"),
     # Base-map URL for when the viewer is online; empty means the offline outline map only.
     "BASEMAP_URL": os.environ.get("GROUNDMOTION_BASEMAP_URL", ""),
+    "BASEMAP_ATTRIBUTION": os.environ.get("GROUNDMOTION_BASEMAP_ATTRIBUTION", ""),
+    # Nominatim-style search URL with {q}, asked by the browser beside the offline gazetteer.
+    "GEOCODER_URL": os.environ.get("GROUNDMOTION_GEOCODER_URL", ""),
     # Downloads: largest area and point count per request, how many points stream
     # at once (more become an export job), and each user's daily number and points.
     "DOWNLOAD_MAX_AREA_KM2": envint("GROUNDMOTION_DOWNLOAD_MAX_AREA_KM2", "2500"),
@@ -310,6 +314,8 @@ LEAFLET_CONFIG = {
         "outlines": {"js": ["vendor/topojson-client-3.1.0/topojson-client.min.js"]},
         "viewer": {
             "js": [
+                "vendor/pbf-3.3.0/pbf.js",
+                "js/point-tiles.js",
                 "js/legend.js",
                 "js/series-chart.js",
                 "js/url-state.js",
@@ -317,7 +323,9 @@ LEAFLET_CONFIG = {
                 "js/draw-area.js",
                 "js/basemap.js",
                 "js/overlays.js",
+                "js/gnss-compare.js",
                 "js/place-search.js",
+                "js/layer-picker.js",
                 "js/map.js",
             ],
             "css": ["css/map.css"],

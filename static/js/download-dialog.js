@@ -92,8 +92,8 @@
     state.extent = state.tiles = null;
     signNote.replaceChildren(dataset ? "Sign: " + dataset.sign_convention + "." : "");
     if (!dataset) return;
-    state.tiles = L.vectorGrid.protobuf(config.tileUrl.replace("{slug}", encodeURIComponent(slug)), {
-      rendererFactory: L.canvas.tile, interactive: false, maxNativeZoom: 18,
+    state.tiles = new GM.PointTiles(config.tileUrl.replace("{slug}", encodeURIComponent(slug)), {
+      interactive: false, maxNativeZoom: 18,
       vectorTileLayerStyles: { points: tileStyle, cells: tileStyle },
       fetchOptions: { credentials: "same-origin" },
     }).addTo(map);

@@ -26,7 +26,6 @@
       return { radius: radius, fill: true, fillColor: colour, fillOpacity: 0.9, stroke: !isCell, color: "#333", weight: 0.5 };
     };
     return new PointTiles(url, {
-      rendererFactory: L.canvas.tile,
       interactive: true,
       maxNativeZoom: 18,
       vectorTileLayerStyles: { points: style, cells: style },
@@ -145,6 +144,7 @@
     var initial = slugs.indexOf(state.dataset) >= 0 ? state.dataset : slugs[0];
     if (initial) viewer.showDataset(initial);
     GM.overlays.addOverlays(viewer);
+    GM.gnssCompare.setUp(viewer);
     GM.placeSearch.setUp(viewer);
     GM.drawArea.setUp(viewer);
     map.on("moveend", viewer.saveState);

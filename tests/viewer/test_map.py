@@ -68,7 +68,7 @@ def open_map(page: Page, live_server, fragment: str = "") -> None:
 
 
 def painted_pixels(page: Page) -> int:
-    """Non-transparent pixels over all VectorGrid tile canvases."""
+    """Non-transparent pixels over all dataset tile canvases."""
     return page.evaluate("""() => {
         let total = 0;
         document.querySelectorAll('#map canvas.leaflet-tile').forEach((canvas) => {
