@@ -36,6 +36,8 @@
     if (viewer.compareCircle) viewer.compareCircle.remove();
     viewer.compareCircle = L.circle(latlng, { radius: RADIUS_M, color: "#000", weight: 1.5, dashArray: "4 3", fill: false, interactive: false })
       .addTo(viewer.map);
+    var circle = viewer.compareCircle;
+    viewer.panel.element.querySelector(".panel-close").addEventListener("click", function () { circle.remove(); }, { once: true });
     return fetch(url, { credentials: "same-origin" }).then(function (response) {
       return response.json().then(function (body) { return { ok: response.ok, body: body }; });
     }).then(function (answer) {
@@ -47,8 +49,9 @@
       var table = GM.el("table", { className: "gnss-compare" }, formatComparison(answer.body).map(function (row) {
         return GM.el("tr", null, [GM.el("th", { scope: "row" }, row[0]), GM.el("td", null, row[1])]);
       }));
-      var note = answer.body.note ? GM.panelMessage("hint", answer.body.note) : null;
-      viewer.panel.open(title, [table, GM.panelMessage("hint", answer.body.quantity.sign_convention + "."), note]);
+      var nodes = [table, GM.panelMessage("hint", "Sign: " + answer.body.quantity.sign_convention + ".")];
+      if (answer.body.note) nodes.push(GM.panelMessage("hint", answer.body.note));
+      viewer.panel.open(title, nodes);
     });
   }
 
