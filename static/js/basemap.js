@@ -54,6 +54,22 @@
     };
   }
 
+  // Rings that cross the antimeridian (Russia, Fiji) jump from 180 to -180 degrees, which
+  // a plane map draws as a line across the world: make their longitudes continuous instead.
+  function unwrap(geometry) {
+    if (!geometry) return;
+    var polygons = geometry.type === "Polygon" ? [geometry.coordinates] : geometry.coordinates;
+    polygons.forEach(function (rings) {
+      rings.forEach(function (ring) {
+        for (var i = 1; i < ring.length; i++) {
+          var step = ring[i][0] - ring[i - 1][0];
+          if (step > 180) ring[i][0] -= 360;
+          else if (step < -180) ring[i][0] += 360;
+        }
+      });
+    });
+  }
+
   function townLabel(row) {
     var node = document.createElement("span");
     node.className = "gm-town";
@@ -117,6 +133,7 @@
       if (!topology || generation !== self.generation) return;
       if (!self.world) {
         var countries = topojson.feature(topology, topology.objects.countries);
+        countries.features.forEach(function (feature) { unwrap(feature.geometry); });
         self.world = L.geoJSON(countries, {
           pane: "gm-land", interactive: false,
           style: { color: "#a9a39a", weight: 0.6, fillColor: LAND, fillOpacity: 1 },
@@ -242,6 +259,6 @@
     return offline;
   }
 
-  GM.basemap = { add: add, minPopulation: minPopulation, cellKeys: cellKeys, SEA: SEA, LAND: LAND };
+  GM.basemap = { add: add, minPopulation: minPopulation, cellKeys: cellKeys, unwrap: unwrap, SEA: SEA, LAND: LAND };
   if (typeof module !== "undefined" && module.exports) module.exports = GM.basemap;
 })();

@@ -53,3 +53,12 @@ test("cell keys cover a bounds, south-west corners, clamped to the world", () =>
   assert.deepEqual(basemap.cellKeys(bounds(38.6, 13.1, 38.8, 13.3), 10), ["30_10"]);
   assert.equal(basemap.cellKeys(bounds(-95, -200, 95, 200), 10).length, 18 * 36);
 });
+
+test("a ring crossing the antimeridian is unwrapped, others are left alone", () => {
+  const fiji = { type: "Polygon", coordinates: [[[179, -16], [-179.5, -16], [-179.5, -17], [179, -17], [179, -16]]] };
+  basemap.unwrap(fiji);
+  assert.deepEqual(fiji.coordinates[0].map((p) => p[0]), [179, 180.5, 180.5, 179, 179]);
+  const france = { type: "MultiPolygon", coordinates: [[[[-1, 43], [2, 43], [2, 45], [-1, 43]]]] };
+  basemap.unwrap(france);
+  assert.deepEqual(france.coordinates[0][0], [[-1, 43], [2, 43], [2, 45], [-1, 43]]);
+});

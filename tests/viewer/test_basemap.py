@@ -247,6 +247,34 @@ def test_a_geocoder_answer_is_listed_after_the_gazetteer(page, live_server, sett
     )
 
 
+def test_world_view_and_an_online_base_map(page, live_server, settings) -> None:
+    open_map(page, live_server, 30, 10, 3)
+    page.wait_for_function("() => window.GroundMotion.viewer.map.gmBasemap.world !== undefined")
+    page.wait_for_timeout(300)
+    shot(page, "basemap-world-z3.png")
+    assert close(colour_at(page, 48.0, 2.5), LAND)  # near Paris
+    assert close(colour_at(page, 35.0, -40.0), SEA)  # the Atlantic
+    settings.GROUNDMOTION = {
+        **settings.GROUNDMOTION,
+        "BASEMAP_URL": "https://tiles.invalid/{z}/{x}/{y}.png",
+        "BASEMAP_ATTRIBUTION": "© Test Tiles",
+    }
+    asked = []
+    page.route(
+        "https://tiles.invalid/**", lambda route: (asked.append(route.request.url), route.abort())
+    )
+    local = []
+    page.on(
+        "request", lambda request: local.append(request.url) if "land-10m" in request.url else None
+    )
+    page.goto("about:blank")  # a new page load: a hash change alone keeps the old config
+    open_map(page, live_server, *DAX, 11)
+    page.wait_for_function("() => document.querySelectorAll('img.leaflet-tile').length > 0")
+    assert asked and all("/11/" in url for url in asked)
+    assert "© Test Tiles" in page.locator(".leaflet-control-attribution").inner_text()
+    assert not local  # no offline cells when tiles come from the server
+
+
 def test_admin_dataset_page_shows_base_map_extent_and_points(
     browser, live_server, transactional_db, curator
 ) -> None:
