@@ -15,6 +15,7 @@
   var FINE_ZOOM = 9;
   var TOWN_CELL_ZOOM = 8;
   var MAX_LABELS = 120;
+  var MAX_KEPT_LAYERS = 400; // cell layers kept off the map for a quick return, at most
   var BORDER_STYLE = { color: "#a9a39a", weight: 1, dashArray: "4 3" };
   var RIVER_STYLE = { stroke: true, color: "#a8cbe6", weight: 1.2, fill: false, interactive: false };
 
@@ -209,6 +210,10 @@
       self.layers[key].addTo(self.map);
       self.shown[key] = true;
     });
+    var kept = Object.keys(this.layers);
+    if (kept.length > MAX_KEPT_LAYERS) {
+      kept.forEach(function (key) { if (!self.shown[key]) delete self.layers[key]; });
+    }
   };
 
   Offline.prototype.updateLabels = function (generation, zoom, townKeys) {
