@@ -21,9 +21,10 @@
 
   // Smallest population labelled at a zoom: below TOWN_CELL_ZOOM only the world file's towns.
   function minPopulation(zoom) {
-    var table = { 3: 5e6, 4: 2e6, 5: 1e6, 6: 5e5, 7: 2e5, 8: 3e4, 9: 1e4, 10: 5e3, 11: 2e3 };
+    var table = { 3: 5e6, 4: 2e6, 5: 1e6, 6: 5e5, 7: 2e5, 8: 3e4, 9: 1e4, 10: 5e3, 11: 2e3, 12: 1e3 };
     if (zoom < 3) return Infinity;
-    return zoom >= 12 ? 1000 : table[zoom];
+    // From zoom 13 every town of the file, smaller seats of communes (Ustica, 819) included.
+    return zoom >= 13 ? 0 : table[zoom];
   }
 
   // 'lat_lon' keys of the size-degree cells a bounds covers.

@@ -44,7 +44,7 @@ test("labels need a bigger town the further out the map is", () => {
     assert.ok(basemap.minPopulation(zoom) >= basemap.minPopulation(zoom + 1), String(zoom));
   }
   assert.equal(basemap.minPopulation(2), Infinity);
-  assert.equal(basemap.minPopulation(18), 1000);
+  assert.equal(basemap.minPopulation(18), 0);
 });
 
 test("cell keys cover a bounds, south-west corners, clamped to the world", () => {

@@ -117,6 +117,8 @@ def test_ustica_is_land_on_the_offline_map(page, live_server) -> None:
     shot(page, "basemap-ustica-z13.png")
     assert close(colour_at(page, *USTICA), LAND), colour_at(page, *USTICA)
     assert close(colour_at(page, *USTICA_SEA), SEA), colour_at(page, *USTICA_SEA)
+    page.wait_for_function("() => document.querySelectorAll('.gm-town').length > 0")
+    assert "Ustica" in labels(page)
     # At zoom 8, Natural Earth's 1:10m land still has the island.
     page.evaluate("() => window.GroundMotion.viewer.map.setZoom(8)")
     wait_for_land(page, "m30_10")
