@@ -110,9 +110,9 @@ def render_dialog(request: HttpRequest, context: dict, status: int = 200) -> Htt
 @login_required
 def dialog(request: HttpRequest) -> HttpResponse:
     """GET: the dialog. POST: download now, or queue an export job and show its page."""
-    form = DownloadForm(
-        request.user, request.POST or None, initial={"dataset": request.GET.get("dataset")}
-    )
+    # The viewer's "download these points" link brings the dataset and its drawn area.
+    initial = {name: request.GET.get(name) for name in ("dataset", "bbox", "polygon")}
+    form = DownloadForm(request.user, request.POST or None, initial=initial)
     if request.method != "POST" or not form.is_valid():
         status = 400 if request.method == "POST" else 200
         return render_dialog(request, {"form": form}, status)

@@ -33,6 +33,19 @@
     return "POLYGON((" + points.join(", ") + "))";
   }
 
+  /* "POLYGON((x y, x y, ...))" (one ring, as ringWkt writes and the viewer links) -> Leaflet
+     [[lat, lng], ...] without the closing point, or null. */
+  function parsePolygon(text) {
+    var match = String(text || "").trim().match(/^POLYGON\s*\(\(([^()]+)\)\)$/i);
+    if (!match) return null;
+    var ring = match[1].split(",").map(function (pair) {
+      var xy = pair.trim().split(/\s+/).map(Number);
+      return xy.length === 2 && xy.every(isFinite) ? [xy[1], xy[0]] : null;
+    });
+    if (ring.length < 4 || ring.some(function (point) { return point === null; })) return null;
+    return ring.slice(0, -1);
+  }
+
   /* The line under a job's progress bar, from the job API's summary. */
   function progressText(job) {
     var percent = Math.round((job.progress || 0) * 100) + " %";
@@ -43,7 +56,8 @@
     return percent + (detail ? " · " + detail : "");
   }
 
-  GM.downloadDialog = { formatBytes: formatBytes, parseBbox: parseBbox, ringWkt: ringWkt, progressText: progressText };
+  GM.downloadDialog = { formatBytes: formatBytes, parseBbox: parseBbox, ringWkt: ringWkt, parsePolygon: parsePolygon,
+                        progressText: progressText };
   if (typeof module !== "undefined" && module.exports) {
     module.exports = GM.downloadDialog;
     return;
@@ -106,9 +120,18 @@
     mapElement.dataset.dataset = slug;
   }
 
-  /* The typed bbox, drawn as the rectangle would be (a polygon in the field wins). */
+  /* The typed bbox, drawn as the rectangle would be; a polygon in the field (drawn here, or
+     brought from the viewer's area link) wins. */
   function drawTypedBbox() {
-    if (polygonField.value.trim()) return;
+    var ring = parsePolygon(polygonField.value);
+    if (polygonField.value.trim()) {
+      if (ring && !drawn.getLayers().length) {
+        var shape = L.polygon(ring, { color: "#1f5f99", weight: 2 });
+        drawn.addLayer(shape);
+        map.fitBounds(shape.getBounds(), { padding: [30, 30] });
+      }
+      return;
+    }
     var bounds = parseBbox(bboxField.value);
     drawn.clearLayers();
     if (bounds) drawn.addLayer(L.rectangle(bounds, { color: "#1f5f99", weight: 2 }));

@@ -49,6 +49,13 @@
     return button;
   }
 
+  /* The download page with this dataset and the drawn polygon filled in. */
+  function downloadLink(geometry, slug) {
+    var ring = geometry.coordinates[0].map(function (p) { return p[0].toFixed(6) + " " + p[1].toFixed(6); });
+    var query = new URLSearchParams({ dataset: slug, polygon: "POLYGON((" + ring.join(", ") + "))" });
+    return GM.el("a", { className: "area-download", href: "/downloads/?" + query.toString() }, "Download these points");
+  }
+
   function showMean(viewer, body, geometry) {
     var count = String(body.count);
     var quantity = body.quantity || {};
@@ -64,7 +71,7 @@
             mmPerYear(body.velocity_std_mm_yr) + " mm/yr (mean ± std).",
         ]),
         GM.panelMessage("hint", "Band: mean ± std across the points at each date. Sign: " + body.sign_convention + "."),
-        csvButton(viewer, geometry, body.dataset));
+        GM.el("p", null, [csvButton(viewer, geometry, body.dataset), " ", downloadLink(geometry, body.dataset)]));
     }
     viewer.panel.open("Area mean (" + (dataset.name || body.dataset) + ")", parts);
     if (body.count > 0) {

@@ -39,3 +39,11 @@ test("the job line gives percent and the server's message, and where a failed jo
   assert.equal(dialog.progressText({ state: "succeeded", progress: 1, message: "", points_written: 2500 }),
     "100 % · written 2,500 points");
 });
+
+test("a polygon from the viewer's area link reads back as the ring it was written from", () => {
+  const ring = [{ lat: 43.70, lng: -1.06 }, { lat: 43.70, lng: -1.04 }, { lat: 43.72, lng: -1.05 }];
+  assert.deepEqual(dialog.parsePolygon(dialog.ringWkt(ring)), [[43.7, -1.06], [43.7, -1.04], [43.72, -1.05]]);
+  for (const text of ["", "POLYGON((1 2, 3 4))", "POLYGON((a b, 1 2, 3 4, a b))", "MULTIPOLYGON(((1 2, 3 4, 5 6, 1 2)))"]) {
+    assert.equal(dialog.parsePolygon(text), null, text);
+  }
+});
