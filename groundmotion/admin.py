@@ -64,6 +64,7 @@ class DatasetAdmin(LeafletGeoAdmin):
     list_display = [
         "slug",
         "name",
+        "area",
         "level",
         "pass_direction",
         "component",
@@ -76,8 +77,8 @@ class DatasetAdmin(LeafletGeoAdmin):
         "version",
         "updated_at",
     ]
-    list_filter = ["level", "pass_direction", "status", "visibility", "download_policy"]
-    search_fields = ["slug", "name", "description"]
+    list_filter = ["area", "level", "pass_direction", "status", "visibility", "download_policy"]
+    search_fields = ["slug", "name", "area", "description"]
     filter_horizontal = ["allowed_groups", "download_groups"]
     readonly_fields = [
         "point_count",

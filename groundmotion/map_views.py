@@ -55,6 +55,7 @@ def viewer_config(request: HttpRequest) -> dict[str, Any]:
         {
             "slug": dataset.slug,
             "name": dataset.name,
+            "area": dataset.area,
             "level": dataset.level,
             "pass_direction": dataset.pass_direction,
             "component": dataset.component,

@@ -14,7 +14,7 @@ from celery.signals import task_failure, worker_ready
 
 from groundmotion.models import ProcessingJob
 from processing import runs
-from processing.jobs import RUNNERS
+from processing.jobs import RUNNERS, result_message
 
 State = ProcessingJob.State
 logger = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ def run_job(job_id: int) -> str:
             logger.exception("job %s failed", job_id)
             runs.finish(job_id, State.FAILED, f"{type(error).__name__}: {error}")
             return State.FAILED
-    runs.finish(job_id, State.SUCCEEDED, "done", output=output)
+    runs.finish(job_id, State.SUCCEEDED, result_message(job.kind, job.parameters), output=output)
     return State.SUCCEEDED
 
 

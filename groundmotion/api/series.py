@@ -1,7 +1,7 @@
 """Time-series helpers of the API: decimal years, the fitted model and area means (numpy only).
 
 Units: displacements in mm, time in years since the first date, velocity mm/yr, acceleration
-mm/yr², seasonal amplitude mm. Positive line-of-sight values move towards the satellite.
+mm/yr², seasonal amplitude mm. Signs are the dataset's (towards the satellite, east or up).
 """
 
 from __future__ import annotations

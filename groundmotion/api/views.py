@@ -1,7 +1,7 @@
 """API views: short function views. Every one starts with a call into groundmotion/access.py.
 
-Units: displacement mm, velocity mm/yr, coordinates WGS84 degrees. Positive line-of-sight
-values move towards the satellite.
+Units: displacement mm, velocity mm/yr, coordinates WGS84 degrees. Signs follow the dataset's
+quantity (groundmotion/quantities.py): LOS towards the satellite, east, or up.
 """
 
 from __future__ import annotations

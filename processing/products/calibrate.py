@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import math
 
 import numpy as np
 from django.db import transaction
@@ -25,23 +24,13 @@ from groundmotion.models import Component, Dataset, GNSSNetwork, Level
 from groundmotion.quantities import role_name
 from groundmotion.storage import copy_in, copy_out, partitions, queries
 from processing.kernels import calibration, velocity
-from processing.products import ProgressCallback, no_progress
+from processing.products import ProgressCallback, no_progress, step_points
 from processing.products.fit import dataset_years, software_provenance
 
 STATION_RADIUS_M = 500.0
 OVERLAP_CELL_M = 100.0
 MIN_OVERLAP_CELLS = 10
-# A job reports progress about PROGRESS_STEPS times, not once per CHUNK_POINTS only (a 50,000-
-# point track is one default chunk: its progress would jump from 0 to 1).
-PROGRESS_STEPS = 10
-MIN_STEP_POINTS = 5_000
 SURFACES_SHARE = 0.05  # of the progress bar: station ties, surfaces and harmonisation
-
-
-def step_points(count: int) -> int:
-    """Points per chunk for about PROGRESS_STEPS reports over `count` points, at least
-    MIN_STEP_POINTS and at most copy_out.CHUNK_POINTS (read at each call)."""
-    return min(copy_out.CHUNK_POINTS, max(MIN_STEP_POINTS, math.ceil(count / PROGRESS_STEPS)))
 
 
 def station_ties(dataset: Dataset, network: GNSSNetwork) -> list[dict]:

@@ -21,8 +21,8 @@ from pyproj import Transformer
 from groundmotion.models import Component, Dataset, GNSSNetwork, Level, PassDirection
 from groundmotion.storage import copy_in, copy_out, partitions, queries
 from processing.kernels import calibration, decomposition, velocity
-from processing.products import ProgressCallback, no_progress
-from processing.products.calibrate import MIN_STEP_POINTS, PROGRESS_STEPS, create_output
+from processing.products import MIN_STEP_POINTS, PROGRESS_STEPS, ProgressCallback, no_progress
+from processing.products.calibrate import create_output
 from processing.products.fit import software_provenance
 
 EPOCH = datetime.date(1970, 1, 1)

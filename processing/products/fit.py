@@ -14,7 +14,7 @@ import processing
 from groundmotion.models import CornerReflector, Dataset, PointSeries
 from groundmotion.storage import copy_in, copy_out, queries
 from processing.kernels import velocity
-from processing.products import ProgressCallback, no_progress
+from processing.products import ProgressCallback, no_progress, step_points
 
 
 def dataset_years(dataset: Dataset) -> np.ndarray:
@@ -57,7 +57,9 @@ def fit_dataset(dataset: Dataset, progress: ProgressCallback = no_progress) -> d
     timings["load_s"] = time.perf_counter() - begun
     with transaction.atomic():
         started = time.perf_counter()
-        for fraction, chunk in copy_out.iterate_chunks(dataset, {}):
+        for fraction, chunk in copy_out.iterate_chunks(
+            dataset, {}, step_points(dataset.point_count)
+        ):
             read = time.perf_counter()
             result = velocity.fit_series(chunk["series"], years, dataset.wavelength_m * 1000)
             fitted = time.perf_counter()
@@ -129,7 +131,9 @@ def reference_dataset(
         if not np.all(np.isfinite(reference)):
             raise ValueError("the reference series has missing dates")
         count = 0
-        for fraction, chunk in copy_out.iterate_chunks(dataset, {}):
+        for fraction, chunk in copy_out.iterate_chunks(
+            dataset, {}, step_points(dataset.point_count)
+        ):
             velocity.subtract_reference(chunk["series"], reference)
             copy_in.update_series(chunk["id"], chunk["series"])
             result = velocity.fit_series(chunk["series"], years, dataset.wavelength_m * 1000)

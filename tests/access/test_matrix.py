@@ -437,6 +437,7 @@ ENDPOINTS: dict[str, Callable] = {
     "api-gnss-stations": public_row("/api/gnss-stations/"),
     "api-gnss-compare": gnss_compare,
     "api-reflectors": public_row("/api/reflectors/"),
+    "api-places": public_row("/api/places/?q=dax"),
     "api-schema": public_row("/api/schema/"),
     "api-docs": public_row("/api/docs/"),
     "jobs": jobs_list,
@@ -588,7 +589,7 @@ def test_download_dialog_extent_leaves_the_masked_point_out(world: World, user: 
 
 def test_matrix_size() -> None:
     """Rows x user classes x cases, so that a row or a case dropped by mistake shows."""
-    assert len(ENDPOINTS) * len(USERS) * len(CASES) == 25 * 5 * 8
+    assert len(ENDPOINTS) * len(USERS) * len(CASES) == 26 * 5 * 8
     assert set(TOKEN_ENDPOINTS) <= set(ENDPOINTS) and len(TOKEN_ENDPOINTS) == 14
 
 

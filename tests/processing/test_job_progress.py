@@ -9,10 +9,11 @@ import time
 import pytest
 from django.core.management import call_command
 
+import processing.products as products
 from fixtures import demo_region
 from groundmotion.models import ProcessingJob
 from groundmotion.storage import copy_out
-from processing.products import calibrate
+from processing.products import fit
 from processing.tasks import run_job
 from tests.faults.conftest import plan, send_to_worker, start_worker, wait_for_job  # noqa: F401
 
@@ -71,6 +72,27 @@ def test_a_job_over_several_chunks_reports_intermediate_progress(
 
 
 def test_a_small_dataset_is_still_read_in_about_ten_steps() -> None:
-    assert calibrate.step_points(50_000) == 5_000
-    assert calibrate.step_points(3_000_000) == copy_out.CHUNK_POINTS
-    assert calibrate.step_points(800) == calibrate.MIN_STEP_POINTS
+    assert products.step_points(50_000) == 5_000
+    assert products.step_points(3_000_000) == copy_out.CHUNK_POINTS
+    assert products.step_points(800) == products.MIN_STEP_POINTS
+
+
+@pytest.mark.django_db
+def test_a_fit_reports_progress_per_step_not_once() -> None:
+    import numpy as np
+
+    from tests.factories import make_dataset
+
+    rng = np.random.default_rng(2)
+    count = 12_000  # three steps of MIN_STEP_POINTS
+    dataset = make_dataset(
+        "steps",
+        lon=rng.uniform(-1.1, -1.0, count),
+        lat=rng.uniform(43.6, 43.7, count),
+        velocity=rng.normal(0, 3, count),
+    )
+    seen: list[float] = []
+    fit.fit_dataset(dataset, lambda fraction, message: seen.append(fraction))
+    inside = [fraction for fraction in seen if 0 < fraction < 1]
+    assert len(set(inside)) >= 2, seen
+    assert seen == sorted(seen)

@@ -111,10 +111,6 @@ def test_the_picker_shows_groups_and_whole_names(curator_page, live_server, data
     curator_page.wait_for_function("() => window.GroundMotion.viewer.dataset === 'dax-up'")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="groundmotion/map_views.py viewer_config must carry each dataset's area",
-)
 def test_the_picker_groups_by_area_first(curator_page, live_server, datasets) -> None:
     open_map(curator_page, live_server)
     labels = [group["label"] for group in picker(curator_page)["groups"]]
