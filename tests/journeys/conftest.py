@@ -48,10 +48,10 @@ class Steps:
         self.count = 0
         folder.mkdir(parents=True, exist_ok=True)
 
-    def shot(self, page: Page, name: str) -> Path:
+    def shot(self, page: Page, name: str, full_page: bool = False) -> Path:
         self.count += 1
         path = self.folder / f"{self.journey}-{self.count:02d}-{name}.png"
-        page.screenshot(path=str(path))
+        page.screenshot(path=str(path), full_page=full_page)
         return path
 
 

@@ -85,7 +85,7 @@ def test_engineer_finds_fast_movers_draws_an_area_and_downloads_it(
             break
         page.wait_for_timeout(200)
     assert state == "succeeded", page.inner_text("#job-progress-box")
-    steps.shot(page, "download-done")
+    steps.shot(page, "download-done", full_page=True)
     with page.expect_download() as download:
         page.click("#job-file")
     saved = tmp_path / "area.gpkg"
