@@ -80,8 +80,17 @@
     this.render();
   }
 
+  /* Tiles round velocities to 0.1 mm/yr: a few hundred distinct values, each coloured once per
+     range and direction rather than once per feature. */
   Legend.prototype.colour = function (velocity) {
-    return colourFor(velocity, this.range, this.inverted);
+    var state = this.range + "|" + this.inverted;
+    if (this.coloured !== state) { this.colours = new Map(); this.coloured = state; }
+    var colour = this.colours.get(velocity);
+    if (colour === undefined) {
+      colour = colourFor(velocity, this.range, this.inverted);
+      this.colours.set(velocity, colour);
+    }
+    return colour;
   };
 
   Legend.prototype.render = function () {

@@ -7,23 +7,31 @@
   function datasetLayer(viewer, slug) {
     var url = viewer.config.tileUrl.replace("{slug}", encodeURIComponent(slug));
     viewer.styled[slug] = viewer.styled[slug] || 0;
+    // One style object per radius and colour, shared by every feature that has them: the style
+    // function runs for each feature of each tile at every restyle (bench/page).
+    var styles = new Map();
     var style = function (properties, zoom) {
       viewer.styled[slug] += 1;
       // An empty list of styles leaves a feature undrawn and unclickable (point-tiles.js's contract).
       var shown = viewer.shown;
       if (!GM.colourScale.passes(properties, viewer.filters.filter)) {
         shown.hidden += 1;
-        if (properties.id !== undefined) shown.hiddenIds.add(properties.id);
         return [];
       }
       shown.drawn += 1;
-      if (properties.id !== undefined) shown.drawnIds.add(properties.id);
-      viewer.shown.low = Math.min(viewer.shown.low, properties.velocity);
-      viewer.shown.high = Math.max(viewer.shown.high, properties.velocity);
+      shown.low = Math.min(shown.low, properties.velocity);
+      shown.high = Math.max(shown.high, properties.velocity);
       var isCell = properties.count !== undefined;
       var radius = isCell ? Math.min(3 + Math.log2(properties.count + 1) * 0.6, 8) : (zoom >= 16 ? 5 : 4);
       var colour = viewer.legend.colour(properties.velocity);
-      return { radius: radius, fill: true, fillColor: colour, fillOpacity: 0.9, stroke: !isCell, color: "#333", weight: 0.5 };
+      var key = radius + (isCell ? "c" : "p") + colour;
+      var found = styles.get(key);
+      if (!found) {
+        if (styles.size > 20000) styles.clear();
+        found = { radius: radius, fill: true, fillColor: colour, fillOpacity: 0.9, stroke: !isCell, color: "#333", weight: 0.5 };
+        styles.set(key, found);
+      }
+      return found;
     };
     return new PointTiles(url, {
       interactive: true,
@@ -84,16 +92,17 @@
   }
 
   /* What the style function saw since the last restyle: features drawn and hidden by the filters
-     (a feature at a tile's edge is styled in each tile it is in; the id sets count points once),
-     the lowest and highest velocity drawn. */
+     (a feature at a tile's edge is styled in each tile it is in), the lowest and highest velocity
+     drawn. Points are counted once by the layer's shownIds. */
   function emptyCounts() {
-    return { drawn: 0, hidden: 0, low: Infinity, high: -Infinity, drawnIds: new Set(), hiddenIds: new Set() };
+    return { drawn: 0, hidden: 0, low: Infinity, high: -Infinity };
   }
 
   function showCounts(viewer) {
-    var shown = viewer.shown, total = shown.drawnIds.size + shown.hiddenIds.size;
-    viewer.filters.count.textContent = !viewer.filters.active() ? "" : total
-      ? shown.drawnIds.size + " of " + total + " points in the loaded tiles pass."
+    if (!viewer.filters.active() || !viewer.layer) { viewer.filters.count.textContent = ""; return; }
+    var shown = viewer.shown, ids = viewer.layer.shownIds(), total = ids.drawn.size + ids.hidden.size;
+    viewer.filters.count.textContent = total
+      ? ids.drawn.size + " of " + total + " points in the loaded tiles pass."
       : "Cells: " + shown.drawn + " of " + (shown.drawn + shown.hidden) + " pass.";
   }
 

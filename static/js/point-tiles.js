@@ -243,6 +243,19 @@
       return this;
     },
 
+    /* Ids of the points drawn and of those the style left out, over the loaded tiles (a point
+       at a tile's edge, in two tiles, counts once). */
+    shownIds: function () {
+      var drawnIds = new Set(), hiddenIds = new Set(), self = this;
+      Object.keys(this._tileData).forEach(function (key) {
+        var tile = self._tileData[key];
+        tile.features.forEach(function (feature, i) {
+          if (feature.id !== undefined) (drawn(tile.styles[i]) ? drawnIds : hiddenIds).add(feature.id);
+        });
+      });
+      return { drawn: drawnIds, hidden: hiddenIds };
+    },
+
     /* The drawn feature nearest the mouse within its radius (+2 px), or null. */
     _featureAt: function (latlng) {
       var map = this._map, zoom = this._tileZoom, size = this.getTileSize();

@@ -286,13 +286,13 @@ def test_drawing_on_points_places_vertices_and_selects_nothing(
 def unique_counts(page: Page) -> tuple[int, int]:
     """(points drawn, points hidden) once every point's tile has been styled."""
     page.wait_for_function(
-        "() => { const s = window.GroundMotion.viewer.shown;"
-        " return s.drawnIds.size + s.hiddenIds.size === 144; }"
+        "() => { const s = window.GroundMotion.viewer.layer.shownIds();"
+        " return s.drawn.size + s.hidden.size === 144; }"
     )
     return tuple(
         page.evaluate(
-            "() => { const s = window.GroundMotion.viewer.shown;"
-            " return [s.drawnIds.size, s.hiddenIds.size]; }"
+            "() => { const s = window.GroundMotion.viewer.layer.shownIds();"
+            " return [s.drawn.size, s.hidden.size]; }"
         )
     )
 
@@ -350,7 +350,7 @@ def test_filters_hide_points_outside_the_range_and_survive_a_reload(
 
     page.click("#filter-clear")
     page.fill("#filter-cmin", "0.7")
-    page.wait_for_function("() => window.GroundMotion.viewer.shown.hiddenIds.size > 0")
+    page.wait_for_function("() => window.GroundMotion.viewer.layer.shownIds().hidden.size > 0")
     assert unique_counts(page) == (132, 12)
     assert hash_of(page)["cmin"] == ["0.7"] and "amin" not in hash_of(page)
 
