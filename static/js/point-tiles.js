@@ -101,18 +101,23 @@
   }
 
   /* Circles of equal style drawn in one path each: a few fills per tile, not one per feature. */
-  function paint(canvas, features, styles, ratio) {
+  function clear(canvas) {
+    canvas.getContext("2d").clearRect(0, 0, canvas.width, canvas.height);
+  }
+
+  /* Draws features[from, to) (all by default) over what the canvas holds. */
+  function paint(canvas, features, styles, ratio, from, to) {
     var context = canvas.getContext("2d");
     context.setTransform(ratio, 0, 0, ratio, 0, 0);
-    context.clearRect(0, 0, canvas.width, canvas.height);
     var batches = {}, order = [];
-    features.forEach(function (feature, i) {
-      var style = styles[i];
-      if (!drawn(style)) return;
+    var end = to === undefined ? features.length : Math.min(to, features.length);
+    for (var i = from || 0; i < end; i++) {
+      var feature = features[i], style = styles[i];
+      if (!drawn(style)) continue;
       var key = styleKey(style);
       if (!batches[key]) { batches[key] = { style: style, items: [] }; order.push(key); }
       batches[key].items.push(feature);
-    });
+    }
     order.forEach(function (key) {
       var batch = batches[key], style = batch.style;
       context.beginPath();
@@ -136,8 +141,9 @@
   }
 
   /* Decoding and painting tiles is spread over animation frames, about 8 ms of it a frame, so
-     that tiles arriving together during a zoom do not stall one frame. */
-  var queue = [], FRAME_BUDGET_MS = 8;
+     that tiles arriving together during a zoom do not stall one frame: a tile is decoded in one
+     step, then styled and drawn SLICE features a step (about 4 ms for 2,500 in bench/page). */
+  var queue = [], FRAME_BUDGET_MS = 8, SLICE = 2500;
 
   function runQueue() {
     var start = performance.now();
@@ -196,11 +202,13 @@
           features.forEach(function (feature) {
             if (getId) getId(feature); else if (feature.id !== undefined) feature.properties.id = feature.id;
           });
-          var tile = { canvas: canvas, features: features, zoom: coords.z, ratio: ratio, ids: {} };
+          var tile = { canvas: canvas, features: features, zoom: coords.z, ratio: ratio, ids: {},
+                       styles: new Array(features.length), generation: 0 };
           features.forEach(function (feature) { if (feature.id !== undefined) tile.ids[feature.id] = true; });
           self._tileData[key] = tile;
-          self._paintTile(tile);
-          done(null, canvas);
+          clear(canvas);
+          if (!features.length) { done(null, canvas); return; }
+          for (var from = 0; from < features.length; from += SLICE) schedule(self._sliceJob(tile, from, done));
         });
       }).catch(function (error) { done(error, canvas); });
       return canvas;
@@ -212,9 +220,25 @@
       return typeof styler === "function" ? styler(feature.properties, zoom) : styler;
     },
 
+    /* The step that styles and draws features [from, from + SLICE) of a new tile; the last one
+       tells Leaflet the tile is ready. A restyle meanwhile has drawn the whole tile: skipped. */
+    _sliceJob: function (tile, from, done) {
+      var self = this, generation = tile.generation;
+      return function () {
+        var to = Math.min(from + SLICE, tile.features.length);
+        if (self._map && tile.generation === generation) {
+          for (var i = from; i < to; i++) tile.styles[i] = self._styleOf(tile.features[i], tile.zoom);
+          paint(tile.canvas, tile.features, tile.styles, tile.ratio, from, to);
+        }
+        if (to === tile.features.length) done(null, tile.canvas);
+      };
+    },
+
     _paintTile: function (tile) {
       var self = this;
+      tile.generation += 1;
       tile.styles = tile.features.map(function (feature) { return self._styleOf(feature, tile.zoom); });
+      clear(tile.canvas);
       paint(tile.canvas, tile.features, tile.styles, tile.ratio);
     },
 
