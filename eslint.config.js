@@ -15,7 +15,7 @@ module.exports = [
       sourceType: "script",
       globals: {
         ...globals.browser,
-        L: "readonly", // Leaflet, with VectorGrid and Leaflet.draw
+        L: "readonly", // Leaflet, with Leaflet.draw
         topojson: "readonly",
         module: "readonly", // the `module.exports` footer of the files tests/js loads in node
       },

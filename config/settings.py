@@ -304,9 +304,6 @@ LEAFLET_CONFIG = {
     "RESET_VIEW": False,
     # Declared once; the map page loads them with {% leaflet_js plugins="..." %}.
     "PLUGINS": {
-        "vectorgrid": {
-            "js": ["vendor/leaflet.vectorgrid-1.3.0/Leaflet.VectorGrid.bundled.min.js"],
-        },
         "draw": {
             "js": ["leaflet/draw/leaflet.draw.js"],
             "css": ["leaflet/draw/leaflet.draw.css"],

@@ -6,17 +6,14 @@
   "use strict";
   var GM = (globalThis.GroundMotion = globalThis.GroundMotion || {});
 
-  // Blue (towards the satellite) to red, as the viewer's default scale: -10..10 mm/yr.
+  // The viewer's default scale (legend.js): -10..10 mm/yr, red away, blue towards / up.
   function velocityColour(velocity) {
-    var t = Math.max(-1, Math.min(1, (velocity || 0) / 10));
-    var mix = function (a, b) { return Math.round(a + (b - a) * Math.abs(t)); };
-    return t < 0 ? "rgb(" + mix(247, 33) + "," + mix(247, 102) + "," + mix(247, 172) + ")"
-      : "rgb(" + mix(247, 178) + "," + mix(247, 24) + "," + mix(247, 43) + ")";
+    return GM.colourScale.colourFor(velocity, 10, false);
   }
 
   function pointStyle(properties) {
     var colour = velocityColour(properties.velocity);
-    return { radius: 3, fill: true, fillColor: colour, fillOpacity: 0.9, color: "#666", weight: 0.5, opacity: 1 };
+    return { radius: 3, fill: true, fillColor: colour, fillOpacity: 0.9, stroke: true, color: "#666", weight: 0.5 };
   }
 
   function cellStyle(properties) {
@@ -25,10 +22,9 @@
 
   function tiles(config, dataset) {
     var url = config.tileUrl.replace("{slug}", encodeURIComponent(dataset.slug));
-    return L.vectorGrid.protobuf(url, {
-      rendererFactory: L.canvas.tile,
+    return new GM.PointTiles(url, {
       vectorTileLayerStyles: { points: pointStyle, cells: cellStyle },
-      interactive: false, maxNativeZoom: 22, fetchOptions: { credentials: "same-origin" },
+      interactive: false, maxNativeZoom: 18, fetchOptions: { credentials: "same-origin" },
     });
   }
 
@@ -39,7 +35,7 @@
     GM.basemap.add(map, config.basemap);
     var extents = L.featureGroup().addTo(map);
     config.datasets.forEach(function (dataset) {
-      if (window.L.vectorGrid) tiles(config, dataset).addTo(map);
+      tiles(config, dataset).addTo(map);
       if (!dataset.extent) return;
       var e = dataset.extent;
       L.rectangle([[e[1], e[0]], [e[3], e[2]]], {
