@@ -6,7 +6,7 @@
 Three timings, each against the issue's target (no peer viewer runs offline here, so the
 printed ratio is measured / target; below 1.0 meets it):
   first map   navigation start to the first dataset features drawn, and to every tile of the
-              first view loaded (VectorGrid's `load`), each in a fresh browser context
+              first view loaded (the tile layer's `load`), each in a fresh browser context
   chart       the click on a point at the point zoom to its series chart in the panel
   zoom frames requestAnimationFrame intervals while zooming in and out through four levels
               (cells and points), p95 and the worst; then the same zooms again, their tiles
