@@ -40,6 +40,12 @@ class DownloadForm(forms.Form):
         help_text="WKT polygon, WGS84 (drawn on the map)",
     )
 
+    # The viewer's filters, brought by its "download these points" link (service.FILTERS).
+    velocity_min = forms.FloatField(required=False, label="velocity ≥ (mm/yr)")
+    velocity_max = forms.FloatField(required=False, label="velocity ≤ (mm/yr)")
+    abs_velocity_min = forms.FloatField(required=False, label="|velocity| ≥ (mm/yr)")
+    coherence_min = forms.FloatField(required=False, label="coherence ≥")
+
     def __init__(self, user: AnyUser, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         self.fields["dataset"].queryset = access.downloadable_datasets(user).order_by(

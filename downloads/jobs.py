@@ -67,6 +67,7 @@ def create_job(user: object, plan: service.DownloadPlan, bbox: str, polygon: str
             "format": plan.export_format,
             "bbox": bbox,
             "polygon": polygon,
+            "filters": plan.filters,
             "point_count": plan.point_count,
         },
     )
@@ -101,6 +102,7 @@ def write_job_file(job: ProcessingJob, progress: runs.Progress) -> DownloadRecor
         parameters["format"],
         parameters["bbox"],
         parameters["polygon"],
+        parameters.get("filters"),
     )
     directory = export_directory(job)
     directory.mkdir(parents=True, exist_ok=True)

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import datetime
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.contrib.gis.gdal import GDALException
 from django.contrib.gis.geos import GEOSException, GEOSGeometry
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from groundmotion import access
@@ -36,6 +37,49 @@ class DownloadRefused(Exception):
         return {"detail": self.message, **({"field": self.field} if self.field else {})}
 
 
+# The viewer's filters, carried to a download of the same points: name -> words.
+FILTERS = {
+    "velocity_min": "velocity ≥ {} mm/yr",
+    "velocity_max": "velocity ≤ {} mm/yr",
+    "abs_velocity_min": "|velocity| ≥ {} mm/yr",
+    "coherence_min": "coherence ≥ {}",
+}
+
+
+def checked_filters(raw: Mapping[str, object] | None) -> dict[str, float]:
+    """The filters given (empty values left out) as finite numbers, or a 400 naming the field."""
+    checked = {}
+    for name in FILTERS:
+        value = (raw or {}).get(name)
+        if value is None or value == "":
+            continue
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise DownloadRefused(400, f"{name} must be a number.", name) from None
+        if not math.isfinite(number):
+            raise DownloadRefused(400, f"{name} must be finite.", name)
+        checked[name] = number
+    return checked
+
+
+def filtered(points: QuerySet[MeasurementPoint], filters: dict[str, float]) -> QuerySet:
+    if "velocity_min" in filters:
+        points = points.filter(velocity__gte=filters["velocity_min"])
+    if "velocity_max" in filters:
+        points = points.filter(velocity__lte=filters["velocity_max"])
+    if "abs_velocity_min" in filters:
+        fast = filters["abs_velocity_min"]
+        points = points.filter(Q(velocity__gte=fast) | Q(velocity__lte=-fast))
+    if "coherence_min" in filters:
+        points = points.filter(temporal_coherence__gte=filters["coherence_min"])
+    return points
+
+
+def describe_filters(filters: dict[str, float]) -> str:
+    return ", ".join(FILTERS[name].format(f"{value:g}") for name, value in filters.items())
+
+
 @dataclass
 class DownloadPlan:
     dataset: Dataset
@@ -43,6 +87,7 @@ class DownloadPlan:
     export_format: str
     points: QuerySet[MeasurementPoint]
     point_count: int
+    filters: dict[str, float] = field(default_factory=dict)
 
     @property
     def immediate(self) -> bool:
@@ -55,7 +100,12 @@ def limits() -> dict:
 
 
 def plan_download(
-    user: AnyUser, slug: str, export_format: str, bbox: str | None, polygon: str | None
+    user: AnyUser,
+    slug: str,
+    export_format: str,
+    bbox: str | None,
+    polygon: str | None,
+    filters: Mapping[str, object] | None = None,
 ) -> DownloadPlan:
     """Check everything before any byte is written. Raises Http404, PermissionDenied or
     DownloadRefused."""
@@ -64,7 +114,8 @@ def plan_download(
     dataset = access.get_downloadable_dataset(user, slug)
     check_format(dataset, export_format)
     area = checked_area(bbox, polygon)
-    points = within(access.visible_points(user, dataset), area)
+    chosen = checked_filters(filters)
+    points = filtered(within(access.visible_points(user, dataset), area), chosen)
     count = points.count()
     check_daily_limits(user, count)
     if count > limits()["DOWNLOAD_MAX_POINTS"]:
@@ -74,7 +125,7 @@ def plan_download(
             f"{limits()['DOWNLOAD_MAX_POINTS']:,} allowed in one "
             "download: choose a smaller area.",
         )
-    return DownloadPlan(dataset, area, export_format, points, count)
+    return DownloadPlan(dataset, area, export_format, points, count, chosen)
 
 
 # Bytes a point takes, from real exports: write_export of the demo region's two tracks
@@ -135,6 +186,7 @@ class Estimate:
     point_count: int
     requests_left: int  # today's, under DOWNLOAD_DAILY_REQUESTS
     points_left: int  # today's, under DOWNLOAD_DAILY_POINTS
+    filters: dict[str, float] = field(default_factory=dict)
 
     def mode(self) -> tuple[str, str]:
         """Which limit applies, and the sentence that says so."""
@@ -160,6 +212,8 @@ class Estimate:
             "dataset": self.dataset.slug,
             "name": self.dataset.name,
             "point_count": self.point_count,
+            "filters": self.filters,
+            "filters_text": describe_filters(self.filters),
             "bytes": {
                 name: estimated_bytes(self.dataset, name, self.point_count) for name in Format.ALL
             },
@@ -174,7 +228,13 @@ class Estimate:
         }
 
 
-def estimate_download(user: AnyUser, slug: str, bbox: str | None, polygon: str | None) -> Estimate:
+def estimate_download(
+    user: AnyUser,
+    slug: str,
+    bbox: str | None,
+    polygon: str | None,
+    filters: Mapping[str, object] | None = None,
+) -> Estimate:
     """The points a download of this area would hold (visible ones: masked points out, as the
     export leaves them out), its sizes and the limit that applies; plan_download's refusals
     for who and where (the limits are reported, not refused)."""
@@ -182,13 +242,15 @@ def estimate_download(user: AnyUser, slug: str, bbox: str | None, polygon: str |
         raise DownloadRefused(401, "Sign in to download data.")
     dataset = access.get_downloadable_dataset(user, slug)
     area = checked_area(bbox, polygon)
-    count = within(access.visible_points(user, dataset), area).count()
+    chosen = checked_filters(filters)
+    count = filtered(within(access.visible_points(user, dataset), area), chosen).count()
     requests, points = used_today(user)
     return Estimate(
         dataset,
         count,
         max(limits()["DOWNLOAD_DAILY_REQUESTS"] - requests, 0),
         max(limits()["DOWNLOAD_DAILY_POINTS"] - points, 0),
+        chosen,
     )
 
 

@@ -111,7 +111,9 @@ def render_dialog(request: HttpRequest, context: dict, status: int = 200) -> Htt
 def dialog(request: HttpRequest) -> HttpResponse:
     """GET: the dialog. POST: download now, or queue an export job and show its page."""
     # The viewer's "download these points" link brings the dataset and its drawn area.
-    initial = {name: request.GET.get(name) for name in ("dataset", "bbox", "polygon")}
+    initial = {
+        name: request.GET.get(name) for name in ("dataset", "bbox", "polygon", *service.FILTERS)
+    }
     form = DownloadForm(request.user, request.POST or None, initial=initial)
     if request.method != "POST" or not form.is_valid():
         status = 400 if request.method == "POST" else 200
@@ -119,7 +121,12 @@ def dialog(request: HttpRequest) -> HttpResponse:
     data = form.cleaned_data
     try:
         plan = service.plan_download(
-            request.user, data["dataset"].slug, data["format"], data["bbox"], data["polygon"]
+            request.user,
+            data["dataset"].slug,
+            data["format"],
+            data["bbox"],
+            data["polygon"],
+            {name: data[name] for name in service.FILTERS},
         )
     except service.DownloadRefused as refusal:
         context = {"form": form, "refusal": refusal.message}
@@ -210,8 +217,9 @@ def api_estimate(request: Request, slug: str) -> Response:
     for name, value in fields.items():
         if value is not None and not isinstance(value, str):
             return Response({"detail": f"{name} must be text.", "field": name}, status=400)
+    filters = {name: body.get(name) for name in service.FILTERS}
     try:
-        estimate = service.estimate_download(request.user, slug, **fields)
+        estimate = service.estimate_download(request.user, slug, **fields, filters=filters)
     except service.DownloadRefused as refusal:
         return Response(refusal.body(), status=refusal.status)
     return Response(estimate.to_dict())
@@ -230,6 +238,10 @@ DOWNLOAD_PARAMETERS = [
     OpenApiParameter("output", str, enum=list(Format.ALL), description="File format"),
     OpenApiParameter("bbox", str, description="MINLON,MINLAT,MAXLON,MAXLAT, degrees"),
     OpenApiParameter("polygon", str, description="WKT polygon, WGS84"),
+    OpenApiParameter("velocity_min", float, description="only points with velocity ≥, mm/yr"),
+    OpenApiParameter("velocity_max", float, description="only points with velocity ≤, mm/yr"),
+    OpenApiParameter("abs_velocity_min", float, description="only points with |velocity| ≥"),
+    OpenApiParameter("coherence_min", float, description="only points with coherence ≥"),
 ]
 
 
@@ -250,6 +262,7 @@ def api_download(request: Request, slug: str) -> HttpResponse:
             parameters.get("output", Format.CSV),
             parameters.get("bbox"),
             parameters.get("polygon"),
+            {name: parameters.get(name) for name in service.FILTERS},
         )
     except service.DownloadRefused as refusal:
         return Response(refusal.body(), status=refusal.status)

@@ -137,6 +137,18 @@
     if (bounds) drawn.addLayer(L.rectangle(bounds, { color: "#1f5f99", weight: 2 }));
   }
 
+  var FILTER_NAMES = ["velocity_min", "velocity_max", "abs_velocity_min", "coherence_min"];
+
+  /* The filters typed or brought from the map, by name (empty ones left out). */
+  function filters() {
+    var chosen = {};
+    FILTER_NAMES.forEach(function (name) {
+      var field = document.getElementById("id_" + name);
+      if (field && field.value.trim()) chosen[name] = field.value.trim();
+    });
+    return chosen;
+  }
+
   function area() {
     var polygon = polygonField.value.trim();
     if (polygon) return { polygon: polygon };
@@ -160,7 +172,8 @@
       ]);
     });
     showEstimate([
-      el("p", null, [el("b", { id: "estimate-count", "data-count": body.point_count }, body.point_count.toLocaleString("en")), " points in the area"]),
+      el("p", null, [el("b", { id: "estimate-count", "data-count": body.point_count }, body.point_count.toLocaleString("en")),
+        " points in the area", body.filters_text ? el("span", { id: "estimate-filters" }, " with " + body.filters_text) : null]),
       el("table", { className: "sizes" }, el("tbody", null, rows)),
       el("p", { id: "estimate-mode", className: "mode " + body.mode, "data-mode": body.mode }, body.message),
     ], body.mode === "too-large" || body.mode === "daily-limit" ? "refused" : "ready");
@@ -181,7 +194,7 @@
     fetch(config.estimateUrl.replace("{slug}", encodeURIComponent(slug)), {
       method: "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
-      body: JSON.stringify(request),
+      body: JSON.stringify(Object.assign({}, request, filters())),
     }).then(function (response) {
       return response.json().then(function (body) { return { ok: response.ok, body: body }; });
     }).then(function (answer) {
@@ -247,7 +260,7 @@
 
   /* Large areas: the export job is asked from the API and followed here, the page stays. */
   function startBackgroundDownload() {
-    var query = new URLSearchParams(Object.assign({ output: formatField.value }, area()));
+    var query = new URLSearchParams(Object.assign({ output: formatField.value }, area(), filters()));
     setJob(el("p", null, "Starting the export…"), "queued");
     fetch(config.downloadUrl.replace("{slug}", encodeURIComponent(datasetField.value)) + "?" + query.toString(),
       { credentials: "same-origin" })
@@ -286,6 +299,10 @@
   formatField.addEventListener("change", function () { if (state.estimate) renderEstimate(state.estimate); });
   bboxField.addEventListener("input", function () { if (bboxField.value.trim()) polygonField.value = ""; drawTypedBbox(); askSoon(); });
   polygonField.addEventListener("input", askSoon);
+  FILTER_NAMES.forEach(function (name) {
+    var field = document.getElementById("id_" + name);
+    if (field) field.addEventListener("input", askSoon);
+  });
 
   showDataset(datasetField.value);
   drawTypedBbox();

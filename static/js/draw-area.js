@@ -50,10 +50,17 @@
   }
 
   /* The download page with this dataset and the drawn polygon filled in. */
-  function downloadLink(geometry, slug) {
+  function downloadLink(geometry, slug, filter) {
     var ring = geometry.coordinates[0].map(function (p) { return p[0].toFixed(6) + " " + p[1].toFixed(6); });
     var query = new URLSearchParams({ dataset: slug, polygon: "POLYGON((" + ring.join(", ") + "))" });
-    return GM.el("a", { className: "area-download", href: "/downloads/?" + query.toString() }, "Download these points");
+    // The map's filters go along: the download holds the points the user sees.
+    var names = { vmin: "velocity_min", vmax: "velocity_max", amin: "abs_velocity_min", cmin: "coherence_min" };
+    Object.keys(names).forEach(function (key) {
+      if (filter && filter[key] !== null && filter[key] !== undefined && isFinite(filter[key])) query.set(names[key], filter[key]);
+    });
+    var filtered = Array.from(query.keys()).length > 2;
+    return GM.el("a", { className: "area-download", href: "/downloads/?" + query.toString() },
+      filtered ? "Download these points (as filtered)" : "Download these points");
   }
 
   function showMean(viewer, body, geometry) {
@@ -71,7 +78,7 @@
             mmPerYear(body.velocity_std_mm_yr) + " mm/yr (mean ± std).",
         ]),
         GM.panelMessage("hint", "Band: mean ± std across the points at each date. Sign: " + body.sign_convention + "."),
-        GM.el("p", null, [csvButton(viewer, geometry, body.dataset), " ", downloadLink(geometry, body.dataset)]));
+        GM.el("p", null, [csvButton(viewer, geometry, body.dataset), " ", downloadLink(geometry, body.dataset, viewer.filters && viewer.filters.filter)]));
     }
     viewer.panel.open("Area mean (" + (dataset.name || body.dataset) + ")", parts);
     if (body.count > 0) {

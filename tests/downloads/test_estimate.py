@@ -11,9 +11,10 @@ import pandas as pd
 import pytest
 from django.contrib.gis.geos import MultiPolygon, Polygon
 from django.core.management import call_command
+from django.test import Client
 
 from fixtures import demo_region
-from groundmotion.models import Dataset, Level, MaskedArea, Visibility
+from groundmotion.models import Dataset, Level, MaskedArea, MeasurementPoint, Visibility
 from tests.factories import make_dataset
 
 pytestmark = pytest.mark.django_db
@@ -175,3 +176,39 @@ def test_estimated_sizes_are_within_30_percent_of_real_exports(
     size = len(b"".join(response.streaming_content) if response.streaming else response.content)
     assert int(response["X-Point-Count"]) == body["point_count"] == 1500
     assert 0.7 * size <= body["bytes"][output] <= 1.3 * size, (body["bytes"][output], size)
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        {"abs_velocity_min": "5"},
+        {"velocity_min": "-2", "velocity_max": "3"},
+        {"abs_velocity_min": "1", "coherence_min": "0.95"},
+    ],
+)
+def test_the_map_filters_narrow_the_estimate_and_the_download_alike(track, member, filters):
+    client = Client()
+    client.force_login(member)
+    body = estimate(client, track.slug, bbox=BBOX, **filters).json()
+    pids = downloaded_pids(client, track.slug, bbox=BBOX, **filters)
+    assert body["point_count"] == len(pids)
+    points = MeasurementPoint.objects.filter(dataset=track, pid__in=pids)
+    velocity = {"abs_velocity_min": 0.0, "velocity_min": -1e9, "velocity_max": 1e9}
+    velocity.update({name: float(value) for name, value in filters.items()})
+    for point in points:
+        assert abs(point.velocity) >= velocity["abs_velocity_min"]
+        assert velocity["velocity_min"] <= point.velocity <= velocity["velocity_max"]
+    unfiltered = estimate(client, track.slug, bbox=BBOX).json()["point_count"]
+    coherence_left_out = "coherence_min" in filters  # every factory point has coherence 0.9
+    assert body["point_count"] == 0 if coherence_left_out else 0 < body["point_count"] < unfiltered
+    assert body["filters_text"]
+
+
+@pytest.mark.parametrize("name", ["velocity_min", "abs_velocity_min", "coherence_min"])
+def test_a_bad_filter_is_a_400_naming_it(track, member, name):
+    client = Client()
+    client.force_login(member)
+    response = estimate(client, track.slug, bbox=BBOX, **{name: "fast"})
+    assert response.status_code == 400 and response.json()["field"] == name
+    download = client.get(f"/api/downloads/{track.slug}/", {"bbox": BBOX, name: "nan"})
+    assert download.status_code == 400 and download.json()["field"] == name

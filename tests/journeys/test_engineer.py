@@ -1,6 +1,6 @@
 """The city engineer's journey: search a town, show only the fast movers, draw an area around
-them, read its mean, and download its points in the background (more than the synchronous
-limit, a real Celery worker); GDAL counts what the estimate promised."""
+them, read its mean, and download its fast movers in the background (more than the
+synchronous limit, a real Celery worker); GDAL counts what the estimate promised."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ import subprocess
 import time
 
 import pytest
+from django.contrib.gis.geos import GEOSGeometry
+from django.db.models import Q
 
+from groundmotion.models import MeasurementPoint
 from tests.factories import make_user
 from tests.journeys.conftest import open_viewer, search_place, wait_for_features
 
@@ -67,14 +70,26 @@ def test_engineer_finds_fast_movers_draws_an_area_and_downloads_it(
     assert "mm/yr" in page.inner_text("#side-panel .area-velocity")
     steps.shot(page, "area-mean")
 
+    assert "as filtered" in page.inner_text("#side-panel a.area-download")
     page.click("#side-panel a.area-download")
     page.wait_for_selector("#download-map[data-ready=true]")
     page.wait_for_selector("#estimate-count")
-    # The estimate counts the same visible points as the area mean: the polygon came along.
-    assert int(page.get_attribute("#estimate-count", "data-count")) == in_area
+    # The polygon and the map's filter came along: the points of the area moving 5 mm/yr or
+    # more, counted here independently of the page.
+    polygon = GEOSGeometry(page.input_value("#id_polygon"), srid=4326)
+    fast = (
+        MeasurementPoint.objects.filter(dataset__slug="demo-dax-desc-l2b", geom__within=polygon)
+        .filter(Q(velocity__gte=5) | Q(velocity__lte=-5))
+        .count()
+    )
+    assert page.input_value("#id_abs_velocity_min") == "5"
+    assert "|velocity| ≥ 5 mm/yr" in page.inner_text("#estimate")
+    assert int(page.get_attribute("#estimate-count", "data-count")) == fast
+    assert SYNC_POINTS < fast < in_area
     assert page.get_attribute("#estimate-mode", "data-mode") == "background"
     page.select_option("#id_format", "gpkg")
-    steps.shot(page, "download-estimate")
+    page.wait_for_timeout(1200)  # the map's fit to the polygon and that zoom's tiles
+    steps.shot(page, "download-estimate", full_page=True)
 
     page.click("#download-submit")
     page.wait_for_selector("#job-text")
@@ -90,5 +105,5 @@ def test_engineer_finds_fast_movers_draws_an_area_and_downloads_it(
         page.click("#job-file")
     saved = tmp_path / "area.gpkg"
     download.value.save_as(saved)
-    assert feature_count(saved) == in_area
+    assert feature_count(saved) == fast
     assert not errors, errors
