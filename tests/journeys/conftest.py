@@ -6,37 +6,20 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 from django.test import Client
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Page
 
 from groundmotion.models import Dataset
 from tests.faults.conftest import plan, send_to_worker, start_worker  # noqa: F401
-from tests.viewer.browser import launch_chromium, wait_for_idle_database
+from tests.viewer.browser import wait_for_idle_database
+from tests.viewer.conftest import browser  # noqa: F401
 
 DEMO_POINTS = 3000  # per track: decomposed on the 100 m grid, a few thousand L3 cells
 DERIVED = ("demo-dax-asc-l2b", "demo-dax-desc-l2b", "demo-dax-l3-up", "demo-dax-l3-east")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    # Playwright's sync API runs an event loop; Django refuses ORM calls inside one otherwise.
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as playwright:
-            instance = launch_chromium(playwright)
-            yield instance
-            instance.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 class Steps:
@@ -63,7 +46,7 @@ def steps(request, tmp_path) -> Steps:
 
 
 @pytest.fixture
-def open_page(browser, live_server, transactional_db):
+def open_page(browser, live_server, transactional_db):  # noqa: F811 (the imported fixture)
     """open_page(user=None) -> a page, signed in as user (a session cookie) when given."""
     contexts = []
 

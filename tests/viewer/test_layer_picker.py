@@ -11,7 +11,7 @@ from django.test import Client
 
 from groundmotion.models import Component, Dataset, Level, Status
 from tests.factories import make_dataset
-from tests.viewer.test_map import browser, open_map  # noqa: F401
+from tests.viewer.test_map import open_map
 
 pytestmark = [pytest.mark.browser]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
@@ -43,7 +43,7 @@ def datasets(transactional_db) -> list[Dataset]:
 
 
 @pytest.fixture
-def curator_page(browser, live_server, curator):  # noqa: F811
+def curator_page(browser, live_server, curator):
     client = Client()
     client.force_login(curator)
     context = browser.new_context(viewport={"width": 1280, "height": 800})

@@ -2,39 +2,19 @@
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 from django.test import Client
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page
 
 from tests.factories import DATES, make_dataset
-from tests.viewer.browser import launch_chromium, wait_for_idle_database
+from tests.viewer.browser import wait_for_idle_database
 
 pytestmark = [pytest.mark.browser]
 # Two tracks on 12 x 12 grids 150 m apart, offset from each other, around Dax.
 GRID = np.arange(12)
 ASC_LON, ASC_LAT = np.repeat(-1.06 + GRID * 0.0019, 12), np.tile(43.70 + GRID * 0.00135, 12)
 DESC_LON, DESC_LAT = ASC_LON + 0.0009, ASC_LAT + 0.0007
-
-
-@pytest.fixture(scope="module")
-def browser():
-    # Playwright's sync API runs an event loop; Django refuses ORM calls inside one otherwise.
-    # Restored afterwards: `check --deploy` (tests/project/test_security.py) rejects the variable.
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as playwright:
-            instance = launch_chromium(playwright)
-            yield instance
-            instance.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture

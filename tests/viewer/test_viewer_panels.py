@@ -13,12 +13,12 @@ from urllib.parse import parse_qs, urlparse
 
 import numpy as np
 import pytest
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page
 
 from groundmotion.models import Component, Dataset, GNSSNetwork, GNSSStation, Level, Visibility
 from groundmotion.quantities import quantity_for
 from tests.factories import DATES, make_dataset
-from tests.viewer.browser import launch_chromium, wait_for_idle_database
+from tests.viewer.browser import wait_for_idle_database
 
 pytestmark = [pytest.mark.browser]
 SHOTS = Path(os.environ.get("VIEWER_SHOTS", "/tmp/viewer-shots"))
@@ -26,23 +26,6 @@ GRID = np.arange(12)
 LON, LAT = np.repeat(-1.06 + GRID * 0.0019, 12), np.tile(43.70 + GRID * 0.00135, 12)
 VELOCITY = np.repeat(GRID - 6.0, 12)  # -6 .. 5 mm/yr by column
 SIX_METRES = 6 / 111_320  # degrees of latitude
-
-
-@pytest.fixture(scope="module")
-def browser():
-    # Playwright's sync API runs an event loop; Django refuses ORM calls inside one otherwise.
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as playwright:
-            instance = launch_chromium(playwright)
-            yield instance
-            instance.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture
