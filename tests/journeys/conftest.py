@@ -100,23 +100,6 @@ def open_viewer(page: Page, live_server, fragment: str = "") -> None:
     page.wait_for_selector("body[data-viewer-ready=true]")
 
 
-def wait_for_features(page: Page, slug: str) -> None:
-    page.wait_for_function(f"() => (window.GroundMotion.viewer.styled['{slug}'] || 0) > 0")
-    page.wait_for_timeout(300)
-
-
-def click_at(page: Page, lon: float, lat: float, shift: bool = False) -> None:
-    point = page.evaluate(
-        f"() => window.GroundMotion.viewer.map.latLngToContainerPoint([{lat}, {lon}])"
-    )
-    box = page.locator("#map").bounding_box()
-    if shift:
-        page.keyboard.down("Shift")
-    page.mouse.click(box["x"] + point["x"], box["y"] + point["y"])
-    if shift:
-        page.keyboard.up("Shift")
-
-
 def nearest_point(slug: str, lon: float, lat: float) -> tuple[int, str, float, float]:
     """(id, pid, lon, lat) of the dataset's point nearest a place."""
     from django.contrib.gis.db.models.functions import GeometryDistance
@@ -139,11 +122,6 @@ def search_place(page: Page, text: str) -> None:
     page.press("#search-text", "Enter")
     page.wait_for_function("() => !window.GroundMotion.viewer.map._animatingZoom")
     page.wait_for_timeout(400)  # the fly-to's last frames and the tiles of the new view
-
-
-def map_centre(page: Page) -> tuple[float, float]:
-    centre = page.evaluate("() => window.GroundMotion.viewer.map.getCenter()")
-    return centre["lng"], centre["lat"]
 
 
 def show_at(page: Page, lon: float, lat: float, zoom: int) -> None:

@@ -10,7 +10,8 @@ from django.core.management import call_command
 from groundmotion.models import Dataset, Status
 from tests.egms_files import demo_track, egms_columns, egms_csv_text, write_zip
 from tests.factories import make_user
-from tests.journeys.conftest import open_viewer, wait_for_features
+from tests.journeys.conftest import open_viewer
+from tests.viewer.browser import wait_for_points
 
 pytestmark = [pytest.mark.browser]
 POINTS = 2500
@@ -64,5 +65,5 @@ def test_curator_ingests_names_publishes_and_sees_the_layer(
     open_viewer(visitor, live_server, centre)
     labels = visitor.locator("#dataset-select option").all_inner_texts()
     assert any(new_name in label for label in labels)
-    wait_for_features(visitor, "dax-132")
+    wait_for_points(visitor, "dax-132")
     steps.shot(visitor, "map")

@@ -13,7 +13,8 @@ from django.db.models import Q
 
 from groundmotion.models import MeasurementPoint
 from tests.factories import make_user
-from tests.journeys.conftest import open_viewer, search_place, wait_for_features
+from tests.journeys.conftest import open_viewer, search_place
+from tests.viewer.browser import wait_for_points
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker]
 SYNC_POINTS = 100
@@ -52,7 +53,7 @@ def test_engineer_finds_fast_movers_draws_an_area_and_downloads_it(
     open_viewer(page, live_server, "#dataset=demo-dax-desc-l2b&lat=43.50000&lon=-0.60000&z=10")
     search_place(page, "Dax")
     page.evaluate("() => window.GroundMotion.viewer.map.setZoom(14)")
-    wait_for_features(page, "demo-dax-desc-l2b")
+    wait_for_points(page, "demo-dax-desc-l2b")
     steps.shot(page, "search")
 
     page.click("text=Fast movers")

@@ -9,14 +9,8 @@ import io
 import pytest
 
 from groundmotion.models import GNSSStation
-from tests.journeys.conftest import (
-    click_at,
-    nearest_point,
-    open_viewer,
-    search_place,
-    show_at,
-    wait_for_features,
-)
+from tests.journeys.conftest import nearest_point, open_viewer, search_place, show_at
+from tests.viewer.browser import click_location, wait_for_points
 
 pytestmark = [pytest.mark.browser]
 DAX = (-1.0537, 43.7103)  # GeoNames
@@ -24,8 +18,8 @@ DAX = (-1.0537, 43.7103)  # GeoNames
 
 def open_point(page, slug: str, lon: float, lat: float) -> None:
     show_at(page, lon, lat, 16)
-    wait_for_features(page, slug)
-    click_at(page, lon, lat)
+    wait_for_points(page, slug)
+    click_location(page, lon, lat)
     page.wait_for_selector("#side-panel svg.series-chart")
 
 
@@ -61,7 +55,7 @@ def test_geodesist_finds_dax_opens_l2b_and_l3_points_compares_gnss_and_exports(
     assert "+ up" in page.inner_text("#side-panel .panel-chart")
     steps.shot(page, "l3-point")
 
-    click_at(page, station_lon, station_lat)
+    click_location(page, station_lon, station_lat)
     with page.expect_response(lambda response: "/compare/" in response.url) as answer:
         page.click(".gnss-compare-button")
     body = answer.value.json()
@@ -72,7 +66,7 @@ def test_geodesist_finds_dax_opens_l2b_and_l3_points_compares_gnss_and_exports(
     assert "DAX1" in page.inner_text("#side-panel")
     steps.shot(page, "gnss-compare")
 
-    click_at(page, lon, lat)
+    click_location(page, lon, lat)
     page.wait_for_selector("#side-panel svg.series-chart")
     with page.expect_download() as download:
         page.click("#side-panel a[href$='series.csv']")

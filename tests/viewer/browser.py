@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 from django.db import connection
+from playwright.sync_api import Page
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -39,3 +40,20 @@ def wait_for_idle_database(timeout_s: float = 10.0) -> None:
             if cursor.fetchone()[0] == 0:
                 return
             time.sleep(0.05)
+
+
+def wait_for_points(page: Page, slug: str) -> None:
+    page.wait_for_function(f"() => (window.GroundMotion.viewer.styled['{slug}'] || 0) > 0")
+    page.wait_for_timeout(300)
+
+
+def click_location(page: Page, lon: float, lat: float, shift: bool = False) -> None:
+    point = page.evaluate(
+        f"() => window.GroundMotion.viewer.map.latLngToContainerPoint([{lat}, {lon}])"
+    )
+    box = page.locator("#map").bounding_box()
+    if shift:
+        page.keyboard.down("Shift")
+    page.mouse.click(box["x"] + point["x"], box["y"] + point["y"])
+    if shift:
+        page.keyboard.up("Shift")

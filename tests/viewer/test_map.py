@@ -8,7 +8,7 @@ from django.test import Client
 from playwright.sync_api import Page
 
 from tests.factories import DATES, make_dataset
-from tests.viewer.browser import wait_for_idle_database
+from tests.viewer.browser import click_location, wait_for_idle_database, wait_for_points
 
 pytestmark = [pytest.mark.browser]
 # Two tracks on 12 x 12 grids 150 m apart, offset from each other, around Dax.
@@ -60,25 +60,8 @@ def painted_pixels(page: Page) -> int:
     }""")
 
 
-def wait_for_points(page: Page, slug: str) -> None:
-    page.wait_for_function(f"() => (window.GroundMotion.viewer.styled['{slug}'] || 0) > 0")
-    page.wait_for_timeout(300)
-
-
 def centre_fragment(zoom: int = 15, dataset: str = "asc") -> str:
     return f"#dataset={dataset}&lat={ASC_LAT.mean():.5f}&lon={ASC_LON.mean():.5f}&z={zoom}"
-
-
-def click_location(page: Page, lon: float, lat: float, shift: bool = False) -> None:
-    point = page.evaluate(
-        f"() => window.GroundMotion.viewer.map.latLngToContainerPoint([{lat}, {lon}])"
-    )
-    box = page.locator("#map").bounding_box()
-    if shift:
-        page.keyboard.down("Shift")
-    page.mouse.click(box["x"] + point["x"], box["y"] + point["y"])
-    if shift:
-        page.keyboard.up("Shift")
 
 
 def test_the_map_draws_demo_points(page, live_server, demo) -> None:

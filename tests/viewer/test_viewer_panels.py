@@ -18,7 +18,7 @@ from playwright.sync_api import Page
 from groundmotion.models import Component, Dataset, GNSSNetwork, GNSSStation, Level, Visibility
 from groundmotion.quantities import quantity_for
 from tests.factories import DATES, make_dataset
-from tests.viewer.browser import wait_for_idle_database
+from tests.viewer.browser import click_location, wait_for_idle_database, wait_for_points
 
 pytestmark = [pytest.mark.browser]
 SHOTS = Path(os.environ.get("VIEWER_SHOTS", "/tmp/viewer-shots"))
@@ -53,23 +53,6 @@ def open_map(page: Page, live_server, slug: str, zoom: int = 15, extra: str = ""
     fragment = f"#dataset={slug}&lat={LAT.mean():.5f}&lon={LON.mean():.5f}&z={zoom}{extra}"
     page.goto(f"{live_server.url}/map/{fragment}")
     page.wait_for_selector("body[data-viewer-ready=true]")
-
-
-def wait_for_points(page: Page, slug: str) -> None:
-    page.wait_for_function(f"() => (window.GroundMotion.viewer.styled['{slug}'] || 0) > 0")
-    page.wait_for_timeout(300)
-
-
-def click_location(page: Page, lon: float, lat: float, shift: bool = False) -> None:
-    point = page.evaluate(
-        f"() => window.GroundMotion.viewer.map.latLngToContainerPoint([{lat}, {lon}])"
-    )
-    box = page.locator("#map").bounding_box()
-    if shift:
-        page.keyboard.down("Shift")
-    page.mouse.click(box["x"] + point["x"], box["y"] + point["y"])
-    if shift:
-        page.keyboard.up("Shift")
 
 
 def hash_of(page: Page) -> dict[str, list[str]]:
