@@ -43,7 +43,13 @@ def wait_for_idle_database(timeout_s: float = 10.0) -> None:
 
 
 def wait_for_points(page: Page, slug: str) -> None:
-    page.wait_for_function(f"() => (window.GroundMotion.viewer.styled['{slug}'] || 0) > 0")
+    """Until the layer has drawn features and loaded every tile of the view (GridLayer's
+    isLoading): a click before then can meet a tile not drawn yet."""
+    page.wait_for_function(
+        f"() => (window.GroundMotion.viewer.styled['{slug}'] || 0) > 0"
+        f" && window.GroundMotion.viewer.dataset === '{slug}'"
+        " && !window.GroundMotion.viewer.layer.isLoading()"
+    )
     page.wait_for_timeout(300)
 
 

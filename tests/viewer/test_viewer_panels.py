@@ -88,6 +88,7 @@ def test_an_up_down_layer_says_up_and_a_los_layer_says_los_with_its_pass(
         "(title) => document.querySelector('#legend .legend-title').textContent === title",
         arg=words_asc["velocity_label"],
     )
+    wait_for_points(page, "asc")  # the new layer's tiles, before clicking one of its points
     click_location(page, LON[40], LAT[40])
     page.wait_for_selector("#side-panel svg.series-chart")
     legend = page.locator("#legend").inner_text()
