@@ -300,6 +300,25 @@ class GNSSStation(models.Model):
         return f"{self.network.slug}:{self.code}"
 
 
+class GNSSSeries(models.Model):
+    """A GNSS station's daily position series: east, north, up in mm relative to the station's
+    first epoch (or its reference position), one value per date; sigmas mm where the file has
+    them. Arrays are in date order; the dates are the station's own, not a dataset's."""
+
+    station = models.OneToOneField(GNSSStation, on_delete=models.CASCADE, related_name="series")
+    dates = ArrayField(models.DateField())
+    east = ArrayField(models.FloatField(), help_text="mm")
+    north = ArrayField(models.FloatField(), help_text="mm")
+    up = ArrayField(models.FloatField(), help_text="mm")
+    sigma_east = ArrayField(models.FloatField(), null=True, blank=True)
+    sigma_north = ArrayField(models.FloatField(), null=True, blank=True)
+    sigma_up = ArrayField(models.FloatField(), null=True, blank=True)
+    source = models.CharField(max_length=300, blank=True)
+
+    def __str__(self) -> str:
+        return f"series of {self.station}"
+
+
 class CornerReflector(models.Model):
     code = models.CharField(max_length=20, unique=True)
     geom = models.PointField(srid=4326)
@@ -445,5 +464,32 @@ class TileCell(models.Model):
                 fields=["dataset", "zoom", "tile_x", "tile_y", "cell_row", "cell_column"],
                 include=["count"],
                 name="tilecell_tile",
+            ),
+        ]
+
+
+class CellSeries(models.Model):
+    """The summed displacement series of a TileCell's points (storage/cell_series.py): what a
+    period, two-date or re-referenced cell tile is fitted from without reading the points.
+
+    Keyed like TileCell (same zoom numbering, reduced levels at REDUCED_ZOOM_OFFSET + level).
+    `sums` holds float32 little-endian mm per dataset date, `counts` int32 little-endian points
+    with a value per date; the mean series is sums / counts.
+    """
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, db_index=False, related_name="+")
+    zoom = models.SmallIntegerField()
+    tile_x = models.IntegerField()
+    tile_y = models.IntegerField()
+    cell_column = models.IntegerField()
+    cell_row = models.IntegerField()
+    sums = models.BinaryField()
+    counts = models.BinaryField()
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["dataset", "zoom", "tile_x", "tile_y", "cell_row", "cell_column"],
+                name="cellseries_tile",
             ),
         ]
