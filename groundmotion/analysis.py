@@ -200,7 +200,7 @@ def period_mask(dataset: Dataset, analysis: Analysis) -> np.ndarray | None:
         field = "start" if analysis.start else "end"
         raise AnalysisError(
             field,
-            f"the period {analysis.start or '…'} – {analysis.end or '…'} holds {held}"
+            f"the period {analysis.start or '…'} to {analysis.end or '…'} holds {held}"
             f" acquisition{'s' if held != 1 else ''} of this dataset; at least"
             f" {MIN_PERIOD_ACQUISITIONS} are needed",
         )

@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from processing.kernels._numba import parallel_kernel, prange
+from processing.kernels._numba import parallel_kernel, prange, serial_kernel
 from processing.kernels.velocity import DAYS_PER_YEAR, _solve_sub
 
 MODEL_TERMS = ("acceleration", "seasonal")
@@ -33,35 +33,43 @@ class LeastSquares(NamedTuple):
     count: np.ndarray
 
 
+@serial_kernel
+def _accumulate_normal(row, design, use, gram, rhs):
+    """GᵀG (lower half), Gᵀy and yᵀy over the selected, present dates; returns (yᵀy, count)."""
+    p = design.shape[1]
+    yy = 0.0
+    used = 0
+    for d in range(row.shape[0]):
+        value = row[d]
+        if not use[d] or np.isnan(value):
+            continue
+        used += 1
+        yy += value * value
+        for a in range(p):
+            rhs[a] += design[d, a] * value
+            for b in range(a + 1):
+                gram[a, b] += design[d, a] * design[d, b]
+    for a in range(p):
+        for b in range(a):
+            gram[b, a] = gram[a, b]
+    return yy, used
+
+
 @parallel_kernel
 def _least_squares_kernel(series, design, use, coefficients, stds, residual_std, count):
-    n, dates = series.shape
+    n = series.shape[0]
     p = design.shape[1]
     columns = np.arange(p)
     for i in prange(n):
         gram = np.zeros((p, p))
         rhs = np.zeros(p)
-        factor = np.zeros((p, p))
-        solution = np.zeros(p)
-        inverse_diagonal = np.zeros(2 * p)
-        yy = 0.0
-        used = 0
-        for d in range(dates):
-            value = series[i, d]
-            if not use[d] or np.isnan(value):
-                continue
-            used += 1
-            yy += value * value
-            for a in range(p):
-                rhs[a] += design[d, a] * value
-                for b in range(a + 1):
-                    gram[a, b] += design[d, a] * design[d, b]
+        yy, used = _accumulate_normal(series[i], design, use, gram, rhs)
         count[i] = used
         if used <= p:
             continue
-        for a in range(p):
-            for b in range(a):
-                gram[b, a] = gram[a, b]
+        factor = np.zeros((p, p))
+        solution = np.zeros(p)
+        inverse_diagonal = np.zeros(2 * p)
         ssr = _solve_sub(gram, rhs, yy, columns, factor, solution, inverse_diagonal)
         if ssr < 0.0:
             continue
