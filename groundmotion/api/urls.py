@@ -6,6 +6,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from groundmotion.api import compare, places, views
+from groundmotion.api.gnss_series import gnss_series
 
 urlpatterns = [
     path("datasets/", views.datasets, name="api-datasets"),
@@ -21,6 +22,7 @@ urlpatterns = [
         compare.gnss_compare,
         name="api-gnss-compare",
     ),
+    path("gnss-stations/<slug:network>/<str:code>/series/", gnss_series, name="api-gnss-series"),
     path("reflectors/", views.reflectors, name="api-reflectors"),
     path("places/", places.place_search, name="api-places"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),

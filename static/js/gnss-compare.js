@@ -1,7 +1,10 @@
 /* A GNSS station against the current layer: a button in the station's popup asks
    /api/gnss-stations/<network>/<code>/compare/ and shows, in the side panel, the station's
    velocity in the layer's direction beside the mean of the layer's points around it, with a
-   circle of the radius on the map. formatComparison is pure (tests/js/gnss-compare.test.js). */
+   circle of the radius on the map; then .../series/ for the station's position series in that
+   direction, charted against the points' mean series (series-chart.js), the RMSE of their
+   difference in the legend. formatComparison and seriesForChart are pure
+   (tests/js/gnss-compare.test.js, tests/js/gnss-series.test.js). */
 (function () {
   "use strict";
   // globalThis is window in the browser; under node nothing else is touched at load time.
@@ -29,18 +32,56 @@
     return rows;
   }
 
+  /* The chart's series from a .../series/ answer: the points' mean, then the station shifted
+     onto it at their first common date, whose legend note gives the RMSE of the difference. */
+  function seriesForChart(body) {
+    var rmse = body.difference_rmse_mm;
+    return [
+      { label: "mean of " + body.points_count + " points", note: "within " + body.radius_m + " m",
+        dates: body.dates, values: body.points_mean, fitted: null, std: null },
+      { label: "GNSS " + body.station.code + " (" + body.quantity.short + ")",
+        note: rmse === null || rmse === undefined ? "no date in common" :
+          "RMSE " + rmse.toFixed(1) + " mm over " + body.common_count + (body.common_count === 1 ? " date" : " dates"),
+        dates: body.dates, values: body.station_series, fitted: null, std: null },
+    ];
+  }
+
+  function getJson(url) {
+    return fetch(url, { credentials: "same-origin" }).then(function (response) {
+      return response.json().then(function (body) { return { ok: response.ok, status: response.status, body: body }; });
+    });
+  }
+
+  /* Below the comparison: the series chart, or why there is none. */
+  function showSeries(viewer, url, title) {
+    return getJson(url).then(function (answer) {
+      if (viewer.panel.title.textContent !== title) return; // another panel opened meanwhile
+      var body = answer.body;
+      if (!answer.ok) {
+        var words = answer.status === 404 ? "No position series is stored for this station." : body.detail || "No series chart.";
+        viewer.panel.body.appendChild(GM.panelMessage("hint", words));
+      } else if (!body.points_count) {
+        viewer.panel.body.appendChild(GM.panelMessage("hint", "No points of this layer within " + body.radius_m + " m: no series chart."));
+      } else {
+        GM.seriesChart.render(viewer.panel.chart, seriesForChart(body), { yLabel: body.quantity.displacement_label });
+        viewer.panel.body.appendChild(GM.panelMessage("hint", "Chart: the station's daily position along the layer's direction " +
+          "at the layer's dates (nearest day within 6 days), shifted onto the points' mean at the first common date."));
+      }
+    });
+  }
+
   function show(viewer, properties, latlng) {
     var dataset = viewer.dataset;
-    var url = viewer.config.apiUrl + "gnss-stations/" + encodeURIComponent(properties.network) + "/" +
-      encodeURIComponent(properties.code) + "/compare/?dataset=" + encodeURIComponent(dataset) + "&radius_m=" + RADIUS_M;
+    var stationUrl = viewer.config.apiUrl + "gnss-stations/" + encodeURIComponent(properties.network) + "/" +
+      encodeURIComponent(properties.code) + "/";
+    var query = "?dataset=" + encodeURIComponent(dataset) + "&radius_m=" + RADIUS_M;
+    var url = stationUrl + "compare/" + query;
     if (viewer.compareCircle) viewer.compareCircle.remove();
     viewer.compareCircle = L.circle(latlng, { radius: RADIUS_M, color: "#000", weight: 1.5, dashArray: "4 3", fill: false, interactive: false })
       .addTo(viewer.map);
     var circle = viewer.compareCircle;
     viewer.panel.element.querySelector(".panel-close").addEventListener("click", function () { circle.remove(); }, { once: true });
-    return fetch(url, { credentials: "same-origin" }).then(function (response) {
-      return response.json().then(function (body) { return { ok: response.ok, body: body }; });
-    }).then(function (answer) {
+    return getJson(url).then(function (answer) {
       var title = "GNSS " + properties.code + " against this layer";
       if (!answer.ok) {
         viewer.panel.open(title, GM.panelMessage("error", answer.body.detail || "This layer cannot be compared."));
@@ -52,6 +93,7 @@
       var nodes = [table, GM.panelMessage("hint", "Sign: " + answer.body.quantity.sign_convention + ".")];
       if (answer.body.note) nodes.push(GM.panelMessage("hint", answer.body.note));
       viewer.panel.open(title, nodes);
+      return showSeries(viewer, stationUrl + "series/" + query, title);
     });
   }
 
@@ -69,6 +111,6 @@
     });
   }
 
-  GM.gnssCompare = { setUp: setUp, formatComparison: formatComparison };
+  GM.gnssCompare = { setUp: setUp, formatComparison: formatComparison, seriesForChart: seriesForChart };
   if (typeof module !== "undefined" && module.exports) module.exports = GM.gnssCompare;
 })();
