@@ -183,22 +183,23 @@ def point_for_user(
     return point, point.dataset
 
 
-points_sql_texts: dict[tuple[int, bool, bool], str] = store("visible points SQL")
+points_sql_texts: dict[tuple[int, bool, bool, tuple[str, ...]], str] = store("visible points SQL")
 
 
-def visible_points_sql(user: AnyUser, dataset: Dataset) -> str:
-    """The SQL of visible_points' id, geom, velocity and coherence, parameters inlined, for a
-    statement to wrap (point tiles). Kept per dataset and the two rules that vary per user.
+def visible_points_sql(user: AnyUser, dataset: Dataset, extra: tuple[str, ...] = ()) -> str:
+    """The SQL of visible_points' id, geom, velocity and coherence (and the `extra` point
+    columns), parameters inlined, for a statement to wrap (point tiles). Kept per dataset, the
+    two rules that vary per user and the columns.
 
     Optimization: building and compiling the access queryset cost more Python time per tile
     than the statement's round trip. Masked areas are read by the statement itself, so the
     kept text never holds a stale access decision.
     """
-    key = (dataset.pk, sees_points(user, dataset), sees_masked_points(user))
+    key = (dataset.pk, sees_points(user, dataset), sees_masked_points(user), extra)
 
     def build() -> str:
         values = visible_points(user, dataset).values(
-            "id", "geom", "velocity", "temporal_coherence"
+            "id", "geom", "velocity", "temporal_coherence", *extra
         )
         return connection.ops.compose_sql(*values.query.sql_with_params())
 

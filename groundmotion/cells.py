@@ -37,6 +37,7 @@ from django.db.models import F, Max, Min, Sum
 
 from groundmotion import access
 from groundmotion.models import Dataset, MaskedArea, TileCell
+from groundmotion.storage import cell_series
 from groundmotion.storage.tables import CELL_TABLE, POINT_TABLE
 
 CELLS_PER_TILE = 64
@@ -322,10 +323,11 @@ def refresh_reduced_cells(cursor: CursorWrapper, dataset_id: int) -> None:
 def aggregatable_points_sql(dataset: Dataset) -> tuple[str, tuple]:
     """SQL of the anonymous user's aggregatable points, projected to EPSG:3857 metres."""
     points = access.aggregatable_points(AnonymousUser(), dataset, check_masks_first=True)
-    sql, params = points.values("geom", "velocity", "temporal_coherence").query.sql_with_params()
+    values = points.values("id", "geom", "velocity", "temporal_coherence")
+    sql, params = values.query.sql_with_params()
     # Spherical web-mercator formulas: what ST_Transform(geom, 3857) computes, without PROJ.
     projected = (
-        f"SELECT {EARTH_RADIUS_M} * radians(ST_X(p.geom)) AS x,"
+        f"SELECT p.id, {EARTH_RADIUS_M} * radians(ST_X(p.geom)) AS x,"
         f" {EARTH_RADIUS_M} * ln(tan(pi() / 4 + radians(ST_Y(p.geom)) / 2)) AS y,"
         f" p.velocity, p.temporal_coherence AS coherence FROM ({sql}) AS p"
     )
@@ -354,6 +356,28 @@ def refresh_cells(dataset: Dataset, table: str = POINT_TABLE) -> None:
         for zoom in range(finest, 0, -1):
             cursor.execute(COARSER_LEVEL_SQL, {"dataset": dataset.pk, "zoom": zoom})
         refresh_reduced_cells(cursor, dataset.pk)
+        refresh_series_of_cells(dataset, points_sql, points_params)
+
+
+def refresh_series_of_cells(dataset: Dataset, points_sql: str, points_params: tuple) -> None:
+    """The summed series of the same cells (storage/cell_series.py), for period tiles."""
+    if not dataset.acquisition_dates:
+        return
+    size = repr(cell_size_m(finest_level()))
+    indexed_sql = (
+        f"SELECT p.id, floor((p.x + {HALF_WORLD_M}) / {size})::int AS column_index,"
+        f" floor(({HALF_WORLD_M} - p.y) / {size})::int AS row_index FROM ({points_sql}) AS p"
+    )
+    cell_series.refresh_cell_series(
+        dataset.pk,
+        indexed_sql,
+        tuple(points_params),
+        finest_level(),
+        len(dataset.acquisition_dates),
+        reduced_levels(),
+        reduced_min_points(),
+        REDUCED_ZOOM_OFFSET,
+    )
 
 
 def refresh_datasets(dataset_ids: Iterable[int]) -> int:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.cache import cache
@@ -33,8 +34,15 @@ from django.views.decorators.http import require_safe
 from isal import igzip
 
 from accounts.authentication import TokenRefused, request_user, token_refusal
-from groundmotion import access, tiles
+from groundmotion import access, analysis_tiles, tiles
 from groundmotion.access import AnyUser
+from groundmotion.analysis import (
+    Analysis,
+    AnalysisError,
+    Reference,
+    parse_analysis,
+    resolve_reference,
+)
 from groundmotion.models import Dataset, Status, Visibility
 
 # Public tiles may sit in shared caches for a while; others only in the user's browser.
@@ -94,22 +102,60 @@ def accepts_gzip(request: HttpRequest) -> bool:
     return bool(re_accepts_gzip.search(request.headers.get("Accept-Encoding", "")))
 
 
+@dataclass(frozen=True)
+class Asked:
+    """A tile's analysis (analysis.py) with its reference resolved for the user, and the text
+    it adds to cache keys and ETags."""
+
+    analysis: Analysis = field(default_factory=Analysis)
+    reference: Reference | None = None
+    key: str = ""
+
+
+def asked_of(request: HttpRequest, user: AnyUser, dataset: Dataset) -> Asked:
+    """The tile's analysis; AnalysisError for a bad parameter, Http404 for a reference the
+    user may not see — decided before any cache is read, so a cached tile never answers a user
+    who may not see its reference."""
+    asked = parse_analysis(request.GET)
+    if asked.is_plain:
+        return Asked()
+    reference = resolve_reference(user, dataset, asked)
+    # An area's reference is the mean of the points the user sees: masked ones or not.
+    who = "m" if asked.reference_area and access.sees_masked_points(user) else ""
+    return Asked(asked, reference, f"~{asked.key()}{who}")
+
+
+def rendered(
+    user: AnyUser,
+    dataset: Dataset,
+    address: tiles.TileAddress,
+    kind: tiles.TileKind,
+    asked: Asked,
+) -> bytes:
+    if asked.analysis.is_plain:
+        return tiles.render_tile(user, dataset, address, kind)
+    return analysis_tiles.render_analysis_tile(
+        user, dataset, address, kind, asked.analysis, asked.reference
+    )
+
+
 def compressed_tile(
     user: AnyUser,
     dataset: Dataset,
     address: tiles.TileAddress,
     kind: tiles.TileKind,
     seconds: int,
+    asked: Asked,
 ) -> bytes:
     """The gzip tile from this process's LRU, else the shared cache, else rendered and stored
     there for `seconds`."""
-    key = tile_cache_key(dataset.pk, dataset.version, kind.name, address)
+    key = tile_cache_key(dataset.pk, dataset.version, kind.name + asked.key, address)
     body = local_tiles.get(key)
     if body is not None:
         return body
     body = cache.get(key)
     if body is None:
-        body = compress(tiles.render_tile(user, dataset, address, kind))
+        body = compress(rendered(user, dataset, address, kind, asked))
         cache.set(key, body, seconds)
     local_tiles.put(key, body)
     return body
@@ -121,13 +167,14 @@ def tile_body(
     address: tiles.TileAddress,
     kind: tiles.TileKind,
     gzip: bool,
+    asked: Asked,
 ) -> bytes:
     """The tile's bytes, gzip-compressed or not; cached unless TILE_CACHE_SECONDS is 0."""
     seconds = settings.GROUNDMOTION.get("TILE_CACHE_SECONDS", DEFAULT_CACHE_SECONDS)
     if seconds <= 0:
-        body = tiles.render_tile(user, dataset, address, kind)
+        body = rendered(user, dataset, address, kind, asked)
         return compress(body) if gzip else body
-    body = compressed_tile(user, dataset, address, kind, seconds)
+    body = compressed_tile(user, dataset, address, kind, seconds, asked)
     return body if gzip else decompress(body)
 
 
@@ -143,14 +190,20 @@ def tile(request: HttpRequest, slug: str, zoom: int, x: int, y: int) -> HttpResp
         return token_refusal(error)
     dataset = access.get_dataset_for_tiles(user, slug)
     kind = tiles.tile_kind(user, dataset, zoom, y)
+    try:
+        asked = asked_of(request, user, dataset)
+    except AnalysisError as error:
+        return JsonResponse(error.as_dict(), status=400)
     gzip = accepts_gzip(request)
     # Each encoding is its own representation, so it has its own strong ETag.
-    etag = f'"{dataset.pk}.{dataset.version}.{kind.name}{".gz" if gzip else ""}"'
+    etag = f'"{dataset.pk}.{dataset.version}.{kind.name}{asked.key}{".gz" if gzip else ""}"'
     if request.headers.get("If-None-Match") == etag:
         response = HttpResponse(status=304)
     else:
         try:
-            body = tile_body(user, dataset, address, kind, gzip)
+            body = tile_body(user, dataset, address, kind, gzip, asked)
+        except AnalysisError as error:
+            return JsonResponse(error.as_dict(), status=400)
         except OperationalError:
             # The statement timeout fired: say so and let the client retry, never a 500.
             return HttpResponse("Tile took too long", status=503, headers={"Retry-After": "5"})
@@ -158,7 +211,8 @@ def tile(request: HttpRequest, slug: str, zoom: int, x: int, y: int) -> HttpResp
         if gzip and body:
             response["Content-Encoding"] = "gzip"
     response["ETag"] = etag
-    public = is_public(dataset, kind)
+    # A referenced tile depends on who may see the reference: never in shared caches.
+    public = is_public(dataset, kind) and asked.reference is None
     response["Cache-Control"] = PUBLIC_CACHE_CONTROL if public else PRIVATE_CACHE_CONTROL
     # A public tile is the same whoever asks; any other depends on the session or the token.
     response["Vary"] = (
@@ -178,12 +232,24 @@ VECTOR_LAYERS = (
     (
         "cells",
         "Points aggregated per cell, below the point zoom",
-        {"count": "Number", "velocity": "Number", "coherence": "Number"},
+        {
+            "count": "Number",
+            "velocity": "Number",
+            "coherence": "Number",
+            "displacement": "Number",
+            "change": "Number",
+        },
     ),
     (
         "points",
         "Measurement points, from the point zoom",
-        {"velocity": "Number", "coherence": "Number"},
+        {
+            "velocity": "Number",
+            "coherence": "Number",
+            "displacement": "Number",
+            "change": "Number",
+            "change_sigma": "Number",
+        },
     ),
 )
 

@@ -16,6 +16,7 @@ gives exact values), so MVT's value table deduplicates them and tiles shrink abo
 from __future__ import annotations
 
 import contextlib
+import math
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -208,7 +209,7 @@ SELECT ST_AsMVT(features, 'points', {TILE_EXTENT}, 'geom', 'id') FROM (
                round(((1.0 - ln(tan(radians(ST_Y(p.geom))) + 1.0 / cos(radians(ST_Y(p.geom))))
                        / pi()) / 2.0 * {{tiles}} - {{y}}) * {TILE_EXTENT})
            ) AS geom,
-           round(p.velocity::numeric, 1)::real AS velocity,
+           round({{velocity}}::numeric, 1)::real AS velocity,
            round(p.temporal_coherence::numeric, 2)::real AS coherence
     FROM ({{points}}) AS p
     WHERE p.geom && ST_MakeEnvelope({{west}}, {{south}}, {{east}}, {{north}}, 4326)
@@ -247,11 +248,22 @@ def point_stride(dataset: Dataset, address: TileAddress) -> int:
         return stride_for(int(cursor.fetchone()[0]))
 
 
-def point_tile_sql(user: AnyUser, dataset: Dataset, address: TileAddress, stride: int) -> str:
-    """The point tile's whole statement (access rules, box, thinning), with no parameters.
+def point_tile_sql(
+    user: AnyUser,
+    dataset: Dataset,
+    address: TileAddress,
+    stride: int,
+    velocity_offset: float | None = None,
+) -> str:
+    """The point tile's whole statement (access rules, box, thinning), with no parameters;
+    velocities minus `velocity_offset` when given (a reference point's velocity).
 
     Every inlined value is an int or float computed here, or SQL composed by the driver.
     """
+    velocity = "p.velocity"
+    if velocity_offset is not None:
+        offset = float(velocity_offset)
+        velocity = f"(p.velocity - {offset!r})" if math.isfinite(offset) else "NULL::real"
     west, south, east, north = address.lonlat_bounds()
     # A literal from STRIDES (never user input): the planner must see it to pick the index.
     thinning = "true" if stride == 1 else f"mod(p.id, {int(stride)}) = 0"
@@ -266,6 +278,7 @@ def point_tile_sql(user: AnyUser, dataset: Dataset, address: TileAddress, stride
         east=repr(east),
         north=repr(north),
         thinning=thinning,
+        velocity=velocity,
     )
 
 
