@@ -53,6 +53,7 @@ demo-products:
 	$(PY) manage.py decompose demo-dax-asc-l2b demo-dax-desc-l2b --gnss demo-gnss \
 		--up demo-dax-l3-up --east demo-dax-l3-east
 	for slug in $(DEMO_DERIVED); do $(PY) manage.py dataset $$slug --publish >/dev/null; done
+	$(PY) manage.py ingest_gnss_series fixtures/demo-gnss-series.csv --network demo-gnss --replace
 
 test: setup node_modules/.installed
 	$(VENV)/bin/ruff check .
