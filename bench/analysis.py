@@ -156,7 +156,8 @@ def main() -> None:
         "profile",
         statistics.median(times),
         "ms",
-        f"p50 of 10, {profile.count:,} points on 10 km x 200 m (p95 {percentile(times, 0.95):.0f} ms)",
+        f"p50 of 10, {profile.count:,} points on 10 km x 200 m"
+        f" (p95 {percentile(times, 0.95):.0f} ms)",
     )
     reference = MeasurementPoint.objects.filter(dataset=dataset).values_list("id", flat=True)[0]
     referenced = time_tiles(client, high, {"reference": reference})
@@ -164,7 +165,8 @@ def main() -> None:
         "reference",
         statistics.median(referenced) / statistics.median(plain),
         "x",
-        f"p50 {statistics.median(referenced):.1f} ms against {statistics.median(plain):.1f} ms plain",
+        f"p50 {statistics.median(referenced):.1f} ms against"
+        f" {statistics.median(plain):.1f} ms plain",
     )
 
 
