@@ -6,7 +6,8 @@ status-code check) can tell a refusal from a fault: a 500 is never documented.
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 
 # Errors are {"detail": "..."} or {"<field>": "..."}: free-form objects of messages.
 ERROR_BODY = {
@@ -57,5 +58,62 @@ AREA_REQUEST = {
                 },
             },
         },
+    },
+}
+
+# The analysis a point path accepts (groundmotion/analysis.py): a period and a reference.
+ANALYSIS_PARAMETERS = [
+    OpenApiParameter(
+        "start", OpenApiTypes.DATE, description="period start: velocity over start..end"
+    ),
+    OpenApiParameter("end", OpenApiTypes.DATE, description="period end (at least 3 acquisitions)"),
+    OpenApiParameter(
+        "reference", int, description="point id of the same dataset: every series minus its own"
+    ),
+    OpenApiParameter(
+        "reference_area",
+        str,
+        description="WKT polygon (WGS84, at most 100 km²): minus the mean of the points inside",
+    ),
+]
+
+# The model endpoint's own parameters, on top of ANALYSIS_PARAMETERS.
+MODEL_PARAMETERS = [
+    OpenApiParameter(
+        "terms",
+        str,
+        description="comma-separated: acceleration, seasonal (offset and velocity "
+        "are always fitted)",
+    ),
+    OpenApiParameter(
+        "step", OpenApiTypes.DATE, description="a Heaviside step from this date (an event), mm"
+    ),
+]
+
+# The profile request, as groundmotion/api/profile.py reads it.
+PROFILE_REQUEST = {
+    "type": "object",
+    "required": ["dataset", "line", "width"],
+    "properties": {
+        "dataset": {"type": "string", "description": "dataset slug"},
+        "line": {
+            "type": "object",
+            "description": "GeoJSON LineString in WGS84, 2 to 1,000 vertices, at most 50 km long",
+            "required": ["type", "coordinates"],
+            "properties": {
+                "type": {"type": "string", "enum": ["LineString"]},
+                "coordinates": {
+                    "type": "array",
+                    "items": {"type": "array", "items": {"type": "number"}},
+                    "example": [[-1.06, 43.70], [-1.01, 43.70]],
+                },
+            },
+        },
+        "width": {"type": "number", "description": "swath width, metres, (0, 2000]"},
+        "start": {"type": "string", "format": "date"},
+        "end": {"type": "string", "format": "date"},
+        "reference": {"type": "integer", "description": "point id"},
+        "reference_area": {"type": "string", "description": "WKT polygon"},
+        "format": {"type": "string", "enum": ["json", "csv", "png"]},
     },
 }

@@ -29,8 +29,10 @@ def point_plot(
     displacements: np.ndarray,
     model: FittedModel | None,
     image_format: str,
+    period: np.ndarray | None = None,
 ) -> bytes:
-    """The series (mm) with error bars of the residual std, the fitted model and units."""
+    """The series (mm) with error bars of the residual std, the fitted model and units;
+    `period` (a mask over dates) is shaded."""
     # Constrained layout makes room for the axis labels and title: nothing is clipped.
     figure = Figure(figsize=(8, 4), dpi=100, layout="constrained")
     axes = figure.add_subplot()
@@ -48,6 +50,9 @@ def point_plot(
     )
     if model:
         axes.plot(dates, model["fitted"], color="#c0392b", linewidth=1.5, label="fitted model")
+    if period is not None and period.any():
+        kept = [date for date, inside in zip(dates, period, strict=True) if inside]
+        axes.axvspan(kept[0], kept[-1], color="#f5b041", alpha=0.18, label="period")
     axes.set_title(title, fontsize=10, wrap=True)
     axes.set_xlabel("date")
     axes.set_ylabel(quantity["displacement_label"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from groundmotion.api import compare, places, views
+from groundmotion.api import compare, model, places, profile, views
 from groundmotion.api.gnss_series import gnss_series
 
 urlpatterns = [
@@ -15,7 +15,9 @@ urlpatterns = [
     path("points/<int:point_id>/plot.png", views.point_plot_png, name="api-point-plot-png"),
     path("points/<int:point_id>/plot.svg", views.point_plot_svg, name="api-point-plot-svg"),
     path("points/<int:point_id>/series.csv", views.point_series_csv, name="api-point-series-csv"),
+    path("points/<int:point_id>/model/", model.point_model, name="api-point-model"),
     path("area-mean/", views.area_mean, name="api-area-mean"),
+    path("profile/", profile.profile, name="api-profile"),
     path("gnss-stations/", views.gnss_stations, name="api-gnss-stations"),
     path(
         "gnss-stations/<slug:network>/<str:code>/compare/",

@@ -21,7 +21,13 @@ from rest_framework.response import Response
 
 from groundmotion import access
 from groundmotion.api import areas, filters, plots, series
-from groundmotion.api.openapi import AREA_REQUEST, NUMBER_OR_EMPTY, error_responses
+from groundmotion.api.openapi import (
+    ANALYSIS_PARAMETERS,
+    AREA_REQUEST,
+    NUMBER_OR_EMPTY,
+    error_responses,
+)
+from groundmotion.api.point_analysis import PointView, point_view
 from groundmotion.models import CornerReflector, GNSSStation, PointSeries
 from groundmotion.quantities import SIGN_CONVENTIONS, quantity
 from groundmotion.storage import series_codec
@@ -105,13 +111,22 @@ def point_with_series(request: Request, point_id: int) -> tuple:
     return point, dataset, values
 
 
+def analysed_point(request: Request, point_id: int) -> tuple:
+    """(point, dataset, PointView): the series minus the asked reference, with its period."""
+    point, dataset, values = point_with_series(request, point_id)
+    view = point_view(request.user, dataset, values, point.velocity, request.query_params)
+    return point, dataset, view
+
+
 @extend_schema(
+    parameters=ANALYSIS_PARAMETERS,
     responses={200: OpenApiTypes.OBJECT, **error_responses(404)},
-    summary="One point with its series and fitted model",
+    summary="One point with its series and fitted model (optionally re-referenced, with a "
+    "period velocity)",
 )
 @api_view(["GET"])
 def point_detail(request: Request, point_id: int) -> Response:
-    point, dataset, values = point_with_series(request, point_id)
+    point, dataset, view = analysed_point(request, point_id)
     dates = dataset.acquisition_dates
     words = quantity(dataset)
     body = {
@@ -122,8 +137,10 @@ def point_detail(request: Request, point_id: int) -> Response:
         "lat": point.geom.y,
         **{name: getattr(point, name) for name in POINT_FLOAT_COLUMNS},
         "dates": series.date_axis(tuple(dates))[0],
-        "displacements": series.json_floats(values),
-        "model": series.fit_model(dates, values),
+        "displacements": series.json_floats(view.values),
+        "model": series.fit_model(dates, view.values),
+        "period": view.period,
+        "reference": view.reference_body,
         "units": {"displacements": "mm", "velocity": "mm/yr", "height": "m"},
         "quantity": words,
         "sign_convention": words["sign_convention"],
@@ -131,22 +148,36 @@ def point_detail(request: Request, point_id: int) -> Response:
     return Response(body)
 
 
-def plot_response(request: Request, point_id: int, image_format: str) -> HttpResponse:
-    point, dataset, values = point_with_series(request, point_id)
-    dates = dataset.acquisition_dates
+def plot_title(point, dataset, view: PointView) -> str:
     velocity = "n/a" if point.velocity is None else f"{point.velocity:.2f} mm/yr"
+    if view.period:
+        period = view.period
+        velocity = f"{period['velocity']} ± {period['velocity_std']} mm/yr over the period"
+    elif view.reference_body:
+        velocity = f"{view.reference_body['relative_velocity']} mm/yr"
+    title = f"{point.pid} — {dataset.name} — velocity {velocity}"
+    if view.reference_body:
+        title += f"\nrelative to {view.reference_body['label']}"
+    return title
+
+
+def plot_response(request: Request, point_id: int, image_format: str) -> HttpResponse:
+    point, dataset, view = analysed_point(request, point_id)
+    dates = dataset.acquisition_dates
     image = plots.point_plot(
-        title=f"{point.pid} — {dataset.name} — velocity {velocity}",
+        title=plot_title(point, dataset, view),
         quantity=quantity(dataset),
         dates=dates,
-        displacements=values,
-        model=series.fit_model(dates, values),
+        displacements=view.values,
+        model=series.fit_model(dates, view.values),
         image_format=image_format,
+        period=view.use,
     )
     return HttpResponse(image, content_type=plots.CONTENT_TYPES[image_format])
 
 
 @extend_schema(
+    parameters=ANALYSIS_PARAMETERS,
     responses={(200, "image/png"): OpenApiTypes.BINARY, **error_responses(404)},
     summary="Series plot (PNG)",
 )
@@ -156,6 +187,7 @@ def point_plot_png(request: Request, point_id: int) -> HttpResponse:
 
 
 @extend_schema(
+    parameters=ANALYSIS_PARAMETERS,
     responses={(200, "image/svg+xml"): OpenApiTypes.STR, **error_responses(404)},
     summary="Series plot (SVG)",
 )
@@ -165,26 +197,40 @@ def point_plot_svg(request: Request, point_id: int) -> HttpResponse:
 
 
 @extend_schema(
-    responses={(200, "text/csv"): OpenApiTypes.STR, **error_responses(404)}, summary="Series as CSV"
+    parameters=ANALYSIS_PARAMETERS,
+    responses={(200, "text/csv"): OpenApiTypes.STR, **error_responses(404)},
+    summary="Series as CSV (with reference_mm and in_period columns when asked)",
 )
 @api_view(["GET"])
 def point_series_csv(request: Request, point_id: int) -> HttpResponse:
-    point, dataset, values = point_with_series(request, point_id)
+    point, dataset, view = analysed_point(request, point_id)
     words = quantity(dataset)
     dates = dataset.acquisition_dates
-    model = series.fit_model(dates, values)
+    model = series.fit_model(dates, view.values)
     buffer = io.StringIO()
     buffer.write(f"# point {point.pid} of dataset {dataset.name} ({dataset.slug})\n")
     buffer.write(f"# {words['short']} displacement, mm (+ {words['positive']})")
     buffer.write(f": {words['sign_convention']}\n")
+    for line in view.comment_lines():
+        buffer.write(f"# {line}\n")
     buffer.write(f"# model: {model['terms'] if model else 'too few dates to fit'}")
     buffer.write("; model_std_mm is the residual std of the fit\n")
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["date", f"{words['column']}_mm", "model_mm", "model_std_mm"])
+    header = ["date", f"{words['column']}_mm", "model_mm", "model_std_mm"]
+    extra = []
+    if view.reference is not None:
+        header.append("reference_mm")
+        extra.append(series.json_floats(view.reference.series))
+    if view.use is not None:
+        header.append("in_period")
+        extra.append([int(kept) for kept in view.use])
+    writer.writerow(header)
     fitted = model["fitted"] if model else [None] * len(dates)
     spread = round(model["residual_std_mm"], 3) if model else ""
-    for date, value, line in zip(dates, series.json_floats(values), fitted, strict=True):
-        writer.writerow([date.isoformat(), "" if value is None else value, line, spread])
+    columns = zip(dates, series.json_floats(view.values), fitted, *extra, strict=True)
+    for date, value, line, *more in columns:
+        cells = ["" if cell is None else cell for cell in more]
+        writer.writerow([date.isoformat(), "" if value is None else value, line, spread, *cells])
     response = HttpResponse(buffer.getvalue(), content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="{point.pid}.csv"'
     return response

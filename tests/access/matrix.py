@@ -197,3 +197,99 @@ def remove_world(world: World) -> None:
     Dataset.objects.filter(slug__startswith=PREFIX).delete()
     User.objects.filter(username__startswith=PREFIX).delete()
     Group.objects.filter(name__startswith=PREFIX).delete()
+
+
+# Rows of the analysis endpoints (issue 15): the model, a reference on point detail, the
+# profile. Self-contained (test_matrix.py imports this module, not the other way round);
+# tests/access/test_matrix_analysis.py runs them over every user class and case.
+PROFILE_LINE = {"type": "LineString", "coordinates": [[0.005, 0.005], [0.045, 0.045]]}
+
+
+def _like_missing(hidden, missing, hidden_key: str, missing_key: str) -> None:
+    def text(response, secret: str) -> tuple[int, str]:
+        return response.status_code, response.content.decode().replace(secret, "<asked>")
+
+    assert hidden.status_code == 404
+    assert text(hidden, hidden_key) == text(missing, missing_key)
+
+
+def model_row(client, world: World, user: str, case: str) -> None:
+    """The model of every point: 200 with the point's velocity if visible, else like missing.
+    The step (inside the dates) makes the request reach the fit, not only the lookup."""
+    missing_id = world.missing_point_id()
+    missing = client.get(f"/api/points/{missing_id}/model/", {"step": "2022-03-01"})
+    assert missing.status_code == 404
+    allowed = world.expected_ids(case) if sees_points(case, user) else set()
+    speeds = dict(zip(world.point_ids[case], velocities(case), strict=True))
+    for point_id in world.point_ids[case]:
+        response = client.get(f"/api/points/{point_id}/model/", {"step": "2022-03-01"})
+        if point_id in allowed:
+            assert response.status_code == 200
+            found = {item["name"]: item["value"] for item in response.json()["parameters"]}
+            # velocity x years stored in 0.1 mm steps: over 0.48 years, with a step fitted too,
+            # the rounding moves the slope by up to a few tenths of a mm/yr.
+            assert abs(found["velocity"] - speeds[point_id]) < 0.5
+            assert abs(found["step"]) < 0.2
+        else:
+            _like_missing(response, missing, str(point_id), str(missing_id))
+
+
+def reference_row(client, world: World, user: str, case: str) -> None:
+    """A reference is a point like any other: one the user may not see (masked, or in a
+    dataset hidden from them) answers like a missing id, never as a hint that it exists."""
+    missing_id = world.missing_point_id()
+    first = world.point_ids[case][0]
+    if not sees_points(case, user):
+        assert client.get(f"/api/points/{first}/", {"reference": first}).status_code == 404
+        return
+    missing = client.get(f"/api/points/{first}/", {"reference": missing_id})
+    assert missing.status_code == 404
+    allowed = world.expected_ids(case)
+    for reference in world.point_ids[case]:
+        response = client.get(f"/api/points/{first}/", {"reference": reference})
+        if reference in allowed:
+            assert response.status_code == 200
+            body = response.json()
+            assert body["reference"]["point_id"] == reference
+            if reference == first:
+                assert set(body["displacements"]) == {0.0}
+        else:
+            _like_missing(response, missing, str(reference), str(missing_id))
+    # A point of another (restricted) dataset: 400 to whoever sees it, else like missing.
+    foreign = world.point_ids["restricted" if case != "restricted" else "public"][0]
+    response = client.get(f"/api/points/{first}/", {"reference": foreign})
+    if sees_points("restricted" if case != "restricted" else "public", user):
+        assert response.status_code == 400 and "reference" in response.json()
+    else:
+        _like_missing(response, missing, str(foreign), str(missing_id))
+
+
+def profile_row(client, world: World, user: str, case: str) -> None:
+    """The profile through all four points: only the visible ones, masked never."""
+    import json
+
+    slug = world.datasets[case].slug
+
+    def ask(name: str):
+        body = json.dumps({"dataset": name, "line": PROFILE_LINE, "width": 200})
+        return client.post("/api/profile/", body, content_type="application/json")
+
+    response = ask(slug)
+    if not visible(case, user):
+        _like_missing(response, ask(MISSING_SLUG), slug, MISSING_SLUG)
+    elif not sees_points(case, user):
+        assert response.status_code == 403 and "points" not in response.json()
+    else:
+        assert response.status_code == 200
+        points = response.json()["points"]
+        assert {point["id"] for point in points} == world.expected_ids(case)
+        found = sorted(point["velocity"] for point in points)
+        keep = ~masked(case)
+        assert np.allclose(found, sorted(velocities(case)[keep]), atol=1e-3)
+
+
+ANALYSIS_ROWS = {
+    "api-point-model": model_row,
+    "api-point-reference": reference_row,
+    "api-profile": profile_row,
+}
