@@ -63,6 +63,8 @@ def viewer_config(request: HttpRequest) -> dict[str, Any]:
             "status": dataset.status,
             "sees_points": access.sees_points(request.user, dataset),
             "extent": extent_for(request, dataset),
+            # The period slider's stops: the real acquisitions, irregular gaps included.
+            "acquisition_dates": [date.isoformat() for date in dataset.acquisition_dates],
         }
         for dataset in access.visible_datasets(request.user).order_by("slug")
     ]

@@ -121,8 +121,10 @@
     var note = create("p", "legend-note");
     note.append(parts[0], create("b", null, parts[1]), parts[2]);
 
-    this.element.replaceChildren(create("div", "legend-title", this.quantity.velocity_label), bar, labels,
-      rangeLabel, invertLabel, note);
+    var analysis = this.analysis || {};
+    var title = create("div", "legend-title", analysis.title || this.quantity.velocity_label);
+    var period = analysis.note ? create("div", "legend-analysis", analysis.note) : null;
+    this.element.replaceChildren.apply(this.element, [title, period, bar, labels, rangeLabel, invertLabel, note].filter(Boolean));
     rangeInput.addEventListener("change", function (event) {
       var value = parseFloat(event.target.value);
       if (value > 0) self.setRange(value);
@@ -143,6 +145,13 @@
   /* The words of the layer shown (a dataset's `quantity`); redraws the title and note only. */
   Legend.prototype.setQuantity = function (quantity) {
     this.quantity = quantity || LOS;
+    this.render();
+  };
+
+  /* The analysis shown (analysis-controls.js words(): {title, note}, or null for the stored
+     velocity); redraws the title and note only. */
+  Legend.prototype.setAnalysis = function (words) {
+    this.analysis = words;
     this.render();
   };
 

@@ -4,8 +4,14 @@
   var GM = (window.GroundMotion = window.GroundMotion || {});
   var PointTiles = GM.PointTiles; // static/js/point-tiles.js: the dataset tiles on canvases
 
+  /* The value a feature is coloured by: its `change` on the changes layer, else its velocity
+     (over the period and relative to the reference when the tiles were asked for them). */
+  function colourValue(viewer, properties) {
+    return viewer.analysis.changes ? properties.change : properties.velocity;
+  }
+
   function datasetLayer(viewer, slug) {
-    var url = viewer.config.tileUrl.replace("{slug}", encodeURIComponent(slug));
+    var url = viewer.config.tileUrl.replace("{slug}", encodeURIComponent(slug)) + GM.analysis.query(viewer.analysis);
     viewer.styled[slug] = viewer.styled[slug] || 0;
     // One style object per radius and colour, shared by every feature that has them: the style
     // function runs for each feature of each tile at every restyle (bench/page).
@@ -19,11 +25,12 @@
         return [];
       }
       shown.drawn += 1;
-      shown.low = Math.min(shown.low, properties.velocity);
-      shown.high = Math.max(shown.high, properties.velocity);
+      var value = colourValue(viewer, properties);
+      shown.low = Math.min(shown.low, value);
+      shown.high = Math.max(shown.high, value);
       var isCell = properties.count !== undefined;
       var radius = isCell ? Math.min(3 + Math.log2(properties.count + 1) * 0.6, 8) : (zoom >= 16 ? 5 : 4);
-      var colour = viewer.legend.colour(properties.velocity);
+      var colour = viewer.legend.colour(value);
       var key = radius + (isCell ? "c" : "p") + colour;
       var found = styles.get(key);
       if (!found) {
@@ -50,12 +57,31 @@
     return viewer.config.datasets.filter(function (dataset) { return dataset.slug === slug; })[0] || {};
   }
 
+  /* The layer's tiles, asked again with the current analysis (a period, a reference, changes). */
+  function loadLayer(viewer) {
+    if (viewer.layer) viewer.map.removeLayer(viewer.layer);
+    viewer.shown = emptyCounts();
+    viewer.layer = datasetLayer(viewer, viewer.dataset).addTo(viewer.map);
+    var counting = null;
+    viewer.layer.on("tileload", function () {
+      clearTimeout(counting);
+      counting = setTimeout(function () { showCounts(viewer); }, 100);
+    });
+    viewer.layer.on("tilerefused", function (event) { viewer.analysisControls.refused(event.body); });
+    viewer.layer.on("click", function (event) {
+      if (viewer.drawing) return; // a vertex of the area being drawn, not a pick
+      var properties = event.layer.properties || {};
+      if (properties.id === undefined) { GM.pointPanel.showCell(viewer, properties); return; }
+      viewer.select([properties.id], event.originalEvent && event.originalEvent.shiftKey);
+    });
+  }
+
   /* Points of the previous layer leave the panel and the URL; the nearest point of the new layer
-     is offered, not selected. */
+     is offered, not selected. A reference is a point of one layer: it goes with the layer. */
   function showDataset(viewer, slug) {
     var previous = viewer.dataset;
     var old = previous && previous !== slug ? (viewer.selectedPoints || [])[0] : null;
-    if (viewer.layer) viewer.map.removeLayer(viewer.layer);
+    if (previous && previous !== slug && viewer.analysis.reference) viewer.analysis = Object.assign({}, viewer.analysis, { reference: null });
     viewer.dataset = slug;
     viewer.selected = [];
     viewer.selectedPoints = [];
@@ -64,19 +90,8 @@
       if (old) GM.pointPanel.offerNearby(viewer, old, datasetBySlug(viewer, previous).name || previous);
       else if (!viewer.panel.element.hidden) viewer.panel.close();
     }
-    viewer.shown = emptyCounts();
-    viewer.layer = datasetLayer(viewer, slug).addTo(viewer.map);
-    var counting = null;
-    viewer.layer.on("tileload", function () {
-      clearTimeout(counting);
-      counting = setTimeout(function () { showCounts(viewer); }, 100);
-    });
-    viewer.layer.on("click", function (event) {
-      if (viewer.drawing) return; // a vertex of the area being drawn, not a pick
-      var properties = event.layer.properties || {};
-      if (properties.id === undefined) { GM.pointPanel.showCell(viewer, properties); return; }
-      viewer.select([properties.id], event.originalEvent && event.originalEvent.shiftKey);
-    });
+    loadLayer(viewer);
+    GM.analysisViewer.datasetShown(viewer);
     document.getElementById("dataset-select").value = slug;
     viewer.saveState();
   }
@@ -116,7 +131,7 @@
 
   function makeViewer(map, config) {
     var viewer = { map: map, config: config, dataset: null, layer: null, selected: [], selectedPoints: [], styled: {},
-                   shown: emptyCounts() };
+                   shown: emptyCounts(), analysis: {} };
     viewer.panel = new GM.Panel(document.getElementById("side-panel"));
     viewer.panel.onClose = function () { viewer.selected = []; viewer.selectedPoints = []; viewer.saveState(); };
     viewer.panel.onResize = function () { map.invalidateSize(); };
@@ -124,8 +139,9 @@
     viewer.filters = new GM.Filters(document.getElementById("filters"), function () { restyle(viewer); });
     viewer.saveState = function () {
       GM.urlState.write(map, { dataset: viewer.dataset, points: viewer.selected, range: viewer.legend.range,
-                               reversed: viewer.legend.inverted, filters: viewer.filters.filter });
+                               reversed: viewer.legend.inverted, filters: viewer.filters.filter, analysis: viewer.analysis });
     };
+    viewer.reloadLayer = function () { loadLayer(viewer); };
     viewer.select = function (ids, add) {
       highlight(viewer, false);
       viewer.selected = add ? viewer.selected.concat(ids.filter(function (id) { return viewer.selected.indexOf(id) < 0; })) : ids;
@@ -142,6 +158,7 @@
     var config = JSON.parse(document.getElementById("viewer-config").textContent);
     var viewer = (GM.viewer = makeViewer(map, config));
     var state = GM.urlState.read();
+    GM.analysisViewer.setUp(viewer, state.analysis);
     if (state.range) viewer.legend.range = state.range;
     if (state.reversed) viewer.legend.inverted = true;
     viewer.legend.render();
@@ -156,6 +173,7 @@
     GM.gnssCompare.setUp(viewer);
     GM.placeSearch.setUp(viewer);
     GM.drawArea.setUp(viewer);
+    GM.profileTool.setUp(viewer);
     map.on("moveend", viewer.saveState);
     if (state.points.length) viewer.select(state.points, false);
     document.body.setAttribute("data-viewer-ready", "true");

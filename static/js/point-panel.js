@@ -43,6 +43,7 @@
     this.title.textContent = title;
     this.body.replaceChildren.apply(this.body, [].concat(content || []));
     this.chart.replaceChildren();
+    this.isProfile = false; // profile-tool.js sets it again for its own panels
     this.element.hidden = false;
     if (this.onResize) this.onResize();
   };
@@ -66,10 +67,10 @@
   }
 
   /* The list item of one point: pid, velocity (named by the quantity when given) and its
-     PNG / SVG / CSV links. */
-  function pointLinks(apiUrl, point, quantity) {
+     PNG / SVG / CSV links, which carry `query` (the period and reference, "?start=…"). */
+  function pointLinks(apiUrl, point, quantity, query) {
     var base = apiUrl + "points/" + encodeURIComponent(point.id) + "/";
-    var link = function (file, text) { return el("a", { href: base + file }, text); };
+    var link = function (file, text) { return el("a", { href: base + file + (query || "") }, text); };
     var known = point.velocity !== null && point.velocity !== undefined;
     return el("li", null, [
       el("b", null, String(point.pid)), " ",
@@ -85,6 +86,38 @@
              fitted: model ? model.fitted : null, std: model ? model.residual_std_mm : null };
   }
 
+  function withStd(value, std) {
+    if (value === null || value === undefined) return "n/a";
+    return value.toFixed(2) + (std === null || std === undefined ? "" : " ± " + std.toFixed(2)) + " mm/yr";
+  }
+
+  /* The period's velocity and the reference of a point detail, and the reference buttons. */
+  function analysisLines(viewer, point) {
+    var lines = [];
+    if (point.period) {
+      lines.push(el("p", { className: "point-period" }, ["Period " + point.period.start + " – " + point.period.end + ": ",
+        el("b", { "data-velocity": point.period.velocity }, withStd(point.period.velocity, point.period.velocity_std)),
+        " (" + point.period.count + " acquisitions)"]));
+    }
+    if (point.reference) {
+      // The server names the reference by id; the map's words use its pid when it is known.
+      var known = viewer.referencePoint && viewer.referencePoint.id === point.reference.point_id;
+      var reference = point.reference, relative = reference.relative_velocity;
+      var words = "Relative to " + (known ? "point " + viewer.referencePoint.pid : reference.label) +
+        (reference.velocity === null || reference.velocity === undefined ? "" : " (" + withStd(reference.velocity) + ")");
+      // With a period, the period line above already gives the velocity relative to the reference.
+      var shown = relative !== null && relative !== undefined && !point.period;
+      lines.push(el("p", { className: "point-reference" }, shown
+        ? [words + ": velocity ", el("b", { "data-velocity": relative }, withStd(relative)), "."] : [words + "."]));
+    }
+    var isReference = viewer.analysis && viewer.analysis.reference === point.id;
+    var button = el("button", { type: "button", className: isReference ? "reference-remove" : "reference-set" },
+      isReference ? "Remove reference (this point)" : "Set as reference");
+    button.addEventListener("click", function () { viewer.setAnalysis({ reference: isReference ? null : point.id }); });
+    lines.push(el("p", null, button));
+    return lines;
+  }
+
   function currentDataset(viewer) {
     return viewer.config.datasets.filter(function (dataset) { return dataset.slug === viewer.dataset; })[0] || {};
   }
@@ -92,8 +125,9 @@
   /* Show the given point ids (several when comparing); remembers them in viewer.selectedPoints. */
   function showPoints(viewer, ids) {
     var dataset = currentDataset(viewer);
+    var query = GM.analysis.query(viewer.analysis, ["start", "end", "reference"]);
     var requests = ids.map(function (id) {
-      return fetch(viewer.config.apiUrl + "points/" + encodeURIComponent(id) + "/", { credentials: "same-origin" })
+      return fetch(viewer.config.apiUrl + "points/" + encodeURIComponent(id) + "/" + query, { credentials: "same-origin" })
         .then(function (response) { return response.ok ? response.json() : null; });
     });
     return Promise.all(requests).then(function (points) {
@@ -104,12 +138,16 @@
         viewer.panel.open("Point", GM.panelMessage("error", "Point not found or not visible to you."));
         return;
       }
-      var list = el("ul", { className: "point-list" }, points.map(function (point) { return pointLinks(viewer.config.apiUrl, point, dataset.quantity); }));
-      var hint = points.length === 1 ? GM.panelMessage("hint", "Shift-click another point to compare.") : null;
-      viewer.panel.open(points.length === 1 ? "Point " + points[0].pid : "Comparing " + points.length + " points",
-        hint ? [list, hint] : [list]);
-      GM.seriesChart.render(viewer.panel.chart, points.map(function (point) { return asSeries(point, dataset.name); }),
-        { yLabel: dataset.quantity && dataset.quantity.displacement_label });
+      var list = el("ul", { className: "point-list" }, points.map(function (point) { return pointLinks(viewer.config.apiUrl, point, dataset.quantity, query); }));
+      if (points.length > 1) {
+        viewer.panel.open("Comparing " + points.length + " points", [list]);
+        GM.seriesChart.render(viewer.panel.chart, points.map(function (point) { return asSeries(point, dataset.name); }),
+          { yLabel: dataset.quantity && dataset.quantity.displacement_label });
+        return;
+      }
+      var hint = GM.panelMessage("hint", "Shift-click another point to compare.");
+      viewer.panel.open("Point " + points[0].pid, [list].concat(analysisLines(viewer, points[0]), [hint]));
+      GM.chartTools.show(viewer, points[0], asSeries(points[0], dataset.name), dataset.quantity);
     });
   }
 

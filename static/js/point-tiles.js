@@ -12,7 +12,8 @@
    vectorTileLayerStyles {points: fn, cells: fn} called as fn(properties, zoom) returning
    {radius, fill, fillColor, fillOpacity, stroke, color, weight} or [] (not drawn, not
    clickable); setFeatureStyle(id, style) / resetFeatureStyle(id); redraw(); "click" events
-   with event.layer.properties (the feature id copied into properties.id).
+   with event.layer.properties (the feature id copied into properties.id); "tilerefused" with
+   event.body, the JSON of a 400 (a bad period or reference).
 
    decodeTile is pure (tests/tiles/test_browser_decoder.py runs it in node on tiles PostGIS made). */
 (function () {
@@ -192,7 +193,13 @@
       var key = this._tileCoordsToKey(coords);
       var url = L.Util.template(this._url, { x: coords.x, y: coords.y, z: coords.z });
       fetch(url, this.options.fetchOptions).then(function (response) {
-        if (!response.ok) return new ArrayBuffer(0);
+        if (!response.ok) {
+          // A 400 names the analysis parameter the server could not use ({"start": "…"}).
+          if (response.status === 400) {
+            response.json().then(function (body) { self.fire("tilerefused", { body: body }); }, function () {});
+          }
+          return new ArrayBuffer(0);
+        }
         return response.arrayBuffer();
       }).then(function (buffer) {
         schedule(function () {

@@ -120,10 +120,14 @@
     scale.valueTicks.forEach(function (value) {
       node("text", { x: MARGIN.left - 4, y: y(value) + 3, class: "chart-tick", "text-anchor": "end" }, svg).textContent = value.toFixed(scale.decimals);
     });
+    var labelled = -Infinity;
     scale.timeTicks.times.forEach(function (time, i) {
       node("line", { x1: x(time), x2: x(time), y1: MARGIN.top, y2: HEIGHT - MARGIN.bottom, class: "chart-grid" }, svg);
-      // A label at either end is anchored inwards, not cut by the edge.
+      // A label at either end is anchored inwards, not cut by the edge; one that would touch the
+      // previous label ("2024-07" "2024-10" at the right edge) is left out, its grid line kept.
       var anchor = x(time) > WIDTH - MARGIN.right - 12 ? "end" : x(time) < MARGIN.left + 12 ? "start" : "middle";
+      if (x(time) - labelled < (anchor === "middle" ? 36 : 54)) return;
+      labelled = x(time);
       node("text", { x: x(time), y: HEIGHT - 10, class: "chart-tick chart-time-tick", "text-anchor": anchor }, svg).textContent = scale.timeTicks.labels[i];
     });
     node("text", { x: 10, y: HEIGHT / 2, class: "chart-label", transform: "rotate(-90 10 " + HEIGHT / 2 + ")", "text-anchor": "middle" }, svg).textContent = yLabel;
@@ -145,6 +149,13 @@
   }
 
   function drawSeries(svg, item, colour, x, y) {
+    if (item.faint) { // a copy of a series (±λ/2 replicas): small, pale, no band or fit
+      var faint = node("g", { class: "chart-points chart-faint", fill: colour, "fill-opacity": 0.3 }, svg);
+      item.times.forEach(function (time, i) {
+        if (item.values[i] !== null && item.values[i] !== undefined) node("circle", { cx: x(time).toFixed(1), cy: y(item.values[i]).toFixed(1), r: 1.5 }, faint);
+      });
+      return;
+    }
     if ((item.fitted && typeof item.std === "number" && item.std > 0) || Array.isArray(item.std)) {
       node("path", { d: bandPath(item, x, y), fill: colour, "fill-opacity": 0.15, stroke: "none", class: "chart-band" }, svg);
     }
@@ -178,13 +189,17 @@
   function drawLegend(container, series) {
     var legend = document.createElement("div");
     legend.className = "chart-legend";
+    var faintShown = false;
     series.forEach(function (item, i) {
+      if (item.faint && faintShown) return; // one entry for the pair of replicas
+      faintShown = faintShown || Boolean(item.faint);
       var entry = document.createElement("span");
       entry.className = "chart-legend-item";
       entry.setAttribute("data-label", item.label);
       var swatch = document.createElement("span");
       swatch.className = "chart-swatch";
-      swatch.style.background = COLOURS[i % COLOURS.length];
+      swatch.style.background = item.colour || COLOURS[i % COLOURS.length];
+      if (item.faint) swatch.style.opacity = "0.4";
       entry.append(swatch, String(item.label) + (item.note ? " · " + item.note : ""));
       legend.appendChild(entry);
     });
@@ -192,7 +207,8 @@
   }
 
   /* series: [{label, note?, dates: ["YYYY-MM-DD"], values: [mm|null], fitted: [mm]|null,
-               std: mm (band around fitted) | [mm|null] (band around values) | null}]
+               std: mm (band around fitted) | [mm|null] (band around values) | null,
+               colour?, faint?: true for a pale copy without band or fit (one legend entry)}]
      options: {yLabel: the axis words (the dataset's displacement_label)} */
   function render(container, series, options) {
     var yLabel = (options && options.yLabel) || "displacement, mm";
@@ -202,7 +218,8 @@
     var svg = node("svg", { viewBox: "0 0 " + WIDTH + " " + HEIGHT, class: "series-chart", "data-dates": series[0].dates.length,
                             "data-step": scale.step }, container);
     drawAxes(svg, scale, yLabel);
-    series.forEach(function (item, i) { drawSeries(svg, item, COLOURS[i % COLOURS.length], scale.x, scale.y); });
+    series.forEach(function (item, i) { drawSeries(svg, item, item.colour || COLOURS[i % COLOURS.length], scale.x, scale.y); });
+    svg.chartScale = scale; // chart-tools.js turns a drag into dates with it
     drawLegend(container, series);
     var tooltip = document.createElement("div");
     tooltip.className = "chart-tooltip";

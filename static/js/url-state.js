@@ -1,5 +1,6 @@
 /* The shareable view in the URL hash: dataset, centre, zoom, selected points, the colour range
-   and reverse, and the velocity and coherence filters.
+   and reverse, the velocity and coherence filters, and the analysis (period start and end, the
+   reference point, the changes layer's k).
    parse and format are pure (tests/js/url-state.test.js); read and write touch the page. */
 (function () {
   "use strict";
@@ -17,6 +18,31 @@
   // Filters: velocity min, max and |velocity| min (mm/yr), coherence min (0..1).
   var FILTER_KEYS = ["vmin", "vmax", "amin", "cmin"];
 
+  var ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+  /* {start, end, reference, changes} of the hash, only the keys that are well formed; null if none. */
+  function parseAnalysis(state) {
+    var analysis = {};
+    if (ISO_DATE.test(state.start || "") && ISO_DATE.test(state.end || "")) {
+      analysis.start = state.start;
+      analysis.end = state.end;
+    }
+    var reference = Number(state.reference);
+    if (Number.isInteger(reference) && reference > 0) analysis.reference = reference;
+    var changes = number(state.changes);
+    if (changes !== null && changes > 0) analysis.changes = changes;
+    return Object.keys(analysis).length ? analysis : null;
+  }
+
+  function formatAnalysis(analysis) {
+    if (!analysis) return [];
+    var parts = [];
+    if (analysis.start && analysis.end) parts.push("start=" + analysis.start, "end=" + analysis.end);
+    if (analysis.reference) parts.push("reference=" + analysis.reference);
+    if (analysis.changes) parts.push("changes=" + analysis.changes);
+    return parts;
+  }
+
   function number(text) {
     if (text === undefined || text === "") return null;
     var value = Number(text);
@@ -24,7 +50,8 @@
   }
 
   /* "#dataset=…&lat=…&lon=…&z=…&points=1,2&range=10&rev=1&vmin=-5&cmin=0.7" ->
-     {dataset, view?: {lat, lon, zoom}, points, range?, reversed?, filters?: {vmin, vmax, amin, cmin}}. */
+     {dataset, view?: {lat, lon, zoom}, points, range?, reversed?, filters?: {vmin, vmax, amin, cmin},
+      analysis?: {start?, end?, reference?, changes?}} (a period needs both dates). */
   function parse(hash) {
     var state = {};
     String(hash || "").replace(/^#/, "").split("&").forEach(function (part) {
@@ -50,6 +77,8 @@
       if (value !== null) filters[key] = value;
     });
     if (Object.keys(filters).length) result.filters = filters;
+    var analysis = parseAnalysis(state);
+    if (analysis) result.analysis = analysis;
     return result;
   }
 
@@ -66,6 +95,7 @@
       var value = state.filters ? state.filters[key] : null;
       if (value !== null && value !== undefined && isFinite(value)) parts.push(key + "=" + value);
     });
+    parts.push.apply(parts, formatAnalysis(state.analysis));
     return "#" + parts.join("&");
   }
 
@@ -73,7 +103,7 @@
     return parse(window.location.hash);
   }
 
-  /* state: {dataset, points, range, reversed, filters}; the view is the map's. The older call
+  /* state: {dataset, points, range, reversed, filters, analysis}; the view is the map's. The older call
      write(map, dataset, points) still works. */
   function write(map, state, points) {
     if (typeof state !== "object" || state === null) state = { dataset: state, points: points };
