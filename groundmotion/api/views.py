@@ -290,7 +290,7 @@ def feature(geometry: object, properties: dict) -> dict:
         )
     ],
     responses={200: OpenApiTypes.OBJECT, **error_responses()},
-    summary="GNSS stations (GeoJSON, mm/yr; height m); no GNSS time series are stored",
+    summary="GNSS stations (GeoJSON, mm/yr; height m); their series: .../series/",
 )
 @api_view(["GET"])
 def gnss_stations(request: Request) -> Response:

@@ -33,7 +33,7 @@
   }
 
   /* The chart's series from a .../series/ answer: the points' mean, then the station shifted
-     onto it at their first common date, whose legend note gives the RMSE of the difference. */
+     onto it by their mean difference, whose legend note gives the RMSE of the difference. */
   function seriesForChart(body) {
     var rmse = body.difference_rmse_mm;
     return [
@@ -65,7 +65,7 @@
       } else {
         GM.seriesChart.render(viewer.panel.chart, seriesForChart(body), { yLabel: body.quantity.displacement_label });
         viewer.panel.body.appendChild(GM.panelMessage("hint", "Chart: the station's daily position along the layer's direction " +
-          "at the layer's dates (nearest day within 6 days), shifted onto the points' mean at the first common date."));
+          "at the layer's dates (nearest day within 6 days), shifted onto the points' mean by their mean difference."));
       }
     });
   }

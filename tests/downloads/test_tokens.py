@@ -117,8 +117,20 @@ def test_tilejson_describes_the_tiles_by_the_same_rules(restricted, tokens) -> N
     assert east - west < 0.01  # the points' extent, not the world
     layers = {layer["id"]: layer for layer in body["vector_layers"]}
     assert set(layers) == {"points", "cells"}
-    assert set(layers["points"]["fields"]) == {"velocity", "coherence"}
-    assert set(layers["cells"]["fields"]) == {"count", "velocity", "coherence"}
+    assert set(layers["points"]["fields"]) == {
+        "velocity",
+        "coherence",
+        "displacement",
+        "change",
+        "change_sigma",
+    }
+    assert set(layers["cells"]["fields"]) == {
+        "count",
+        "velocity",
+        "coherence",
+        "displacement",
+        "change",
+    }
     assert layers["points"]["minzoom"] == POINT_ZOOM and body["maxzoom"] >= POINT_ZOOM
     assert response["Cache-Control"].startswith("private")
     # The fields named are the fields the tiles carry.
