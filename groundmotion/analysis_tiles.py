@@ -21,7 +21,7 @@ import numpy as np
 import psycopg
 from django.db import connection, transaction
 
-from groundmotion import access, analysis, mvt, tiles
+from groundmotion import analysis, mvt, tiles
 from groundmotion.access import AnyUser
 from groundmotion.analysis import Analysis, Reference
 from groundmotion.models import Dataset
@@ -31,17 +31,11 @@ from processing.kernels.analysis import period_velocity
 
 TILE_EXTENT = tiles.TILE_EXTENT
 
-# The points of a tile with what a fit needs; the box, stride and cap as in POINT_TILE_SQL.
+# The points of a tile with what a fit needs: the plain point tile's pixels and window.
 POINT_ROWS_SQL = f"""
-SELECT p.id,
-       round(((ST_X(p.geom) + 180.0) / 360.0 * {{tiles}} - {{x}}) * {TILE_EXTENT}),
-       round(((1.0 - ln(tan(radians(ST_Y(p.geom))) + 1.0 / cos(radians(ST_Y(p.geom))))
-               / pi()) / 2.0 * {{tiles}} - {{y}}) * {TILE_EXTENT}),
+SELECT p.id, {tiles.POINT_PIXELS_SQL},
        p.temporal_coherence, p.velocity, p.velocity_std, s.displacements
-FROM ({{points}}) AS p LEFT JOIN {SERIES_TABLE} s ON s.point_id = p.id
-WHERE p.geom && ST_MakeEnvelope({{west}}, {{south}}, {{east}}, {{north}}, 4326)
-  AND {{thinning}}
-LIMIT {tiles.FEATURE_CAP}
+{tiles.POINT_WINDOW_SQL}
 """
 
 # The window's cells with their summed series; the coherence and velocity means as the plain
@@ -128,18 +122,9 @@ def render_points(
     if asked.has_reference and not (asked.has_period or asked.has_dates):
         return render_referenced_points(user, dataset, address, reference)
     stride = tiles.point_stride(dataset, address)
-    west, south, east, north = address.lonlat_bounds()
-    sql = POINT_ROWS_SQL.format(
-        points=access.visible_points_sql(user, dataset, ("velocity_std",)),
-        tiles=2**address.zoom,
-        x=int(address.x),
-        y=int(address.y),
-        west=repr(west),
-        south=repr(south),
-        east=repr(east),
-        north=repr(north),
-        thinning="true" if stride == 1 else f"mod(p.id, {int(stride)}) = 0",
-    )
+    series = f" LEFT JOIN {SERIES_TABLE} s ON s.point_id = p.id"
+    window = tiles.point_window(user, dataset, address, stride, ("velocity_std",), series)
+    sql = POINT_ROWS_SQL.format(**window)
     rows = binary_rows(sql)
     if not rows:
         return b""

@@ -201,20 +201,22 @@ def buffered_cell_window(
 # Dense tiles are thinned with mod(id, stride) = 0, the stride a power of 4 inlined as a
 # literal: PostgreSQL pushes the condition into the subquery and answers from the matching
 # partial GiST index (point_geom_stride_*, migration 0005), reading ~1/stride of the points.
-POINT_TILE_SQL = f"""
-SELECT ST_AsMVT(features, 'points', {TILE_EXTENT}, 'geom', 'id') FROM (
-    SELECT p.id,
-           ST_Point(
-               round(((ST_X(p.geom) + 180.0) / 360.0 * {{tiles}} - {{x}}) * {TILE_EXTENT}),
-               round(((1.0 - ln(tan(radians(ST_Y(p.geom))) + 1.0 / cos(radians(ST_Y(p.geom))))
-                       / pi()) / 2.0 * {{tiles}} - {{y}}) * {TILE_EXTENT})
-           ) AS geom,
-           round({{velocity}}::numeric, 1)::real AS velocity,
-           round(p.temporal_coherence::numeric, 2)::real AS coherence
-    FROM ({{points}}) AS p
+# A point's tile pixels, column then row: what POINT_TILE_SQL draws and analysis_tiles reads.
+POINT_PIXELS_SQL = f"""
+    round(((ST_X(p.geom) + 180.0) / 360.0 * {{tiles}} - {{x}}) * {TILE_EXTENT}),
+    round(((1.0 - ln(tan(radians(ST_Y(p.geom))) + 1.0 / cos(radians(ST_Y(p.geom))))
+            / pi()) / 2.0 * {{tiles}} - {{y}}) * {TILE_EXTENT})"""
+# The tile's visible points: the box, the thinning and the cap (point_window fills them in).
+POINT_WINDOW_SQL = f"""FROM ({{points}}) AS p{{join}}
     WHERE p.geom && ST_MakeEnvelope({{west}}, {{south}}, {{east}}, {{north}}, 4326)
       AND {{thinning}}
-    LIMIT {FEATURE_CAP}
+    LIMIT {FEATURE_CAP}"""
+POINT_TILE_SQL = f"""
+SELECT ST_AsMVT(features, 'points', {TILE_EXTENT}, 'geom', 'id') FROM (
+    SELECT p.id, ST_Point({POINT_PIXELS_SQL}) AS geom,
+           round({{velocity}}::numeric, 1)::real AS velocity,
+           round(p.temporal_coherence::numeric, 2)::real AS coherence
+    {POINT_WINDOW_SQL}
 ) AS features
 """
 # The point count of a tile from the finest cells (one index lookup), for the stride.
@@ -264,22 +266,36 @@ def point_tile_sql(
     if velocity_offset is not None:
         offset = float(velocity_offset)
         velocity = f"(p.velocity - {offset!r})" if math.isfinite(offset) else "NULL::real"
+    return POINT_TILE_SQL.format(**point_window(user, dataset, address, stride), velocity=velocity)
+
+
+def point_window(
+    user: AnyUser,
+    dataset: Dataset,
+    address: TileAddress,
+    stride: int,
+    extra: tuple[str, ...] = (),
+    join: str = "",
+) -> dict[str, object]:
+    """The values POINT_PIXELS_SQL and POINT_WINDOW_SQL are formatted with: the access SQL
+    (with the `extra` point columns, and `join` after it), the tile, its box and the
+    thinning."""
     west, south, east, north = address.lonlat_bounds()
     # A literal from STRIDES (never user input): the planner must see it to pick the index.
     thinning = "true" if stride == 1 else f"mod(p.id, {int(stride)}) = 0"
     # str.format does not read the braces of what it inserts, so the access SQL goes in as is.
-    return POINT_TILE_SQL.format(
-        points=access.visible_points_sql(user, dataset),
-        tiles=2**address.zoom,
-        x=int(address.x),
-        y=int(address.y),
-        west=repr(west),
-        south=repr(south),
-        east=repr(east),
-        north=repr(north),
-        thinning=thinning,
-        velocity=velocity,
-    )
+    return {
+        "points": access.visible_points_sql(user, dataset, extra),
+        "tiles": 2**address.zoom,
+        "x": int(address.x),
+        "y": int(address.y),
+        "west": repr(west),
+        "south": repr(south),
+        "east": repr(east),
+        "north": repr(north),
+        "thinning": thinning,
+        "join": join,
+    }
 
 
 def reduced_cell_parameters(
