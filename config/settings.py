@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "processing",
     "accounts",
     "downloads",
+    "ogc",
 ]
 
 MIDDLEWARE = [

@@ -12,5 +12,6 @@ urlpatterns = [
     path("", include("processing.urls")),
     path("accounts/", include("accounts.urls")),
     path("", include("downloads.urls")),
+    path("ogc/", include("ogc.urls")),
     path("", include("groundmotion.urls")),
 ]
