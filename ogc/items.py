@@ -151,7 +151,7 @@ def matched_points(user, dataset: Dataset, points: QuerySet, query: ItemsQuery) 
 
 
 def one_point(user, dataset: Dataset, feature_id: str, with_series: bool) -> dict:
-    if not feature_id.isdigit():
+    if not feature_id.isdigit() or int(feature_id) >= 2**63:
         raise Http404("No such feature")
     rows = list(point_rows(access.visible_points(user, dataset).filter(id=int(feature_id))))
     if not rows:

@@ -90,7 +90,7 @@ def parse_after(text: str) -> int:
         after = int(text)
     except ValueError:
         raise invalid("after", "must be the id from a next link") from None
-    if after < 0:
+    if not 0 <= after < 2**63:
         raise invalid("after", "must be the id from a next link")
     return after
 

@@ -423,6 +423,59 @@ def admin_audit(client: Client, world: World, user: str, case: str) -> None:
     assert response.status_code == (403 if user == "curator" else 302)
 
 
+def ogc_collections(client: Client, world: World, user: str, case: str) -> None:
+    listed = {c["id"]: c for c in client.get("/ogc/collections").json()["collections"]}
+    slug = world.datasets[case].slug
+    assert (slug in listed) == visible(case, user)
+    if slug in listed:
+        assert listed[slug]["feature_count"] == len(visible_velocities(case))
+        assert listed[slug]["features"] == ("points" if sees_points(case, user) else "cells")
+        check_extent(listed[slug]["extent"]["spatial"]["bbox"][0], case)
+
+
+def ogc_items(client: Client, world: World, user: str, case: str) -> None:
+    slug = world.datasets[case].slug
+    response = client.get(f"/ogc/collections/{slug}/items", {"limit": 2})
+    if not visible(case, user):
+        missing = client.get(f"/ogc/collections/{MISSING_SLUG}/items", {"limit": 2})
+        assert_like_missing(response, missing, slug, MISSING_SLUG)
+        return
+    features, body = [], response.json()
+    while True:
+        features += body["features"]
+        following = [link["href"] for link in body["links"] if link["rel"] == "next"]
+        if not following:
+            break
+        body = client.get(following[0]).json()
+    if sees_points(case, user):
+        check_points(features, world, case)
+        # Filters cannot reach a masked point either.
+        high = client.get(f"/ogc/collections/{slug}/items", {"velocity_min": 800}).json()
+        assert high["numberMatched"] == (0 if case == "masked" else 1)
+    else:
+        assert all(str(feature["id"]).startswith("cell-") for feature in features)
+        assert "pid" not in response.content.decode()
+        counts = [feature["properties"]["count"] for feature in features]
+        assert sum(counts) == len(visible_velocities(case))
+
+
+def ogc_item(client: Client, world: World, user: str, case: str) -> None:
+    slug = world.datasets[case].slug
+    missing_id = world.missing_point_id()
+    allowed = world.expected_ids(case) if sees_points(case, user) else set()
+    for point_id in world.point_ids[case]:
+        response = client.get(f"/ogc/collections/{slug}/items/{point_id}")
+        if point_id in allowed:
+            assert response.status_code == 200 and response.json()["id"] == point_id
+            continue
+        missing = client.get(f"/ogc/collections/{slug}/items/{missing_id}")
+        if not visible(case, user):
+            missing = client.get(f"/ogc/collections/{MISSING_SLUG}/items/{point_id}")
+            assert_like_missing(response, missing, slug, MISSING_SLUG)
+        else:
+            assert_like_missing(response, missing, str(point_id), str(missing_id))
+
+
 ENDPOINTS: dict[str, Callable] = {
     "map": map_page,
     "tile-cells": tile_row(CELL_ZOOM),
@@ -450,6 +503,9 @@ ENDPOINTS: dict[str, Callable] = {
     "profile": profile_page,
     "admin-change": admin_change,
     "admin-audit": admin_audit,
+    "ogc-collections": ogc_collections,
+    "ogc-items": ogc_items,
+    "ogc-item": ogc_item,
 }
 
 
@@ -480,6 +536,9 @@ TOKEN_ENDPOINTS = [
     "api-download",
     "api-estimate",
     "job-detail",
+    "ogc-collections",
+    "ogc-items",
+    "ogc-item",
 ]
 
 
@@ -518,6 +577,9 @@ def data_request(world: World, endpoint: str, case: str) -> tuple[str, str, dict
         "api-download": ("get", f"/api/downloads/{slug}/", {"output": "csv", "bbox": BBOX}),
         "api-estimate": ("post", f"/api/downloads/{slug}/estimate", {"bbox": BBOX}),
         "job-detail": ("get", f"/api/jobs/{world.job.pk}/", {}),
+        "ogc-collections": ("get", "/ogc/collections", {}),
+        "ogc-items": ("get", f"/ogc/collections/{slug}/items", {}),
+        "ogc-item": ("get", f"/ogc/collections/{slug}/items/{point}", {}),
     }[endpoint]
 
 
