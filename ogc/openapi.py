@@ -110,7 +110,12 @@ def definition(request: HttpRequest) -> dict:
         "/conformance": operation(
             "Conformance classes", "getConformance", [FORMAT], response("conformsTo")
         ),
-        "/api": operation("This API definition", "getApi", [FORMAT], response("OpenAPI 3.0")),
+        "/api": operation(
+            "This API definition",
+            "getApi",
+            [FORMAT],
+            response("OpenAPI 3.0", "application/vnd.oai.openapi+json;version=3.0"),
+        ),
         "/collections": operation(
             "The collections (datasets) the user may see",
             "getCollections",
