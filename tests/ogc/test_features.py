@@ -12,6 +12,7 @@ from django.contrib.gis.geos import MultiPolygon, Polygon
 from accounts.tokens import create_token
 from groundmotion import cells
 from groundmotion.models import MaskedArea, MeasurementPoint, PointSeries, Visibility
+from ogc import items
 from tests.factories import client_for, make_dataset
 
 pytestmark = pytest.mark.django_db
@@ -250,3 +251,14 @@ def test_a_reduced_collection_gives_anonymous_users_cells_and_signed_in_users_po
     assert client_for().get(f"/ogc/collections/ogc-reduced/items/{point_id}").status_code == 404
     signed_in = client_for(registered).get("/ogc/collections/ogc-reduced/items?limit=10").json()
     assert signed_in["numberMatched"] == 3000 and "pid" in signed_in["features"][0]["properties"]
+
+
+def test_filtered_pages_count_their_matches_only_up_to_the_limit(public, monkeypatch) -> None:
+    box = "-1.06,43.70,-1.05,43.71"
+    inside = shapely.intersects(shapely.box(-1.06, 43.70, -1.05, 43.71), shapely.points(LON, LAT))
+    path = f"/ogc/collections/ogc-public/items?bbox={box}&limit=5"
+    monkeypatch.setattr(items, "COUNT_LIMIT", int(inside.sum()))
+    assert client_for().get(path).json()["numberMatched"] == inside.sum()
+    monkeypatch.setattr(items, "COUNT_LIMIT", int(inside.sum()) - 1)
+    body = client_for().get(path).json()
+    assert "numberMatched" not in body and body["numberReturned"] == 5
