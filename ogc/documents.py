@@ -237,7 +237,12 @@ def feature_collection(request: HttpRequest, dataset: Dataset, query, page, kind
     return body
 
 
-def absolute_feature_links(request: HttpRequest, feature: dict) -> dict:
+def site_root(request: HttpRequest) -> str:
+    """The scheme and host of this request's absolute links, without the trailing slash."""
+    return request.build_absolute_uri("/")[:-1]
+
+
+def absolute_feature_links(root: str, feature: dict) -> dict:
     for found in feature.get("links", []):
-        found["href"] = request.build_absolute_uri(found["href"])
+        found["href"] = root + found["href"]
     return feature

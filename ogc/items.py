@@ -92,22 +92,28 @@ def filtered_points(user, dataset: Dataset, query: ItemsQuery) -> QuerySet[Measu
     return points
 
 
+# Digits kept per property: 0.001 mm/yr and mm are far below any product's precision; the
+# unit vector's components keep six.
+DIGITS = {name: 6 if name.startswith("los_") else 3 for name in POINT_PROPERTIES.values()}
+
+
 def point_feature(row: dict, series: dict[int, list] | None, dates: list[str]) -> dict:
-    properties = {name: row[column] for column, name in POINT_PROPERTIES.items()}
-    for name, value in properties.items():
-        if isinstance(value, float):
-            properties[name] = rounded(value, 6 if name.startswith("los_") else 3)
+    properties = {}
+    for column, name in POINT_PROPERTIES.items():
+        value = row[column]
+        properties[name] = round(value, DIGITS[name]) if isinstance(value, float) else value
     if series is not None:
         properties["dates"] = dates
         properties["displacement"] = series.get(row["id"], [])
+    point_id = row["id"]
     return {
         "type": "Feature",
-        "id": row["id"],
+        "id": point_id,
         "geometry": {"type": "Point", "coordinates": [round(row["lon"], 7), round(row["lat"], 7)]},
         "properties": properties,
         "links": [
-            {"rel": "describedby", "type": "application/json", "href": f"/api/points/{row['id']}/"},
-            {"rel": "alternate", "type": "text/csv", "href": f"/api/points/{row['id']}/series.csv"},
+            {"rel": "describedby", "type": "application/json", "href": f"/api/points/{point_id}/"},
+            {"rel": "alternate", "type": "text/csv", "href": f"/api/points/{point_id}/series.csv"},
         ],
     }
 

@@ -170,8 +170,9 @@ def collection_items(request: HttpRequest, user, kind: str, slug: str) -> HttpRe
     dataset = access.get_dataset_for_user(user, slug)[0]
     query = parse_items(request.GET)
     page = items.items_page(user, dataset, query)
+    root = documents.site_root(request)
     for feature in page.features:
-        documents.absolute_feature_links(request, feature)
+        documents.absolute_feature_links(root, feature)
     body = documents.feature_collection(request, dataset, query, page, kind)
     return respond(request, kind, body, documents.GEOJSON, items_page_context(dataset, body))
 
@@ -207,7 +208,7 @@ def collection_item(
     dataset = access.get_dataset_for_user(user, slug)[0]
     with_series = parse_flag("series", request.GET.get("series", ""))
     feature = documents.absolute_feature_links(
-        request, items.item(user, dataset, feature_id, with_series)
+        documents.site_root(request), items.item(user, dataset, feature_id, with_series)
     )
     base = f"/ogc/collections/{dataset.slug}/items/{feature_id}"
     feature["links"] = [
