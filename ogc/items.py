@@ -101,7 +101,7 @@ def point_feature(row: dict, series: dict[int, list] | None, dates: list[str]) -
     properties = {}
     for column, name in POINT_PROPERTIES.items():
         value = row[column]
-        properties[name] = round(value, DIGITS[name]) if isinstance(value, float) else value
+        properties[name] = round(value, DIGITS[name]) + 0.0 if isinstance(value, float) else value
     if series is not None:
         properties["dates"] = dates
         properties["displacement"] = series.get(row["id"], [])

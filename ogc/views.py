@@ -140,9 +140,12 @@ def collection(request: HttpRequest, user, kind: str, slug: str) -> HttpResponse
         "headers": ["", ""],
         "rows": [[name.replace("_", " "), body[name]] for name in facts]
         + [
-            ["extent", body["extent"]["spatial"]["bbox"][0]],
+            ["extent", ", ".join(f"{value:.5f}" for value in body["extent"]["spatial"]["bbox"][0])],
             ["period", " to ".join(str(day) for day in body["extent"]["temporal"]["interval"][0])],
-            ["provider", body["provider"]],
+            [
+                "provider",
+                "; ".join(f"{k.replace('_', ' ')}: {v}" for k, v in body["provider"].items()),
+            ],
         ],
     }
     return respond(request, kind, body, documents.JSON, page)
@@ -177,13 +180,19 @@ def collection_items(request: HttpRequest, user, kind: str, slug: str) -> HttpRe
     return respond(request, kind, body, documents.GEOJSON, items_page_context(dataset, body))
 
 
+# The columns of the HTML items table (all properties are in the JSON).
+HTML_COLUMNS = ("pid", "velocity", "velocity_std", "coherence", "height", "count", "level")
+
+
 def items_page_context(dataset, body: dict) -> dict:
     features = body["features"]
-    names = list(features[0]["properties"])[:8] if features else []
+    names = [name for name in HTML_COLUMNS if features and name in features[0]["properties"]]
+    matched = f"{body['numberMatched']:,}" if "numberMatched" in body else "more"
     return {
         "title": f"{dataset.name}: features",
-        "description": f"{body['numberReturned']} of {body.get('numberMatched', '?')} features",
+        "description": f"{body['numberReturned']:,} of {matched} features (the next link pages on)",
         "links": body["links"],
+        "item_base": f"/ogc/collections/{dataset.slug}/items/",
         "headers": ["id", "longitude, latitude", *names],
         "rows": [
             [feature["id"], feature_position(feature), *(feature["properties"][n] for n in names)]

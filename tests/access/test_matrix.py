@@ -651,8 +651,8 @@ def test_download_dialog_extent_leaves_the_masked_point_out(world: World, user: 
 
 def test_matrix_size() -> None:
     """Rows x user classes x cases, so that a row or a case dropped by mistake shows."""
-    assert len(ENDPOINTS) * len(USERS) * len(CASES) == 26 * 5 * 8
-    assert set(TOKEN_ENDPOINTS) <= set(ENDPOINTS) and len(TOKEN_ENDPOINTS) == 14
+    assert len(ENDPOINTS) * len(USERS) * len(CASES) == 29 * 5 * 8
+    assert set(TOKEN_ENDPOINTS) <= set(ENDPOINTS) and len(TOKEN_ENDPOINTS) == 17
 
 
 def test_the_outcome_tables_cover_every_case_with_known_users_only() -> None:
