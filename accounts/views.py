@@ -46,7 +46,8 @@ def qgis_connections(request: HttpRequest, datasets: list) -> list[dict]:
             "name": dataset.name,
             "slug": dataset.slug,
             "url": request.build_absolute_uri(f"/tiles/{dataset.slug}/") + "{z}/{x}/{y}.pbf",
-            "tilejson": request.build_absolute_uri(f"/tiles/{dataset.slug}/tilejson.json"),
+            "tilejson": request.build_absolute_uri(f"/tiles/{dataset.slug}.json"),
+            "style": request.build_absolute_uri(f"/tiles/{dataset.slug}/style.json"),
             "needs_token": not (
                 dataset.status == Status.PUBLISHED and dataset.visibility == Visibility.PUBLIC
             ),

@@ -1,4 +1,5 @@
-"""Project-wide guards around every view: NUL characters refused, API 404s in JSON.
+"""Project-wide guards around every view: NUL characters refused, API 404s in JSON, open
+data readable from other sites (CORS).
 
 NUL characters cannot be stored or compared in PostgreSQL text, so a NUL in a query parameter,
 the path, a header, a cookie (a token, a session key) or a form field (a token's name) would
@@ -15,6 +16,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 NUL = "\x00"
 MESSAGE = "must not contain NUL characters"
 API_PREFIX = "/api/"
+OGC_PREFIX = "/ogc/"
+CORS_PREFIXES = ("/tiles/", OGC_PREFIX)
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
@@ -77,10 +80,39 @@ class JsonNotFoundUnderApi:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        if (
-            response.status_code == 404
-            and request.path_info.startswith(API_PREFIX)
-            and response.get("Content-Type", "").startswith("text/html")
+        if response.status_code != 404 or not response.get("Content-Type", "").startswith(
+            "text/html"
         ):
+            return response
+        if request.path_info.startswith(API_PREFIX):
             return JsonResponse({"detail": "Not found."}, status=404)
+        if request.path_info.startswith(OGC_PREFIX) and "f=html" not in request.get_full_path():
+            return JsonResponse({"code": "NotFound", "description": "Not found."}, status=404)
+        return response
+
+
+class OpenDataCors:
+    """Tiles, their TileJSON and style, and OGC API - Features may be read by pages of other
+    sites (a MapLibre map on a municipality's site, a web GIS): `Access-Control-Allow-Origin: *`
+    and an answer to the preflight of a request carrying a token.
+
+    Why `*` is safe with per-user answers: a browser exposes a response with `*` only to
+    requests sent without credentials, so a page elsewhere never reads what a visitor's session
+    cookie would have shown them; it reads private data only with a token it was given."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not request.path_info.startswith(CORS_PREFIXES):
+            return self.get_response(request)
+        if request.method == "OPTIONS" and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in request.META:
+            response = HttpResponse(status=204)
+            response["Access-Control-Allow-Methods"] = "GET, HEAD, OPTIONS"
+            response["Access-Control-Allow-Headers"] = "Authorization, Accept, If-None-Match"
+            response["Access-Control-Max-Age"] = "86400"
+        else:
+            response = self.get_response(request)
+            response["Access-Control-Expose-Headers"] = "ETag"
+        response["Access-Control-Allow-Origin"] = "*"
         return response

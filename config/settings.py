@@ -101,6 +101,8 @@ MIDDLEWARE = [
     "config.middleware.RejectNulCharacters",
     # A path under /api/ that matches no route is a JSON 404, not Django's HTML page.
     "config.middleware.JsonNotFoundUnderApi",
+    # Tiles, TileJSON, styles and /ogc/ readable by pages of other sites (no credentials).
+    "config.middleware.OpenDataCors",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

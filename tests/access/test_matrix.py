@@ -326,17 +326,33 @@ def api_estimate(client: Client, world: World, user: str, case: str) -> None:
 
 def tilejson(client: Client, world: World, user: str, case: str) -> None:
     slug = world.datasets[case].slug
-    response = client.get(f"/tiles/{slug}/tilejson.json")
+    for path in ("/tiles/{}.json", "/tiles/{}/tilejson.json"):
+        response = client.get(path.format(slug))
+        if not visible(case, user):
+            missing = client.get(path.format(MISSING_SLUG))
+            assert_like_missing(response, missing, slug, MISSING_SLUG)
+            continue
+        body = response.json()
+        assert response.status_code == 200 and body["tilejson"] == "3.0.0"
+        layers = {layer["id"] for layer in body["vector_layers"]}
+        assert layers == ({"cells", "points"} if sees_points(case, user) else {"cells"})
+        check_extent(body["bounds"], case)
+        # Only a published public dataset's description may sit in shared caches.
+        public = CASES[case].get("visibility") is None and case != "draft"
+        assert response["Cache-Control"].startswith("public" if public else "private")
+
+
+def tile_style(client: Client, world: World, user: str, case: str) -> None:
+    slug = world.datasets[case].slug
+    response = client.get(f"/tiles/{slug}/style.json")
     if not visible(case, user):
-        missing = client.get(f"/tiles/{MISSING_SLUG}/tilejson.json")
+        missing = client.get(f"/tiles/{MISSING_SLUG}/style.json")
         assert_like_missing(response, missing, slug, MISSING_SLUG)
         return
     body = response.json()
-    assert response.status_code == 200 and body["tilejson"] == "3.0.0"
-    layers = {layer["id"] for layer in body["vector_layers"]}
+    assert response.status_code == 200 and body["version"] == 8
+    layers = {layer.get("source-layer") for layer in body["layers"]} - {None}
     assert layers == ({"cells", "points"} if sees_points(case, user) else {"cells"})
-    check_extent(body["bounds"], case)
-    # Only a published public dataset's description may sit in shared caches.
     public = CASES[case].get("visibility") is None and case != "draft"
     assert response["Cache-Control"].startswith("public" if public else "private")
 
@@ -498,6 +514,7 @@ ENDPOINTS: dict[str, Callable] = {
     "api-download": api_download,
     "api-estimate": api_estimate,
     "tilejson": tilejson,
+    "tile-style": tile_style,
     "dialog-offer": dialog_offer,
     "dialog-post": dialog_post,
     "profile": profile_page,
@@ -525,6 +542,7 @@ TOKEN_ENDPOINTS = [
     "tile-cells",
     "tile-points",
     "tilejson",
+    "tile-style",
     "api-datasets",
     "api-points",
     "api-point",
@@ -565,7 +583,8 @@ def data_request(world: World, endpoint: str, case: str) -> tuple[str, str, dict
             tile(slug, *tile_of(LON.mean(), LAT.mean(), settings.GROUNDMOTION["POINT_ZOOM"])),
             {},
         ),
-        "tilejson": ("get", f"/tiles/{slug}/tilejson.json", {}),
+        "tilejson": ("get", f"/tiles/{slug}.json", {}),
+        "tile-style": ("get", f"/tiles/{slug}/style.json", {}),
         "api-datasets": ("get", "/api/datasets/", {}),
         "api-points": ("get", f"/api/datasets/{slug}/points/", {}),
         "api-point": ("get", f"/api/points/{point}/", {}),
@@ -651,8 +670,8 @@ def test_download_dialog_extent_leaves_the_masked_point_out(world: World, user: 
 
 def test_matrix_size() -> None:
     """Rows x user classes x cases, so that a row or a case dropped by mistake shows."""
-    assert len(ENDPOINTS) * len(USERS) * len(CASES) == 29 * 5 * 8
-    assert set(TOKEN_ENDPOINTS) <= set(ENDPOINTS) and len(TOKEN_ENDPOINTS) == 17
+    assert len(ENDPOINTS) * len(USERS) * len(CASES) == 30 * 5 * 8
+    assert set(TOKEN_ENDPOINTS) <= set(ENDPOINTS) and len(TOKEN_ENDPOINTS) == 18
 
 
 def test_the_outcome_tables_cover_every_case_with_known_users_only() -> None:
