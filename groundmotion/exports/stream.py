@@ -68,7 +68,7 @@ def stream_points(
     date_count = len(dataset.acquisition_dates) if with_series else None
     extra_names = list(dataset.extra_columns) if with_extras else []
     dtype = copy_out.export_row_dtype(date_count, len(extra_names))
-    query, params = copy_out.export_sql(points, date_count, len(extra_names))
+    query, params = copy_out.export_sql(points, dataset.pk, date_count, len(extra_names))
     for rows in copy_out.stream_binary(query, params, dtype, chunk_rows):
         yield to_chunk(rows, with_series, extra_names)
 

@@ -22,8 +22,10 @@ import numpy as np
 import pyogrio
 import pyogrio.raw
 import rasterio
+import rasterio.shutil
 from affine import Affine
 from django.db.models import QuerySet
+from rasterio.windows import Window
 
 from groundmotion.exports.columns import (
     DISPLACEMENT_DECIMALS,
@@ -35,7 +37,7 @@ from groundmotion.exports.columns import (
 from groundmotion.exports.csvtext import format_rows
 from groundmotion.exports.stream import PointChunk, ProgressCallback, stream_points
 from groundmotion.models import Dataset, Level, MeasurementPoint
-from groundmotion.quantities import quantity
+from groundmotion.quantities import level_label, quantity
 
 
 class ExportError(ValueError):
@@ -445,57 +447,193 @@ def write_geotiff(
     progress: ProgressCallback | None = None,
 ) -> ExportResult:
     """Write an L3 component's mean velocity (mm/yr, float32, NaN nodata) on its EPSG:3035
-    grid. Only cells with a visible point carry a value."""
+    grid as a Cloud Optimized GeoTIFF. Only cells with a visible point carry a value: the
+    mean of their points' velocities (one point a cell in an EGMS L3)."""
     if dataset.level != Level.L3:
         raise ExportError("GeoTIFF exports are for L3 (gridded) datasets only.")
     size = float(dataset.grid_size_m or 100)
-    cells, velocities = [], []
+    means = CellMeans()
+    count = 0
     for chunk in stream_points(points, dataset, with_series=False, with_extras=False):
-        cells.append(grid_indices(chunk.longitude, chunk.latitude, size))
-        velocities.append(chunk.attributes["velocity"])
+        means.add(grid_indices(chunk.longitude, chunk.latitude, size), chunk.attributes["velocity"])
+        count += len(chunk)
         if progress:
-            progress(sum(len(part) for part in velocities))
-    cell = np.concatenate(cells) if cells else np.zeros((0, 2), dtype=np.int64)
-    velocity = np.concatenate(velocities) if velocities else np.zeros(0, dtype=np.float32)
-    write_grid(path, cell, velocity, size, dataset)
-    return ExportResult(point_count=len(velocity), byte_count=path.stat().st_size)
+            progress(count)
+    write_grid(path, means, size, dataset)
+    return ExportResult(point_count=count, byte_count=path.stat().st_size)
 
 
-def write_grid(
-    path: Path, cell: np.ndarray, velocity: np.ndarray, size: float, dataset: Dataset
-) -> None:
-    if len(cell) == 0:
-        cell = np.zeros((1, 2), dtype=np.int64)
-        velocity = np.full(1, np.nan, dtype=np.float32)
-    first_column, first_row = cell.min(axis=0)
-    last_column, last_row = cell.max(axis=0)
-    raster = np.full(
-        (last_row - first_row + 1, last_column - first_column + 1), np.nan, dtype=np.float32
-    )
-    raster[last_row - cell[:, 1], cell[:, 0] - first_column] = velocity
-    transform = Affine(size, 0, first_column * size, 0, -size, (last_row + 1) * size)
+class CellMeans:
+    """Velocity sums and point counts per cell, added chunk by chunk on a grid that grows to
+    take each chunk's cells: memory is 8 bytes a cell of the grid (about 1.5 times the cells'
+    bounding box at worst), whatever the number of points.
+
+    Rows are indexed by minus the northing index, so that they run north to south as the
+    GeoTIFF's do."""
+
+    def __init__(self) -> None:
+        self.top_left = np.zeros(2, dtype=np.int64)  # (-northing index, column) of [0, 0]
+        self.sums = np.zeros((0, 0), dtype=np.float32)
+        self.counts = np.zeros((0, 0), dtype=np.uint32)
+        self.low: np.ndarray | None = None  # the cells' bounding box, inclusive
+        self.high: np.ndarray | None = None
+
+    def add(self, cell: np.ndarray, velocity: np.ndarray) -> None:
+        if not len(cell):
+            return
+        place = np.column_stack([-cell[:, 1], cell[:, 0]])
+        low, high = place.min(axis=0), place.max(axis=0)
+        self.low = low if self.low is None else np.minimum(self.low, low)
+        self.high = high if self.high is None else np.maximum(self.high, high)
+        self._cover(low, high)
+        finite = np.isfinite(velocity)
+        index = place[finite] - self.top_left
+        # Points sharing a cell summed first (np.add.at is four times slower).
+        cells, inverse = np.unique(
+            index[:, 0] * self.sums.shape[1] + index[:, 1], return_inverse=True
+        )
+        self.sums.reshape(-1)[cells] += np.bincount(inverse, weights=velocity[finite])
+        self.counts.reshape(-1)[cells] += np.bincount(inverse).astype(np.uint32)
+
+    def _cover(self, low: np.ndarray, high: np.ndarray) -> None:
+        """Grow the arrays to hold [low, high]; by half their size at least on a side that
+        grows, so that points in any order cost a few copies, not one per chunk."""
+        shape = np.array(self.sums.shape)
+        end = self.top_left + shape
+        if not self.sums.size:
+            start, stop = low, high + 1
+        elif (low >= self.top_left).all() and (high < end).all():
+            return
+        else:
+            slack = shape // 2
+            start = np.where(
+                low < self.top_left, np.minimum(low, self.top_left - slack), self.top_left
+            )
+            stop = np.where(high >= end, np.maximum(high + 1, end + slack), end)
+        offset = self.top_left - start
+        window = (slice(offset[0], offset[0] + shape[0]), slice(offset[1], offset[1] + shape[1]))
+        sums = np.zeros(stop - start, dtype=np.float32)
+        counts = np.zeros(stop - start, dtype=np.uint32)
+        sums[window], counts[window] = self.sums, self.counts
+        self.top_left, self.sums, self.counts = start, sums, counts
+
+    def take_raster(self) -> tuple[np.ndarray, int, int]:
+        """The mean velocity on the cells' bounding box (float32, NaN where no point) and
+        the (column, northing index) of its top-left cell. Divides in place, and frees the
+        counts before cropping, so that at most two grids and a byte mask are held."""
+        if self.low is None:  # no point: one empty cell at the origin
+            return np.full((1, 1), np.nan, dtype=np.float32), 0, 0
+        sums, counts = self.sums, self.counts
+        self.sums = self.counts = None
+        empty = counts == 0
+        counts[empty] = 1
+        np.divide(sums, counts, out=sums)
+        del counts
+        sums[empty] = np.nan
+        del empty
+        first, last = self.low - self.top_left, self.high - self.top_left + 1
+        raster = np.ascontiguousarray(sums[first[0] : last[0], first[1] : last[1]])
+        return raster, int(self.low[1]), int(-self.low[0])
+
+
+# GDAL's COG driver: tiles of 512 px, DEFLATE with the floating-point predictor, and
+# overviews (for grids over 512 px on a side) that average the cells they cover; GDAL's
+# AVERAGE leaves the NaN nodata cells out of each mean, so an overview cell is the mean of
+# the cells with data beneath it, and NaN only where there are none.
+COG_BLOCK = 512
+COG_OPTIONS = {
+    "COMPRESS": "DEFLATE",
+    "PREDICTOR": "YES",
+    "BLOCKSIZE": COG_BLOCK,
+    "OVERVIEWS": "AUTO",
+    "OVERVIEW_RESAMPLING": "AVERAGE",
+}
+VELOCITY_UNIT = "mm/yr"
+
+
+def write_grid(path: Path, means: CellMeans, size: float, dataset: Dataset) -> None:
+    """Write the cell means to path as a Cloud Optimized GeoTIFF (EPSG:3035, float32, NaN
+    nodata, the band's description and unit, the dataset's words in the metadata).
+
+    GDAL's COG driver copies from a source dataset: the grid goes first to an in-memory
+    (MEM) dataset, in strips (a whole-array write holds a third copy for a moment), and the
+    array is dropped before the copy; the driver writes its overviews to a temporary file
+    beside path. At most two copies of the grid are held (bench: a 4000 x 4000 grid, 61 MB,
+    peaks at 2.3 times that over the accumulator)."""
+    raster, first_column, top_row = means.take_raster()
+    height, width = raster.shape
     profile = {
-        "driver": "GTiff",
-        "height": raster.shape[0],
-        "width": raster.shape[1],
+        "driver": "MEM",
+        "height": height,
+        "width": width,
         "count": 1,
         "dtype": "float32",
         "crs": "EPSG:3035",
-        "transform": transform,
+        "transform": Affine(size, 0, first_column * size, 0, -size, (top_row + 1) * size),
         "nodata": np.nan,
-        "compress": "deflate",
     }
-    with rasterio.open(path, "w", **profile) as target:
-        target.write(raster, 1)
-        target.set_band_description(1, band_description(dataset))
-        words = quantity(dataset)
-        target.update_tags(
-            1,
-            units="mm/yr",
-            quantity=f"mean velocity, {words['short']}",
-            sign_convention=words["sign_convention"],
-        )
-        target.update_tags(dataset=dataset.name)
+    with rasterio.open("", "w", **profile) as source:
+        for top in range(0, height, COG_BLOCK):
+            rows = min(COG_BLOCK, height - top)
+            source.write(raster[top : top + rows], 1, window=Window(0, top, width, rows))
+        del raster
+        source.set_band_description(1, band_description(dataset))
+        source.set_band_unit(1, VELOCITY_UNIT)
+        source.update_tags(1, **band_tags(dataset))
+        source.update_tags(**grid_tags(dataset, size))
+        rasterio.shutil.copy(source, path, driver="COG", **COG_OPTIONS)
+
+
+def band_tags(dataset: Dataset) -> dict[str, str]:
+    """The band's metadata: what it measures, in which unit and sign."""
+    words = quantity(dataset)
+    return {
+        "units": VELOCITY_UNIT,
+        "quantity": f"mean velocity, {words['short']}",
+        "component": words["component"],
+        "sign_convention": words["sign_convention"],
+    }
+
+
+def grid_tags(dataset: Dataset, size: float) -> dict[str, str]:
+    """The file's metadata: the dataset, its level, period and grid, its EGMS release (an
+    ingested EGMS file's name) and, for a decomposition, the tracks it was solved from."""
+    dates = dataset.acquisition_dates or []
+    tags = {
+        "dataset": dataset.name,
+        "slug": dataset.slug,
+        "level": level_label(dataset.level),
+        "grid_size_m": f"{size:g}",
+    }
+    if dates:
+        tags |= {"first_date": dates[0].isoformat(), "last_date": dates[-1].isoformat()}
+    parts = (dataset.provenance or {}).get("name_parts") or {}
+    if parts.get("first") and parts.get("last"):
+        tags["product_release"] = f"{parts['first']}_{parts['last']}"
+    if parts.get("version"):
+        tags["product_version"] = str(parts["version"])
+    if parts.get("tile"):
+        tags["egms_tile"] = str(parts["tile"]).upper()
+    return tags | source_track_tags(dataset)
+
+
+def source_track_tags(dataset: Dataset) -> dict[str, str]:
+    """For a decomposed L3: the ascending and descending datasets and their tracks."""
+    provenance = dataset.provenance or {}
+    if provenance.get("step") != "decompose":
+        return {}
+    slugs = {
+        name: provenance.get("parameters", {}).get(name) for name in ("ascending", "descending")
+    }
+    found = {d.slug: d for d in Dataset.objects.filter(slug__in=[s for s in slugs.values() if s])}
+    tags = {}
+    for name, slug in slugs.items():
+        source = found.get(slug)
+        if slug:
+            tags[f"{name}_dataset"] = source.name if source else slug
+        if source and source.relative_orbit is not None:
+            tags[f"{name}_track"] = str(source.relative_orbit)
+    return tags
 
 
 WRITERS = {Format.CSV: write_csv, Format.GPKG: write_gpkg, Format.GEOTIFF: write_geotiff}

@@ -345,9 +345,16 @@ def export_row_dtype(date_count: int | None, extra_count: int = 0) -> np.dtype:
 
 
 def export_sql(
-    points: QuerySet[MeasurementPoint], date_count: int | None, extra_count: int = 0
+    points: QuerySet[MeasurementPoint],
+    dataset_id: int,
+    date_count: int | None,
+    extra_count: int = 0,
 ) -> tuple[str, tuple]:
-    """The SELECT of export_row_dtype's rows for the queryset's points, and its parameters."""
+    """The SELECT of export_row_dtype's rows for the queryset's points (of one dataset), and its
+    parameters. The outer dataset_id prunes the scan to the dataset's partition: without it the
+    planner weighs every partition against the IN list, and with a table's statistics still
+    from before a load (a fresh default partition) it chose a nested loop that took minutes
+    for 60,000 points."""
     selection, params = points.order_by().values("id").query.sql_with_params()
     floats = ", ".join(f"COALESCE(p.{name}, 'NaN'::real)" for name in POINT_FLOAT_COLUMNS)
     columns = (
@@ -361,7 +368,10 @@ def export_sql(
     if extra_count:
         columns += ", " + _extras_sql(extra_count)
         join += f" LEFT JOIN {EXTRA_TABLE} e ON e.point_id = p.id"
-    query = f"SELECT {columns} FROM {POINT_TABLE} p{join} WHERE p.id IN ({selection}) ORDER BY p.id"
+    query = (
+        f"SELECT {columns} FROM {POINT_TABLE} p{join}"
+        f" WHERE p.dataset_id = {int(dataset_id)} AND p.id IN ({selection}) ORDER BY p.id"
+    )
     return query, (PID_BYTES, *params)
 
 
