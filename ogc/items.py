@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.gis.geos import Polygon
 from django.db import connection, transaction
-from django.db.models import F, FloatField, Func, QuerySet
+from django.db.models import F, QuerySet
 from django.http import Http404
 
 from groundmotion import access, cells
+from groundmotion.api.views import Latitude, Longitude
 from groundmotion.models import Dataset, MeasurementPoint, PointSeries, TileCell
 from groundmotion.storage import series_codec
 from ogc.parameters import RANGES, ItemsQuery
@@ -42,16 +43,6 @@ POINT_PROPERTIES = {
 }
 # Filtered pages say how many features match when at most this many do.
 COUNT_LIMIT = 50_000
-
-
-class Longitude(Func):
-    function = "ST_X"
-    output_field = FloatField()
-
-
-class Latitude(Func):
-    function = "ST_Y"
-    output_field = FloatField()
 
 
 @dataclass
