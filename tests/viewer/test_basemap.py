@@ -106,7 +106,11 @@ def test_ustica_is_land_on_the_offline_map(page, live_server) -> None:
     # At zoom 8, Natural Earth's 1:10m land still has the island.
     page.evaluate("() => window.GroundMotion.viewer.map.setZoom(8)")
     wait_for_land(page, "m30_10")
-    assert close(colour_at(page, 38.705, 13.175), LAND)
+    # At zoom 8 the island is about 17 px wide and the label "Ustica", with its white halo,
+    # may sit on the pixel read: hide the labels so the land itself is what is read.
+    page.add_style_tag(content=".gm-town { visibility: hidden; }")
+    page.wait_for_timeout(100)
+    assert close(colour_at(page, 38.705, 13.175), LAND), colour_at(page, 38.705, 13.175)
 
 
 def test_the_dax_coast_and_town_labels_by_zoom(page, live_server) -> None:
