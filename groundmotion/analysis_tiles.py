@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import numpy as np
 import psycopg
-from django.db import connection, transaction
+from django.db import transaction
 
 from groundmotion import analysis, mvt, tiles
 from groundmotion.access import AnyUser
 from groundmotion.analysis import Analysis, Reference
 from groundmotion.models import Dataset
-from groundmotion.storage import series_codec
+from groundmotion.storage import partitions, series_codec
+from groundmotion.storage.replicas import read_connection
 from groundmotion.storage.tables import CELL_SERIES_TABLE, CELL_TABLE, SERIES_TABLE
 from processing.kernels.analysis import period_velocity
 
@@ -122,7 +123,8 @@ def render_points(
     if asked.has_reference and not (asked.has_period or asked.has_dates):
         return render_referenced_points(user, dataset, address, reference)
     stride = tiles.point_stride(dataset, address)
-    series = f" LEFT JOIN {SERIES_TABLE} s ON s.point_id = p.id"
+    dataset_series = partitions.dataset_rows(SERIES_TABLE, dataset.pk)
+    series = f" LEFT JOIN {dataset_series} s ON s.point_id = p.id"
     window = tiles.point_window(user, dataset, address, stride, ("velocity_std",), series)
     sql = POINT_ROWS_SQL.format(**window)
     rows = binary_rows(sql)
@@ -170,9 +172,10 @@ def binary_rows(sql: str) -> list[tuple]:
     tile on the bench data). Binary needs one statement per message, so the SET LOCALs go
     first, in a transaction of their own (a savepoint inside a caller's).
     """
-    with transaction.atomic(), connection.cursor() as settings_cursor:
+    database = read_connection()
+    with transaction.atomic(using=database.alias), database.cursor() as settings_cursor:
         settings_cursor.execute(tiles.statement_settings())
-        with psycopg.Cursor(connection.connection) as cursor:
+        with psycopg.Cursor(database.connection) as cursor:
             cursor.execute(sql, binary=True)
             return cursor.fetchall()
 
@@ -188,7 +191,7 @@ def render_referenced_points(
     stride = tiles.point_stride(dataset, address)
     sql = tiles.point_tile_sql(user, dataset, address, stride, velocity_offset=reference.velocity)
     prefix = tiles.statement_settings()
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(prefix + sql)
         tiles.skip_results(cursor, prefix)
         row = cursor.fetchone()
@@ -210,7 +213,7 @@ def render_cells(
         parameters = {"dataset": dataset.pk, **tiles.buffered_cell_window(address, kind.level)}
         sql = CELL_ROWS_SQL
     prefix = tiles.statement_settings()
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(prefix + sql, parameters)
         tiles.skip_results(cursor, prefix)
         rows = cursor.fetchall()

@@ -35,7 +35,7 @@ from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
 from django.db.models import F, Max, Min, Sum
 
-from groundmotion import access
+from groundmotion import access, static_tile_jobs
 from groundmotion.models import Dataset, MaskedArea, TileCell
 from groundmotion.storage import cell_series
 from groundmotion.storage.tables import CELL_TABLE, POINT_TABLE
@@ -389,9 +389,10 @@ def refresh_datasets(dataset_ids: Iterable[int]) -> int:
     datasets = list(Dataset.objects.filter(pk__in=set(dataset_ids)))
     for dataset in datasets:
         refresh_cells(dataset)
-    return Dataset.objects.filter(pk__in=[dataset.pk for dataset in datasets]).update(
-        version=F("version") + 1
-    )
+    ids = [dataset.pk for dataset in datasets]
+    bumped = Dataset.objects.filter(pk__in=ids).update(version=F("version") + 1)
+    static_tile_jobs.rebuild_archives(ids)  # Masks changed: the static tiles follow.
+    return bumped
 
 
 def refresh_masked_datasets(mask: MaskedArea) -> list[Dataset]:

@@ -169,7 +169,12 @@ class Dataset(models.Model):
 
 
 class MeasurementPoint(models.Model):
-    """One measurement point (or L3 grid cell). Kept narrow: spatial queries scan it."""
+    """One measurement point (or L3 grid cell). Kept narrow: spatial queries scan it.
+
+    Its id carries its dataset: dataset_id * 2^40 + n (storage/point_ids.py, migration 0012;
+    a CHECK holds it, a trigger gives rows written one by one such an id), so that lookups by
+    id prune to the dataset's partition.
+    """
 
     # No index of its own: the (dataset, pid) unique index serves dataset lookups.
     # No database foreign key: its deferred per-row check at commit cost ~5 us per point (12%
@@ -218,7 +223,8 @@ class PointSeries(models.Model):
     """The displacement series of one point (mm, dataset date order), encoded by series_codec.
 
     A table of its own so that bbox scans over points never read series pages; at 200 dates a
-    row (~0.4 KB) stays inline under the 2 KB TOAST threshold.
+    row (~0.4 KB) stays inline under the 2 KB TOAST threshold. Partitioned by point id range,
+    one dataset's range a partition (storage/partitions.py), as PointExtra is.
     """
 
     # No database foreign key, for the reason given on PointExtra.point: its deferred check

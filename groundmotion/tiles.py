@@ -20,12 +20,13 @@ import math
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 
 from groundmotion import access, cells
 from groundmotion.access import AnyUser
 from groundmotion.models import Dataset, Visibility
 from groundmotion.storage.compiled import server_bound_cursor
+from groundmotion.storage.replicas import read_alias, read_connection
 
 MAX_ZOOM = 22
 TILE_EXTENT = 4096
@@ -245,7 +246,7 @@ def point_stride(dataset: Dataset, address: TileAddress) -> int:
     so it is planned once per connection, not per tile.
     """
     window = cell_window(address, min(cells.finest_level(), address.zoom))
-    with server_bound_cursor(connection.alias) as cursor:
+    with server_bound_cursor(read_alias()) as cursor:
         cursor.execute(TILE_POINT_COUNT_SQL, {"dataset": dataset.pk, **window})
         return stride_for(int(cursor.fetchone()[0]))
 
@@ -342,8 +343,10 @@ def render_tile(user: AnyUser, dataset: Dataset, address: TileAddress, kind: Til
     # queries on this persistent connection). Inside a caller's transaction a savepoint keeps
     # a cancelled tile from aborting that transaction.
     prefix = statement_settings()
-    nested = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
-    with nested, connection.cursor() as cursor:
+    database = read_connection()
+    atomic = database.in_atomic_block
+    nested = transaction.atomic(using=database.alias) if atomic else contextlib.nullcontext()
+    with nested, database.cursor() as cursor:
         if kind.points:
             stride = point_stride(dataset, address)
             cursor.execute(prefix + point_tile_sql(user, dataset, address, stride))

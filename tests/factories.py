@@ -69,7 +69,7 @@ def make_dataset(
     if series is None:
         years = np.array([(d - DATES[0]).days / 365.25 for d in DATES])
         series = (velocity[:, None] * years).astype(np.float32)
-    ids = copy_in.reserve_point_ids(count)
+    ids = copy_in.reserve_point_ids(count, dataset.pk)
     pids = np.array([f"{slug[:4].upper()}{i:06d}" for i in range(count)])
     copy_in.copy_points(
         dataset,

@@ -32,7 +32,7 @@ from groundmotion.api.openapi import error_responses
 from groundmotion.api.series import json_floats
 from groundmotion.models import Component, Dataset, GNSSSeries, GNSSStation, Level, PointSeries
 from groundmotion.quantities import quantity
-from groundmotion.storage import series_codec
+from groundmotion.storage import point_ids, series_codec
 
 MAX_GAP_DAYS = 6
 MAX_POINTS = 50_000
@@ -90,11 +90,11 @@ def difference_stats(station: np.ndarray, mean: np.ndarray) -> tuple[float | Non
 def points_around(user, dataset: Dataset, station: GNSSStation, radius_m: float) -> tuple:
     """(series matrix points x dates mm, look vectors points x 3) of the visible points."""
     inside = around(access.visible_points(user, dataset), station, radius_m)
-    rows = list(
-        PointSeries.objects.filter(point__in=inside.values("pk")).values_list(
-            "displacements", "point__los_east", "point__los_north", "point__los_up"
-        )[: MAX_POINTS + 1]
+    series = PointSeries.objects.filter(
+        point_ids.series_of(dataset.pk), point__in=inside.values("pk")
     )
+    columns = ("displacements", "point__los_east", "point__los_north", "point__los_up")
+    rows = list(series.values_list(*columns)[: MAX_POINTS + 1])
     if len(rows) > MAX_POINTS:
         raise ValidationError({"radius_m": f"over {MAX_POINTS} points within it: make it smaller"})
     matrix = series_codec.decode_many([row[0] for row in rows], len(dataset.acquisition_dates))

@@ -144,7 +144,7 @@ class Loader:
         rows.pack_points(chunk)
         if rows.extra_names != self.dataset.extra_columns:
             rows = rows.with_extras(chunk, self.dataset.extra_columns)
-        ids = self.ids.take(len(chunk))
+        ids = self.ids.take(len(chunk), self.dataset.pk)
         if not len(ids):
             return ids
         try:
@@ -152,10 +152,13 @@ class Loader:
             copy_in.copy_point_rows(self.dataset.pk, [points], self.staged, tag=chunk)
         except (IntegrityError, psycopg.errors.UniqueViolation) as error:
             raise _duplicate_error(self._failed_chunk(chunk), error) from None
+        # Into the dataset's own series and extras tables during a load (claimed just above).
         if rows.series is not None:
-            copy_in.copy_rows(copy_in.SERIES_TABLE, copy_in.SERIES_COLUMNS, [rows.series.fill(ids)])
+            table = partitions.dependent_table(copy_in.SERIES_TABLE, ids)
+            copy_in.copy_rows(table, copy_in.SERIES_COLUMNS, [rows.series.fill(ids)])
         if rows.extras is not None:
-            copy_in.copy_rows(copy_in.EXTRA_TABLE, copy_in.EXTRA_COLUMNS, [rows.extras.fill(ids)])
+            table = partitions.dependent_table(copy_in.EXTRA_TABLE, ids)
+            copy_in.copy_rows(table, copy_in.EXTRA_COLUMNS, [rows.extras.fill(ids)])
         self.report.points += len(ids)
         return ids
 
@@ -245,16 +248,17 @@ class Loader:
 
 class IdPool:
     """Point ids drawn from the sequence in batches: one round trip per ~30 chunks, not one
-    per chunk. The ids left over at the end are a gap in the sequence, nothing more."""
+    per chunk. The ids left over at the end are a gap in the sequence, nothing more. One
+    dataset's ids (storage/point_ids.py): a pool serves one load."""
 
     BATCH = 250_000
 
     def __init__(self) -> None:
         self.ids = np.empty(0, dtype=np.int64)
 
-    def take(self, count: int) -> np.ndarray:
+    def take(self, count: int, dataset_id: int) -> np.ndarray:
         if len(self.ids) < count:
-            fresh = copy_in.reserve_point_ids(max(count - len(self.ids), self.BATCH))
+            fresh = copy_in.reserve_point_ids(max(count - len(self.ids), self.BATCH), dataset_id)
             self.ids = np.concatenate([self.ids, fresh])
         taken, self.ids = self.ids[:count], self.ids[count:]
         return taken

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from django.db import connection
 
-from groundmotion.storage import series_codec
+from groundmotion.storage import partitions, series_codec
 from groundmotion.storage.tables import CELL_SERIES_TABLE, SERIES_TABLE
 
 FETCH_ROWS = 50_000
@@ -80,12 +80,13 @@ def coarser(level: Level, dates: int) -> Level:
     return grouped([halved], dates)
 
 
-def finest_cells(indexed_sql: str, params: tuple, dates: int) -> Level:
+def finest_cells(indexed_sql: str, params: tuple, dates: int, dataset_id: int) -> Level:
     """Sum the series of `indexed_sql`'s points (columns id, column_index, row_index: the
     finest cell of each, computed as cells.py computes it) per cell, chunk by chunk."""
+    series = partitions.dataset_rows(SERIES_TABLE, dataset_id)
     sql = (
         "SELECT p.column_index, p.row_index, s.displacements"
-        f" FROM ({indexed_sql}) AS p JOIN {SERIES_TABLE} s ON s.point_id = p.id"
+        f" FROM ({indexed_sql}) AS p JOIN {series} s ON s.point_id = p.id"
     )
     parts: list[Level] = []
     with connection.chunked_cursor() as cursor:
@@ -146,7 +147,7 @@ def refresh_cell_series(
     """Rebuild the dataset's cell series: every normal level from `finest` to 0, and the
     reduced pyramid `reduced` (cells.ReducedLevel, top down) at reduced_offset + level. Runs
     inside the caller's transaction (cells.refresh_cells)."""
-    normal = {finest: finest_cells(indexed_sql, params, dates)}
+    normal = {finest: finest_cells(indexed_sql, params, dates, dataset_id)}
     for zoom in range(finest, 0, -1):
         normal[zoom - 1] = coarser(normal[zoom], dates)
     built: dict[int, Level] = {}

@@ -30,6 +30,8 @@ from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 from django.db.models import Model, QuerySet
 from django.db.models.query import get_related_populators
 
+from groundmotion.storage.replicas import read_alias
+
 TESTED_DJANGO = (5, 2)
 Value = TypeVar("Value")
 # Compiled SQL is kept per dataset and kind of user: few keys in practice, but not bounded by
@@ -78,9 +80,10 @@ class CompiledLookup:
         self.populators = get_related_populators(klass_info, self.compiler.select, self.database)
 
     def row(self, value: Any) -> tuple | None:
-        """The queryset's first row as the database returns it, placeholder set to `value`."""
+        """The queryset's first row as the database returns it, placeholder set to `value`,
+        read on the request's database (a replica for the viewer's reads)."""
         params = [value if param == self.placeholder else param for param in self.params]
-        with server_bound_cursor(self.database) as cursor:
+        with server_bound_cursor(read_alias()) as cursor:
             cursor.execute(self.sql, params)
             return cursor.fetchone()
 
@@ -90,7 +93,7 @@ class CompiledLookup:
         if row is None:
             return None
         row = next(iter(self.compiler.results_iter([[row]])))
-        instance = self.model.from_db(self.database, self.field_names, row[self.model_columns])
+        instance = self.model.from_db(read_alias(), self.field_names, row[self.model_columns])
         for populator in self.populators:
             populator.populate(row, instance)
         return instance

@@ -16,7 +16,7 @@ from django.db import connection
 
 from groundmotion import cells
 from groundmotion.models import EXTRA_DTYPE, Dataset
-from groundmotion.storage import partitions, series_codec
+from groundmotion.storage import partitions, point_ids, series_codec
 from groundmotion.storage.binary import COPY_HEADER, COPY_TRAILER
 from groundmotion.storage.tables import (
     EXTRA_TABLE,
@@ -132,8 +132,16 @@ def point_geometry_column(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray,
     return ewkb.view(np.uint8).reshape(len(lon), 25), np.full(len(lon), 25, dtype=np.int32)
 
 
-def reserve_point_ids(count: int) -> np.ndarray:
-    """Draw `count` ids from the points' sequence (safe against concurrent loads)."""
+def reserve_point_ids(count: int, dataset_id: int) -> np.ndarray:
+    """`count` new ids of the dataset's points: numbers drawn from the points' one sequence
+    (safe against concurrent loads), in the dataset's id range (storage/point_ids.py)."""
+    numbers = _draw_numbers(count)
+    if len(numbers) and numbers[-1] >= 1 << point_ids.SHIFT:
+        raise OverflowError("the points' sequence has passed 2^40: no id range has room left")
+    return point_ids.in_range(dataset_id, numbers)
+
+
+def _draw_numbers(count: int) -> np.ndarray:
     with connection.cursor() as cursor:
         # Resolve the sequence once: pg_get_serial_sequence per row cost ~5 us of each 5.7.
         cursor.execute(f"SELECT pg_get_serial_sequence('{POINT_TABLE}', 'id')")
@@ -273,19 +281,20 @@ def copy_point_rows(
     into.submit(lambda database: copy_rows(into.table, POINT_COLUMNS, rows, database), tag)
 
 
-def copy_series(ids: np.ndarray, series: np.ndarray, table: str = SERIES_TABLE) -> None:
-    """COPY displacement series (n points x dates, mm) as encoded bytea rows (series_codec).
+def copy_series(ids: np.ndarray, series: np.ndarray, table: str | None = None) -> None:
+    """COPY displacement series (n points x dates, mm) as encoded bytea rows (series_codec),
+    into the staged series table of a load of their dataset in progress, else the series table.
 
     `table` lets processing stage series in a temporary table of the same columns.
     """
     parts = (pack_series(series[part]).fill(ids[part]) for part in _parts(ids))
-    copy_rows(table, SERIES_COLUMNS, parts)
+    copy_rows(table or partitions.dependent_table(SERIES_TABLE, ids), SERIES_COLUMNS, parts)
 
 
 def copy_extras(ids: np.ndarray, values: np.ndarray) -> None:
     """COPY extra per-point values (n points x dataset.extra_columns) as float64 bytea rows."""
     parts = (pack_extras(values[part]).fill(ids[part]) for part in _parts(ids))
-    copy_rows(EXTRA_TABLE, EXTRA_COLUMNS, parts)
+    copy_rows(partitions.dependent_table(EXTRA_TABLE, ids), EXTRA_COLUMNS, parts)
 
 
 def refresh_summary(dataset: Dataset, table: str = POINT_TABLE) -> None:
@@ -293,13 +302,16 @@ def refresh_summary(dataset: Dataset, table: str = POINT_TABLE) -> None:
 
     `table` is where the points are: a staged partition before it is attached.
     """
+    if table == POINT_TABLE:
+        # Points written in place land in the DEFAULT partitions (of points, series and
+        # extras), which autovacuum may not have analysed since they were small: plans on them
+        # (the cells' series sums, exports, tiles) then assume a handful of rows and pick
+        # nested loops that take minutes on 60,000 points.
+        with connection.cursor() as cursor:
+            for name in (POINT_TABLE, SERIES_TABLE, EXTRA_TABLE):
+                cursor.execute(f"ANALYZE {name}_default")
     cells.refresh_cells(dataset, table)
     with connection.cursor() as cursor:
-        if table == POINT_TABLE:
-            # Points written in place land in the DEFAULT partition, which autovacuum may not
-            # have analysed since it was small: plans on it (exports, tiles) then assume a
-            # handful of rows and pick nested loops that take minutes on 60,000 points.
-            cursor.execute(f"ANALYZE {POINT_TABLE}_default")
         cursor.execute(
             f"UPDATE {Dataset._meta.db_table} SET point_count = s.count, extent = s.extent,"
             " version = version + 1, updated_at = now()"
@@ -318,6 +330,7 @@ def finish_load(dataset: Dataset, staged: partitions.StagedPoints | None) -> Non
     if staged is None:
         refresh_summary(dataset)
         return
+    staged.claim(dataset.pk)  # a load with no points: its series and extras tables too
     with staged.build_indexes():
         staged.index_keys()
         refresh_summary(dataset, staged.table)
@@ -325,7 +338,10 @@ def finish_load(dataset: Dataset, staged: partitions.StagedPoints | None) -> Non
 
 
 def _id_range(ids: np.ndarray) -> list[int]:
-    return [int(ids.min()), int(ids.max())] if len(ids) else [0, -1]
+    """The chunk's dataset and id bounds (a chunk is one dataset's): both prune."""
+    if not len(ids):
+        return [0, 0, -1]
+    return [point_ids.dataset_of(ids.min()), int(ids.min()), int(ids.max())]
 
 
 def update_parameters(ids: np.ndarray, parameters: dict[str, np.ndarray]) -> None:
@@ -349,7 +365,7 @@ def update_parameters(ids: np.ndarray, parameters: dict[str, np.ndarray]) -> Non
         # without it, every chunk hash-joins against the whole points table.
         cursor.execute(
             f"UPDATE {POINT_TABLE} p SET {assignments} FROM processing_parameters t"
-            " WHERE p.id = t.id AND p.id BETWEEN %s AND %s",
+            " WHERE p.id = t.id AND p.dataset_id = %s AND p.id BETWEEN %s AND %s",
             _id_range(ids),
         )
 
@@ -367,5 +383,5 @@ def update_series(ids: np.ndarray, series: np.ndarray) -> None:
             f"UPDATE {SERIES_TABLE} s SET displacements = t.displacements"
             " FROM processing_series t WHERE s.point_id = t.point_id"
             " AND s.point_id BETWEEN %s AND %s",
-            _id_range(ids),
+            _id_range(ids)[1:],
         )

@@ -18,6 +18,12 @@ Readers of other datasets are never blocked: ATTACH takes SHARE UPDATE EXCLUSIVE
 parent, ACCESS EXCLUSIVE only on the new table and on the default partition, for the moments
 left before commit. Points written row by row (the admin, tests' factories) go to the DEFAULT
 partition; a reload (--replace) writes through the parent into the dataset's partition.
+
+Series and extras are partitioned by point id range (RANGE on point_id, the dataset's range of
+storage/point_ids.py), so a dataset's are attached with its points and dropped with them. A
+load's series and extras go into tables of their own created in the caller's transaction
+(`claim`; copy_in routes them there through `dependent_table`), indexed and attached by
+`attach`; those of datasets written row by row stay in the DEFAULT partitions.
 """
 
 from __future__ import annotations
@@ -30,15 +36,27 @@ from types import TracebackType
 import psycopg
 from django.db import connection
 
+from groundmotion.storage import point_ids
 from groundmotion.storage.tables import EXTRA_TABLE, POINT_TABLE, SERIES_TABLE
 
+DEPENDENT_TABLES = (SERIES_TABLE, EXTRA_TABLE)
+# Dataset id -> the StagedPoints loading it in this process (where its series and extras go).
+loading: dict[int, StagedPoints] = {}
 STAGING_PREFIX = f"{POINT_TABLE}_staged_"
 # Connection parameters a second connection to the same database needs.
 CONNECTION_KEYS = ("dbname", "user", "password", "host", "port", "sslmode", "options")
 
 
-def partition_name(dataset_id: int) -> str:
-    return f"{POINT_TABLE}_{int(dataset_id)}"
+def partition_name(dataset_id: int, table: str = POINT_TABLE) -> str:
+    """The dataset's partition of the points table (or of the series or extras table)."""
+    return f"{table}_{int(dataset_id)}"
+
+
+def dependent_table(table: str, ids: object) -> str:
+    """Where rows of `table` (series or extras) with these point ids go: the staged table of a
+    load of their dataset in progress, else the table itself (its partition, or DEFAULT)."""
+    staged = loading.get(point_ids.dataset_of(ids[0])) if len(ids) else None
+    return partition_name(staged.dataset_id, table) if staged is not None else table
 
 
 def has_partition(dataset_id: int) -> bool:
@@ -46,6 +64,17 @@ def has_partition(dataset_id: int) -> bool:
     with connection.cursor() as cursor:
         cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [partition_name(dataset_id)])
         return bool(cursor.fetchone()[0])
+
+
+def dataset_rows(table: str, dataset_id: int) -> str:
+    """A FROM item of the dataset's series (or extras) rows: its staged table during its load,
+    else the table within the dataset's id range. Joined to points by id alone, the series
+    table would be read across every dataset's partition; the inlined bounds prune it."""
+    staged = loading.get(int(dataset_id))
+    if staged is not None:
+        return partition_name(staged.dataset_id, table)
+    low, high = point_ids.id_range(dataset_id)
+    return f"(SELECT * FROM {table} WHERE point_id >= {low} AND point_id < {high})"
 
 
 class StagedPoints:
@@ -81,6 +110,8 @@ class StagedPoints:
     def __exit__(
         self, kind: type | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
+        if loading.get(self.dataset_id) is self:
+            del loading[self.dataset_id]
         self.jobs.put((None, None))
         self.worker.join()
         try:
@@ -94,15 +125,34 @@ class StagedPoints:
 
     def claim(self, dataset_id: int) -> None:
         """Check every row's dataset from now on, so that ATTACH needs no validating scan (the
-        first rows' dataset claims the table; cheap while it is still empty)."""
+        first rows' dataset claims the table; cheap while it is still empty). In the caller's
+        transaction, the dataset's series and extras tables are created, to attach with it."""
         if self.dataset_id is None:
             self.dataset_id = int(dataset_id)
-            constraint = f"{self.staging_name}_dataset CHECK (dataset_id = {self.dataset_id})"
-            self.submit(
-                lambda database: database.execute(
-                    f"ALTER TABLE {self.staging_name} ADD CONSTRAINT {constraint}"
-                )
+            low, high = point_ids.id_range(self.dataset_id)
+            # The parent's CHECK on ids is one ATTACH requires the table to have.
+            constraints = (
+                f"ADD CONSTRAINT {self.staging_name}_dataset CHECK (dataset_id = {dataset_id}),"
+                f" ADD CONSTRAINT point_id_in_dataset_range CHECK ((id >> {point_ids.SHIFT})"
+                " = dataset_id)"
             )
+            self.submit(
+                lambda database: database.execute(f"ALTER TABLE {self.staging_name} {constraints}")
+            )
+            with connection.cursor() as cursor:
+                for table in DEPENDENT_TABLES:
+                    name = partition_name(dataset_id, table)
+                    cursor.execute(f"DROP TABLE IF EXISTS {name}")  # left by a reused id
+                    cursor.execute(
+                        f"DELETE FROM {table} WHERE point_id >= %s AND point_id < %s", [low, high]
+                    )
+                    cursor.execute(f"CREATE TABLE {name} (LIKE {table})")
+                    # ATTACH then needs no validating scan of the new table.
+                    cursor.execute(
+                        f"ALTER TABLE {name} ADD CONSTRAINT {name}_range"
+                        f" CHECK (point_id >= {low} AND point_id < {high})"
+                    )
+            loading[self.dataset_id] = self
 
     def submit(self, job: Callable[[psycopg.Connection], None], tag: object = None) -> None:
         """Run job(connection) on the second connection, after the jobs before it, while the
@@ -150,19 +200,24 @@ class StagedPoints:
 
     def index_keys(self) -> None:
         """In the caller's transaction: the id index (the primary key after `attach`) and the
-        parent's unique indexes the table lacks."""
+        parent's unique indexes the table lacks; the series and extras tables' primary keys
+        and statistics, before the cells are summed from a join of points and series."""
         with connection.cursor() as cursor:
             cursor.execute(f"CREATE UNIQUE INDEX {self.key_index} ON {self.table} (id)")
             for definition in missing_indexes(cursor, self.table, unique=True):
                 cursor.execute(definition)
+            for table in DEPENDENT_TABLES:
+                part = partition_name(self.dataset_id, table)
+                cursor.execute(f"ALTER TABLE {part} ADD PRIMARY KEY (point_id)")
+                cursor.execute(f"ANALYZE {part}")
 
     def attach(self, dataset_id: int) -> None:
         """In the caller's transaction, once the indexes are built: name the table after the
         dataset, analyse it and attach it (ATTACH checks that every row is the dataset's)."""
-        # A table left by a deleted dataset whose id came round again (a flushed test database).
-        drop(dataset_id)
         name = partition_name(dataset_id)
         with connection.cursor() as cursor:
+            if has_partition(dataset_id):  # left by a deleted dataset whose id came round again
+                cursor.execute(f"DROP TABLE {name}")
             cursor.execute(f"ALTER TABLE {self.table} RENAME TO {name}")
             self.table = name
             cursor.execute(
@@ -174,6 +229,13 @@ class StagedPoints:
                 f"ALTER TABLE {POINT_TABLE} ATTACH PARTITION {name}"
                 f" FOR VALUES IN ({int(dataset_id)})"
             )
+            low, high = point_ids.id_range(dataset_id)
+            for table in DEPENDENT_TABLES:
+                part = partition_name(dataset_id, table)
+                cursor.execute(
+                    f"ALTER TABLE {table} ATTACH PARTITION {part}"
+                    f" FOR VALUES FROM ({low}) TO ({high})"
+                )
 
 
 class IndexBuild:
@@ -258,28 +320,38 @@ def missing_indexes(cursor: object, table: str, *, unique: bool) -> list[str]:
 
 
 def drop(dataset_id: int) -> bool:
-    """Drop the dataset's partition with its points' series and extras; whether there was one.
+    """Drop the dataset's partitions (points, series, extras); whether it had one.
 
-    Instant where a DELETE of millions of rows is not; it locks the points table for the rest
-    of the transaction, so callers commit soon after (a dataset deletion does).
+    Instant where a DELETE of millions of rows is not; it locks the parents for the rest of
+    the transaction, so callers commit soon after (a dataset deletion does). Series and
+    extras left in the DEFAULT partitions within the dataset's id range are deleted too.
     """
     if not has_partition(dataset_id):
+        delete_dependents(dataset_id)
         return False
-    table = partition_name(dataset_id)
     with connection.cursor() as cursor:
-        for dependent in (SERIES_TABLE, EXTRA_TABLE):
-            cursor.execute(f"DELETE FROM {dependent} WHERE point_id IN (SELECT id FROM {table})")
-        cursor.execute(f"DROP TABLE {table}")
+        for table in DEPENDENT_TABLES:
+            cursor.execute(f"DROP TABLE IF EXISTS {partition_name(dataset_id, table)}")
+        cursor.execute(f"DROP TABLE {partition_name(dataset_id)}")
+    delete_dependents(dataset_id)
     return True
+
+
+def delete_dependents(dataset_id: int) -> None:
+    """Delete the series and extras in the dataset's id range (pruned to its partitions)."""
+    low, high = point_ids.id_range(dataset_id)
+    with connection.cursor() as cursor:
+        for table in DEPENDENT_TABLES:
+            cursor.execute(
+                f"DELETE FROM {table} WHERE point_id >= %s AND point_id < %s", [low, high]
+            )
 
 
 def delete_points(dataset_id: int) -> None:
     """Delete a dataset's points, series and extras in set-based statements, keeping its
     partition (readers see the old points until the caller commits: what a reload wants)."""
-    points = f"SELECT id FROM {POINT_TABLE} WHERE dataset_id = %s"
+    delete_dependents(dataset_id)
     with connection.cursor() as cursor:
-        for dependent in (SERIES_TABLE, EXTRA_TABLE):
-            cursor.execute(f"DELETE FROM {dependent} WHERE point_id IN ({points})", [dataset_id])
         cursor.execute(f"DELETE FROM {POINT_TABLE} WHERE dataset_id = %s", [dataset_id])
 
 

@@ -28,6 +28,21 @@ def points_around(dataset: Dataset, place: GEOSGeometry, radius_m: float) -> tup
         return cursor.fetchone()
 
 
+def velocities_around(dataset: Dataset, place: GEOSGeometry, radius_m: float) -> np.ndarray:
+    """(velocity, velocity_std, los_east, los_north, los_up, lon, lat) of each of the
+    dataset's points with a velocity within radius_m metres of a place (on the ellipsoid):
+    (n, 7) float64, NaN for missing stds."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT velocity, COALESCE(velocity_std, 'NaN'), los_east, los_north, los_up,"
+            " ST_X(geom), ST_Y(geom)"
+            f" FROM {POINT_TABLE} WHERE dataset_id = %s AND velocity IS NOT NULL"
+            " AND ST_DWithin(geom::geography, ST_GeomFromEWKT(%s)::geography, %s)",
+            [dataset.pk, place.ewkt, radius_m],
+        )
+        return np.array(cursor.fetchall(), dtype=np.float64).reshape(-1, 7)
+
+
 def cell_mean_velocities(dataset: Dataset, cell_m: float) -> np.ndarray:
     """Per EPSG:3035 cell of cell_m metres holding points with a velocity: (column, row, mean
     velocity, mean longitude, mean latitude), an (n, 5) float64 array."""

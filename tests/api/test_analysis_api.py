@@ -36,7 +36,7 @@ def dataset_with(slug: str, dates: list, series: np.ndarray, lon=None, lat=None,
     count = len(series)
     lon = np.linspace(-1.05, -1.04, count) if lon is None else np.asarray(lon, dtype=float)
     lat = np.full(count, 43.7) if lat is None else np.asarray(lat, dtype=float)
-    ids = copy_in.reserve_point_ids(count)
+    ids = copy_in.reserve_point_ids(count, dataset.pk)
     pids = np.array([f"{slug[:4].upper()}{i:06d}" for i in range(count)])
     slopes = np.array([np.polyfit(LONG_YEARS[: len(dates)], row, 1)[0] for row in series])
     copy_in.copy_points(

@@ -29,7 +29,7 @@ def long_dataset(
     dataset.acquisition_dates = LONG_DATES
     dataset.save(update_fields=["acquisition_dates"])
     count = len(lon)
-    ids = copy_in.reserve_point_ids(count)
+    ids = copy_in.reserve_point_ids(count, dataset.pk)
     pids = np.array([f"{slug[:4].upper()}{i:06d}" for i in range(count)])
     names = ("los_east", "los_north", "los_up")
     attributes = {

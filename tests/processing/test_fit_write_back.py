@@ -35,7 +35,7 @@ def test_a_fit_updates_every_point_once_with_the_fit_of_its_series(db) -> None:
     dataset = make_dataset("hot-fit")
     dataset.acquisition_dates = LONG_DATES
     dataset.save(update_fields=["acquisition_dates"])
-    ids = copy_in.reserve_point_ids(count)
+    ids = copy_in.reserve_point_ids(count, dataset.pk)
     pids = np.array([f"HOT{i:06d}" for i in range(count)])
     attributes = {"velocity": np.zeros(count)}
     copy_in.copy_points(

@@ -151,7 +151,7 @@ def test_a_stale_table_of_a_reused_dataset_id_is_replaced() -> None:
     with connection.cursor() as cursor:  # what a flushed test database leaves behind
         cursor.execute(f"CREATE TABLE {stale} (LIKE {partitions.POINT_TABLE}, stale int)")
     with partitions.StagedPoints() as staged:
-        ids = copy_in.reserve_point_ids(3)
+        ids = copy_in.reserve_point_ids(3, dataset.pk)
         lon, lat = np.array([0.1, 0.2, 0.3]), np.array([45.1, 45.2, 45.3])
         copy_in.copy_points(dataset, ids, np.array(["A", "B", "C"]), lon, lat, {}, staged)
         copy_in.finish_load(dataset, staged)

@@ -141,7 +141,7 @@ def test_a_new_version_refreshes_the_cells(pass_time) -> None:
     dataset = grid_dataset()
     address = tile_of(*CENTRE, 6)
     _, before, _ = get_tile(client_for(), dataset.slug, *address)
-    ids = copy_in.reserve_point_ids(1)
+    ids = copy_in.reserve_point_ids(1, dataset.pk)
     copy_in.copy_points(
         dataset,
         ids,
