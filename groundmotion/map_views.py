@@ -11,7 +11,7 @@ from django.templatetags.static import static
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-from groundmotion import access, places
+from groundmotion import access, places, static_tiles
 from groundmotion.quantities import quantity
 
 
@@ -65,6 +65,7 @@ def viewer_config(request: HttpRequest) -> dict[str, Any]:
             "extent": extent_for(request, dataset),
             # The period slider's stops: the real acquisitions, irregular gaps included.
             "acquisition_dates": [date.isoformat() for date in dataset.acquisition_dates],
+            "archive_url": static_tiles.archive_url(request.user, dataset),
         }
         for dataset in access.visible_datasets(request.user).order_by("slug")
     ]
@@ -74,6 +75,7 @@ def viewer_config(request: HttpRequest) -> dict[str, Any]:
         "tileUrl": "/tiles/{slug}/{z}/{x}/{y}.pbf",
         "apiUrl": "/api/",
         "pointZoom": config["POINT_ZOOM"],
+        "archiveMaxZoom": static_tiles.default_max_zoom(),
         **basemap_config(),
         "user": access.describe(request.user),
         "loginUrl": f"{login_url()}?next=/map/",

@@ -44,6 +44,7 @@ from groundmotion.analysis import (
     resolve_reference,
 )
 from groundmotion.models import Dataset, Status, Visibility
+from operations.metrics import count_tile_lookup
 
 # Public tiles may sit in shared caches for a while; others only in the user's browser.
 PUBLIC_CACHE_CONTROL = "public, max-age=3600"
@@ -151,9 +152,11 @@ def compressed_tile(
     there for `seconds`."""
     key = tile_cache_key(dataset.pk, dataset.version, kind.name + asked.key, address)
     body = local_tiles.get(key)
+    count_tile_lookup("local", body is not None)
     if body is not None:
         return body
     body = cache.get(key)
+    count_tile_lookup("shared", body is not None)
     if body is None:
         body = compress(rendered(user, dataset, address, kind, asked))
         cache.set(key, body, seconds)

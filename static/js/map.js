@@ -40,9 +40,11 @@
       }
       return found;
     };
-    return new PointTiles(url, {
+    var archive = staticArchive(viewer, slug);
+    var layer = new PointTiles(url, {
+      archive: archive,
       interactive: true,
-      maxNativeZoom: 18,
+      maxNativeZoom: archive ? viewer.config.archiveMaxZoom : 18,
       vectorTileLayerStyles: { points: style, cells: style },
       // Copies the MVT feature id (the point's id) into the properties the click handler sees.
       getFeatureId: function (feature) {
@@ -51,6 +53,24 @@
       },
       fetchOptions: { credentials: "same-origin" },
     });
+    // Zooms past the archive's last are drawn from its last tiles, enlarged.
+    if (archive) {
+      archive.getHeader().then(function (header) {
+        if (header.maxZoom !== layer.options.maxNativeZoom) { layer.options.maxNativeZoom = header.maxZoom; layer.redraw(); }
+      }, function () {});
+    }
+    return layer;
+  }
+
+  /* The dataset's static PMTiles archive (docs/static-tiles.md), one reader per dataset, when
+     the server gave its URL (public datasets, anonymous users) and no analysis is asked (those
+     tiles are computed per request). */
+  function staticArchive(viewer, slug) {
+    var archiveUrl = datasetBySlug(viewer, slug).archive_url;
+    if (!archiveUrl || !window.pmtiles || GM.analysis.query(viewer.analysis)) return null;
+    viewer.archives = viewer.archives || {};
+    viewer.archives[slug] = viewer.archives[slug] || new window.pmtiles.PMTiles(archiveUrl);
+    return viewer.archives[slug];
   }
 
   function datasetBySlug(viewer, slug) {

@@ -13,7 +13,8 @@
    {radius, fill, fillColor, fillOpacity, stroke, color, weight} or [] (not drawn, not
    clickable); setFeatureStyle(id, style) / resetFeatureStyle(id); redraw(); "click" events
    with event.layer.properties (the feature id copied into properties.id); "tilerefused" with
-   event.body, the JSON of a 400 (a bad period or reference).
+   event.body, the JSON of a 400 (a bad period or reference). With options.archive (a
+   pmtiles.PMTiles, docs/static-tiles.md) tiles are read from that static archive instead.
 
    decodeTile is pure (tests/tiles/test_browser_decoder.py runs it in node on tiles PostGIS made). */
 (function () {
@@ -192,16 +193,7 @@
       canvas.style.height = size.y + "px";
       var key = this._tileCoordsToKey(coords);
       var url = L.Util.template(this._url, { x: coords.x, y: coords.y, z: coords.z });
-      fetch(url, this.options.fetchOptions).then(function (response) {
-        if (!response.ok) {
-          // A 400 names the analysis parameter the server could not use ({"start": "…"}).
-          if (response.status === 400) {
-            response.json().then(function (body) { self.fire("tilerefused", { body: body }); }, function () {});
-          }
-          return new ArrayBuffer(0);
-        }
-        return response.arrayBuffer();
-      }).then(function (buffer) {
+      this._tileBytes(coords, url).then(function (buffer) {
         schedule(function () {
           if (!self._map) return;
           var features = decodeTile(new Uint8Array(buffer), size.x);
@@ -219,6 +211,31 @@
         });
       }).catch(function (error) { done(error, canvas); });
       return canvas;
+    },
+
+    /* The tile's bytes: from the layer's PMTiles archive when it has one (options.archive, a
+       pmtiles.PMTiles; it inflates the tile), else from the tile endpoint. An archive that
+       cannot be read gives way to the endpoint for good. */
+    _tileBytes: function (coords, url) {
+      var self = this, archive = this.options.archive;
+      if (archive) {
+        return archive.getZxy(coords.z, coords.x, coords.y).then(function (tile) {
+          return tile && tile.data ? tile.data : new ArrayBuffer(0);
+        }, function () {
+          self.options.archive = null;
+          return self._tileBytes(coords, url);
+        });
+      }
+      return fetch(url, this.options.fetchOptions).then(function (response) {
+        if (!response.ok) {
+          // A 400 names the analysis parameter the server could not use ({"start": "…"}).
+          if (response.status === 400) {
+            response.json().then(function (body) { self.fire("tilerefused", { body: body }); }, function () {});
+          }
+          return new ArrayBuffer(0);
+        }
+        return response.arrayBuffer();
+      });
     },
 
     _styleOf: function (feature, zoom) {
