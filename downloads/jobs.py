@@ -6,23 +6,33 @@ it when complete, records the download, and reports points written of points pla
 state, progress and heartbeat go through processing/runs.py like every other job. The file is
 removed DOWNLOAD_FILE_HOURS after it was written (remove_expired_exports, run by celery beat);
 a failed job's directory is removed at once.
+
+A CSV export of at least JOB_FANOUT_POINTS points fans out (processing/fanout.py): each chunk
+writes the rows of one id range to a part file (rerun: the same bytes again), and the
+finishing step joins the header and the parts in id order into the file a single run writes.
+Each chunk and the finishing step apply the access rules again. MEDIA_ROOT must be shared by
+the workers, as it already is by the web servers that serve the file.
 """
 
 from __future__ import annotations
 
 import datetime
 import logging
+import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from downloads import service
-from groundmotion.exports.writers import EXTENSIONS, write_export
+from groundmotion.exports.writers import EXTENSIONS, Format, csv_chunks, csv_header, write_export
 from groundmotion.models import DownloadRecord, ProcessingJob
-from processing import runs
+from processing import fanout, runs
+from processing.models import FanOut, JobChunk
 
 State = ProcessingJob.State
 logger = logging.getLogger(__name__)
@@ -83,6 +93,8 @@ def run_export(job_id: int) -> None:
     job = ProcessingJob.objects.select_related("user").get(pk=job_id)
     with runs.running(job_id) as progress:
         try:
+            if fanout.start(job, progress):
+                return
             record = write_job_file(job, progress)
         except Exception as error:  # the job fails cleanly and says why; no partial file stays
             logger.exception("export job %s failed", job_id)
@@ -94,9 +106,10 @@ def run_export(job_id: int) -> None:
     )
 
 
-def write_job_file(job: ProcessingJob, progress: runs.Progress) -> DownloadRecord:
+def job_plan(job: ProcessingJob) -> service.DownloadPlan:
+    """The download as the job's user may have it now (the access rules applied again)."""
     parameters = job.parameters
-    plan = service.plan_download(
+    return service.plan_download(
         job.user,
         parameters["dataset"],
         parameters["format"],
@@ -104,9 +117,17 @@ def write_job_file(job: ProcessingJob, progress: runs.Progress) -> DownloadRecor
         parameters["polygon"],
         parameters.get("filters"),
     )
+
+
+def file_name(plan: service.DownloadPlan) -> str:
+    return f"{plan.dataset.slug}.{EXTENSIONS[plan.export_format]}"
+
+
+def write_job_file(job: ProcessingJob, progress: runs.Progress) -> DownloadRecord:
+    plan = job_plan(job)
     directory = export_directory(job)
     directory.mkdir(parents=True, exist_ok=True)
-    name = f"{plan.dataset.slug}.{EXTENSIONS[plan.export_format]}"
+    name = file_name(plan)
     planned = plan.point_count
     progress(0.0, f"writing {planned:,} points")
 
@@ -114,15 +135,85 @@ def write_job_file(job: ProcessingJob, progress: runs.Progress) -> DownloadRecor
         progress(done / max(planned, 1), f"written {done:,} of {planned:,} points")
 
     result = write_export(plan.export_format, plan.points, plan.dataset, directory / name, written)
-    plan.point_count = result.point_count
+    return record_job_file(job, plan, name, result.point_count, result.byte_count)
+
+
+def record_job_file(
+    job: ProcessingJob, plan: service.DownloadPlan, name: str, points: int, byte_count: int
+) -> DownloadRecord:
+    """The audit row of the written file, and the file on the job."""
+    parameters = job.parameters
+    plan.point_count = points
     with transaction.atomic():
-        record = service.record_download(job.user, plan, result.byte_count)
+        record = service.record_download(job.user, plan, byte_count)
         parameters["file"] = name
-        parameters["points_written"] = result.point_count
-        parameters["byte_count"] = result.byte_count
+        parameters["points_written"] = points
+        parameters["byte_count"] = byte_count
         parameters["record"] = record.pk  # the download's audit row, for the user's history
         ProcessingJob.objects.filter(pk=job.pk).update(parameters=parameters)
     return record
+
+
+def plan_chunks(job: ProcessingJob) -> fanout.Plan | None:
+    plan = job_plan(job)
+    if plan.export_format != Format.CSV or not fanout.wants_fanout(plan.point_count):
+        return None
+    ids = np.array(plan.points.order_by("id").values_list("id", flat=True), dtype=np.int64)
+    parts, points = fanout.split(ids, fanout.job_settings()["JOB_CHUNK_POINTS"])
+    return fanout.Plan(parts, points)
+
+
+def part_path(job: ProcessingJob, number: int) -> Path:
+    return export_directory(job) / f".chunk-{number:06d}.csv"
+
+
+def write_chunk(job: ProcessingJob, plan: FanOut, chunk: JobChunk) -> bytes:
+    """The CSV rows of the chunk's id range (no header) in its part file."""
+    download = job_plan(job)
+    points = download.points.filter(id__gte=chunk.first_id, id__lte=chunk.last_id)
+    target = part_path(job, chunk.number)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # A run declared lost may still be writing: each run writes a name of its own, and the
+    # rename leaves one complete part (both hold the same rows).
+    partial = target.with_name(f".partial-{os.getpid()}-{chunk.attempts}{target.name}")
+    written = [0]
+    blocks = csv_chunks(points, download.dataset, lambda done: written.__setitem__(0, done))
+    next(blocks)  # the header, written once by the finishing step
+    with open(partial, "wb") as out:
+        for block in blocks:
+            out.write(block)
+    partial.replace(target)
+    return fanout.pack({"points": np.array([written[0]], dtype=np.int64)})
+
+
+def join_chunks(
+    job: ProcessingJob, plan: FanOut, outputs: Iterator[bytes], progress: runs.Progress
+) -> fanout.Finished:
+    """Header and parts, in id order, into the job's file; then the audit row."""
+    download = job_plan(job)
+    name = file_name(download)
+    target = export_directory(job) / name
+    partial = target.with_name(f".partial-{name}")
+    points = 0
+    with open(partial, "wb") as out:
+        out.write(csv_header(download.dataset))
+        for number, output in enumerate(outputs):
+            points += int(fanout.unpack(output)["points"][0])
+            with open(part_path(job, number), "rb") as part:
+                shutil.copyfileobj(part, out, 2**20)
+            fanout.finishing_progress(progress, points, plan.total_points, "joining the file")
+    partial.replace(target)
+    for number in range(plan.chunks.count()):
+        part_path(job, number).unlink(missing_ok=True)
+    record = record_job_file(job, download, name, points, target.stat().st_size)
+    return fanout.Finished(f"{record.point_count:,} points, {record.byte_count:,} bytes")
+
+
+def remove_files_of(job: ProcessingJob) -> None:
+    shutil.rmtree(export_directory(job), ignore_errors=True)
+
+
+CHUNKED_EXPORT = fanout.Chunked(plan_chunks, write_chunk, join_chunks, remove_files_of)
 
 
 def remove_expired_exports() -> int:

@@ -14,12 +14,13 @@ from collections.abc import Callable
 import numpy as np
 
 from groundmotion.models import CornerReflector, Dataset, GNSSNetwork, ProcessingJob, Status
+from processing import static_tiles
 from processing.products import ProgressCallback, calibrate, decompose, fit, reflector
 
 Runner = Callable[[dict, ProgressCallback], Dataset | None]
 
 
-def _dataset(slug: object) -> Dataset:
+def dataset_by_slug(slug: object) -> Dataset:
     try:
         return Dataset.objects.get(slug=str(slug))
     except Dataset.DoesNotExist:
@@ -34,13 +35,13 @@ def _network(slug: object) -> GNSSNetwork:
 
 
 def run_fit(parameters: dict, progress: ProgressCallback) -> Dataset:
-    dataset = _dataset(parameters.get("dataset"))
+    dataset = dataset_by_slug(parameters.get("dataset"))
     fit.fit_dataset(dataset, progress)
     return dataset
 
 
 def run_reference(parameters: dict, progress: ProgressCallback) -> Dataset:
-    dataset = _dataset(parameters.get("dataset"))
+    dataset = dataset_by_slug(parameters.get("dataset"))
     fit.reference_dataset(
         dataset,
         pid=parameters.get("point", ""),
@@ -58,7 +59,7 @@ def _names(value: object) -> list[str]:
 
 def run_calibrate(parameters: dict, progress: ProgressCallback) -> Dataset:
     """dataset and output: one slug each, or lists (tracks of one pass, harmonised)."""
-    sources = [_dataset(slug) for slug in _names(parameters.get("dataset"))]
+    sources = [dataset_by_slug(slug) for slug in _names(parameters.get("dataset"))]
     network = _network(parameters.get("gnss"))
     outputs, _ = calibrate.calibrate_datasets(
         sources, network, _names(parameters["output"]), progress
@@ -69,8 +70,8 @@ def run_calibrate(parameters: dict, progress: ProgressCallback) -> Dataset:
 def run_decompose(parameters: dict, progress: ProgressCallback) -> Dataset:
     network = _network(parameters["gnss"]) if parameters.get("gnss") else None
     up, _ = decompose.decompose_datasets(
-        _dataset(parameters.get("ascending")),
-        _dataset(parameters.get("descending")),
+        dataset_by_slug(parameters.get("ascending")),
+        dataset_by_slug(parameters.get("descending")),
         up_slug=str(parameters["up"]),
         east_slug=str(parameters["east"]),
         cell_size=int(parameters.get("grid", 100)),
@@ -125,6 +126,7 @@ RUNNERS: dict[str, Runner] = {
     ProcessingJob.Kind.CALIBRATE: run_calibrate,
     ProcessingJob.Kind.DECOMPOSE: run_decompose,
     ProcessingJob.Kind.REFLECTOR: run_reflector,
+    "pmtiles": static_tiles.run_pmtiles,  # static public tiles (processing/static_tiles.py)
 }
 
 # Parameters each kind requires (checked by the API before a job is queued).

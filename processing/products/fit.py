@@ -71,10 +71,7 @@ def fit_dataset(dataset: Dataset, progress: ProgressCallback = no_progress) -> d
             timings["points"] += len(chunk["id"])
             progress(fraction, f"fitted {timings['points']:,} of {dataset.point_count:,} points")
             started = time.perf_counter()
-        # The tile cells hold sums of the velocities just rewritten: rebuild them, or the map
-        # below the point zoom keeps showing the old fit.
-        copy_in.refresh_summary(dataset)
-        record_provenance(dataset, software_provenance("fit", {}))
+        finish_fit(dataset)
     timings["total_s"] = time.perf_counter() - begun
     return timings
 
@@ -140,10 +137,23 @@ def reference_dataset(
             copy_in.update_parameters(chunk["id"], dict(result))
             count += len(chunk["id"])
             progress(fraction, f"re-referenced {count:,} of {dataset.point_count:,} points")
-        copy_in.refresh_summary(dataset)  # the cells' velocity sums, as after a fit
-        dataset.reference_pid = description.get("pid", "")
-        area = description.get("area")
-        dataset.reference_area = GEOSGeometry(area, srid=4326) if area else None
-        dataset.save(update_fields=["reference_pid", "reference_area", "updated_at"])
-        record_provenance(dataset, software_provenance("reference", description))
+        finish_reference(dataset, description)
     return {"points": count, **description}
+
+
+def finish_fit(dataset: Dataset) -> None:
+    """After every point's parameters are written (in the caller's transaction)."""
+    # The tile cells hold sums of the velocities just rewritten: rebuild them, or the map
+    # below the point zoom keeps showing the old fit.
+    copy_in.refresh_summary(dataset)
+    record_provenance(dataset, software_provenance("fit", {}))
+
+
+def finish_reference(dataset: Dataset, description: dict) -> None:
+    """After every series and parameters are written (in the caller's transaction)."""
+    copy_in.refresh_summary(dataset)  # the cells' velocity sums, as after a fit
+    dataset.reference_pid = description.get("pid", "")
+    area = description.get("area")
+    dataset.reference_area = GEOSGeometry(area, srid=4326) if area else None
+    dataset.save(update_fields=["reference_pid", "reference_area", "updated_at"])
+    record_provenance(dataset, software_provenance("reference", description))

@@ -38,6 +38,7 @@ POINTS = [
     "groundmotion.exports.writers:csv_rows",
     "groundmotion.storage.copy_out:take_rows",
     "downloads.service:record_download",
+    "processing.fanout:compute_chunk",
 ]
 
 
