@@ -13,5 +13,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("", include("downloads.urls")),
     path("ogc/", include("ogc.urls")),
+    # /healthz, /readyz, /metrics (answered earlier still by operations.middleware).
+    path("", include("operations.urls")),
     path("", include("groundmotion.urls")),
 ]
