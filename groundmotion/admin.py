@@ -4,6 +4,7 @@ datasets' extents and tiles under them (static/js/admin-map.js)."""
 from __future__ import annotations
 
 import csv
+import threading
 
 from django import forms
 from django.contrib import admin, messages
@@ -11,6 +12,8 @@ from django.contrib.admin.helpers import ActionForm
 from django.contrib.auth.models import Group
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.template.loader import render_to_string
+from django.utils.safestring import SafeString, mark_safe
 from leaflet.admin import LeafletGeoAdmin
 
 from groundmotion import access, cells, curation
@@ -26,11 +29,13 @@ from groundmotion.models import (
     ReflectorMeasurement,
     Status,
 )
+from groundmotion.validation import gnss_validation
 
 # Rendered by the form renderer, which reads app templates only.
 MAP_WIDGET = "groundmotion/admin_map_widget.html"
 MAP_CHANGE_FORM = "admin/groundmotion/map_change_form.html"
 MAP_DATASETS = 10
+_request = threading.local()  # the user of the change form being drawn in this thread
 
 
 def map_context(request: HttpRequest, datasets: QuerySet[Dataset]) -> dict:
@@ -89,6 +94,7 @@ class DatasetAdmin(LeafletGeoAdmin):
         "created_at",
         "updated_at",
         "provenance",
+        "gnss_validation",
         "metadata",
         "acquisition_dates",
     ]
@@ -105,6 +111,7 @@ class DatasetAdmin(LeafletGeoAdmin):
         return field
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        _request.user = request.user  # for the read-only GNSS validation, in this thread
         datasets = Dataset.objects.filter(pk=object_id) if object_id else Dataset.objects.none()
         context = {**map_context(request, datasets), **(extra_context or {})}
         return super().changeform_view(request, object_id, form_url, context)
@@ -124,6 +131,15 @@ class DatasetAdmin(LeafletGeoAdmin):
     @admin.display(description="Dates")
     def date_count(self, dataset: Dataset) -> int:
         return len(dataset.acquisition_dates)
+
+    @admin.display(description="GNSS validation")
+    def gnss_validation(self, dataset: Dataset) -> SafeString:
+        # The template escapes every value; station codes come from uploaded files.
+        user = getattr(_request, "user", None)
+        rows = user is not None and access.sees_station_ties(user, dataset)
+        report = gnss_validation(dataset, with_stations=rows)
+        html = render_to_string("groundmotion/gnss_validation.html", {"report": report})
+        return mark_safe(html)
 
     @admin.action(description="Publish the selected datasets", permissions=["change"])
     def publish(self, request: HttpRequest, queryset: QuerySet[Dataset]) -> None:

@@ -10,6 +10,7 @@ from groundmotion.api.gnss_series import gnss_series
 
 urlpatterns = [
     path("datasets/", views.datasets, name="api-datasets"),
+    path("datasets/<slug:slug>/", views.dataset_detail, name="api-dataset"),
     path("datasets/<slug:slug>/points/", views.points, name="api-points"),
     path("points/<int:point_id>/", views.point_detail, name="api-point"),
     path("points/<int:point_id>/plot.png", views.point_plot_png, name="api-point-plot-png"),

@@ -28,10 +28,11 @@ from groundmotion.api.openapi import (
     error_responses,
 )
 from groundmotion.api.point_analysis import PointView, point_view
-from groundmotion.models import CornerReflector, GNSSStation, PointSeries
+from groundmotion.models import CornerReflector, Dataset, GNSSStation, PointSeries
 from groundmotion.quantities import SIGN_CONVENTIONS, quantity
-from groundmotion.storage import series_codec
+from groundmotion.storage import point_ids, series_codec
 from groundmotion.storage.tables import POINT_FLOAT_COLUMNS
+from groundmotion.validation import gnss_validation
 
 POINT_LIST_LIMIT = 10_000
 AREA_POINT_LIMIT = 500_000
@@ -53,16 +54,34 @@ class Latitude(Func):
 @api_view(["GET"])
 def datasets(request: Request) -> Response:
     visible = access.visible_datasets(request.user).order_by("slug")
-    items = []
-    for dataset in visible:
-        item = dict(dataset.to_dict())
-        item["sees_points"] = access.sees_points(request.user, dataset)
-        item["quantity"] = quantity(dataset)
-        count, extent = access.visible_summary(request.user, dataset)
-        item["point_count"], item["extent"] = count, list(extent) if extent else None
-        item["tiles"] = f"/tiles/{dataset.slug}/{{z}}/{{x}}/{{y}}.pbf"
-        items.append(item)
+    items = [dataset_item(request.user, dataset) for dataset in visible]
     return Response({"datasets": items, "sign_convention": SIGN_CONVENTIONS})
+
+
+def dataset_item(user: access.AnyUser, dataset: Dataset) -> dict:
+    """What the list and the detail say of a dataset the user may see (counts and extent of
+    the points they may see)."""
+    item = dict(dataset.to_dict())
+    item["sees_points"] = access.sees_points(user, dataset)
+    item["quantity"] = quantity(dataset)
+    count, extent = access.visible_summary(user, dataset)
+    item["point_count"], item["extent"] = count, list(extent) if extent else None
+    item["tiles"] = f"/tiles/{dataset.slug}/{{z}}/{{x}}/{{y}}.pbf"
+    return item
+
+
+@extend_schema(
+    operation_id="api_dataset_retrieve",
+    responses={200: OpenApiTypes.OBJECT, **error_responses(404)},
+    summary="One dataset; an L2b calibrated here has its GNSS validation (leave one station out)",
+)
+@api_view(["GET"])
+def dataset_detail(request: Request, slug: str) -> Response:
+    dataset, _ = access.get_dataset_for_user(request.user, slug)
+    item = dataset_item(request.user, dataset)
+    rows = access.sees_station_ties(request.user, dataset)
+    item["gnss_validation"] = gnss_validation(dataset, with_stations=rows)
+    return Response(item)
 
 
 @extend_schema(
@@ -259,7 +278,9 @@ def area_mean(request: Request) -> Response | HttpResponse:
     dataset, _ = access.get_dataset_for_user(request.user, slug)
     access.require_points(request.user, dataset)
     inside = access.visible_points(request.user, dataset).filter(geom__intersects=polygon)
-    chunks = PointSeries.objects.filter(point__in=inside.values("pk"))
+    chunks = PointSeries.objects.filter(
+        point_ids.series_of(dataset.pk), point__in=inside.values("pk")
+    )
     stored = list(chunks.values_list("displacements", "point__velocity")[: AREA_POINT_LIMIT + 1])
     if len(stored) > AREA_POINT_LIMIT:
         return Response(

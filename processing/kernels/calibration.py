@@ -6,6 +6,9 @@ to InSAR-minus-GNSS LOS velocity differences at the stations:
 - order 0 (offset) with fewer than 3 stations, order 1 (plane) with 3 to 11,
 - order 2 (quadratic) from 12 stations: at least two stations per coefficient, so that a
   single bad station cannot bend the surface. Documented in the README.
+The count only bounds the order: `choose_surface` keeps the lower order when it predicts the
+left-out stations better (leave-one-station-out), and rejects a station whose left-out
+misfit is far outside the others' (a monument moving on its own), from 5 stations up.
 """
 
 from __future__ import annotations
@@ -42,6 +45,65 @@ def interpolate_stations(
         weights = 1.0 / np.maximum(distance, 1e-6) ** power
         out[part] = (weights @ values) / weights.sum(axis=1)
     return out
+
+
+TRIM_SHARE = 0.2
+LOCAL_PLANE_POINTS = 10
+
+
+def tie_velocity(
+    velocities: np.ndarray, stds: np.ndarray, x: np.ndarray, y: np.ndarray
+) -> tuple[float, float]:
+    """The InSAR velocity at a station (x = y = 0, km) from the points around it, and its
+    std (mm/yr).
+
+    Points cluster where buildings are, rarely centred on the station: their mean or median
+    is the ground motion at their centroid, biased wherever the motion has a gradient (a
+    subsidence bowl). From LOCAL_PLANE_POINTS points up, a plane in x, y is fitted to them
+    and read at the station, after the highest and lowest TRIM_SHARE of its residuals are
+    cut (a few points on moving buildings, as the median would), if its slopes pass an F
+    test; otherwise, and with fewer points, the trimmed mean. The std is the points' robust
+    scatter about the estimate over the square root of their count, plus the part of that
+    scatter their own stds do not explain. One or two points show no scatter: their std is 0
+    and the GNSS std alone weighs the tie (a point's own velocity_std need not describe its
+    velocity column: make_demo's is noise-free).
+    """
+    values = np.asarray(velocities, dtype=np.float64)
+    if len(values) < 3:
+        return float(values.mean()), 0.0
+    keep = np.ones(len(values), dtype=bool)
+    design = np.column_stack([np.ones(len(values)), x, y])
+    if len(values) < LOCAL_PLANE_POINTS:
+        design = design[:, :1]
+    for _ in range(2):
+        coefficients = np.linalg.lstsq(design[keep], values[keep], rcond=None)[0]
+        residual = values - design @ coefficients
+        low, high = np.quantile(residual, [TRIM_SHARE, 1 - TRIM_SHARE])
+        keep = (residual >= low) & (residual <= high)
+    coefficients = np.linalg.lstsq(design[keep], values[keep], rcond=None)[0]
+    if design.shape[1] == 3 and not _gradient_shows(values[keep], design[keep], coefficients):
+        coefficients = np.array([values[keep].mean()])  # flat ground: the plane only adds noise
+        design = design[:, :1]
+    residual = values - design @ coefficients
+    scatter = 1.4826 * float(np.median(np.abs(residual - np.median(residual))))
+    stds = np.asarray(stds, dtype=np.float64)
+    noise = float(np.nanmedian(stds)) if np.isfinite(stds).any() else 0.0
+    # Scatter beyond the points' own noise is ground moving differently within the radius:
+    # reading it at the station is uncertain by about that much, however many points.
+    moving = max(scatter**2 - noise**2, 0.0)
+    return float(coefficients[0]), float(np.sqrt(max(scatter, 1e-3) ** 2 / len(values) + moving))
+
+
+GRADIENT_F = 4.0  # about the 2 % point of F(2, n) for the tie sizes met
+
+
+def _gradient_shows(values: np.ndarray, design: np.ndarray, coefficients: np.ndarray) -> bool:
+    """Whether the plane explains the points better than their mean by more than noise would
+    (F test of the two slopes)."""
+    plane = float(np.sum((values - design @ coefficients) ** 2))
+    flat = float(np.sum((values - values.mean()) ** 2))
+    spare = len(values) - 3
+    return spare > 0 and plane > 0 and (flat - plane) / 2 / (plane / spare) > GRADIENT_F
 
 
 def project_on_los(
@@ -92,6 +154,163 @@ def fit_surface(
         design * weights[:, None], np.asarray(difference) * weights, rcond=None
     )
     return coefficients
+
+
+def surface_covariance(
+    x: np.ndarray, y: np.ndarray, std: np.ndarray, order: int, scale: float = 1.0
+) -> np.ndarray:
+    """Covariance (mm/yr)² of the coefficients: (GᵀWG)⁻¹ times the variance factor `scale`."""
+    design = surface_design(np.asarray(x, float), np.asarray(y, float), order)
+    weights = 1.0 / np.maximum(np.asarray(std, float), 0.05) ** 2
+    return np.linalg.pinv(design.T @ (design * weights[:, None])) * scale
+
+
+def surface_std(covariance: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Standard deviation (mm/yr) of the fitted surface at points (km)."""
+    order = {1: 0, 3: 1, 6: 2}[len(covariance)]
+    design = surface_design(np.asarray(x, float), np.asarray(y, float), order)
+    return np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", design, covariance, design), 0.0))
+
+
+SITE_KM = 2.0
+
+
+def sites(x: np.ndarray, y: np.ndarray, within_km: float = SITE_KM) -> np.ndarray:
+    """A label per station: stations closer than within_km (chained) share one site."""
+    near = np.hypot(x[:, None] - x[None, :], y[:, None] - y[None, :]) < within_km
+    pairs = np.argwhere(np.triu(near, k=1))
+    return _components(len(x), pairs)
+
+
+def leave_one_out(
+    x: np.ndarray,
+    y: np.ndarray,
+    difference: np.ndarray,
+    std: np.ndarray,
+    order: int,
+    site: np.ndarray | None = None,
+) -> np.ndarray:
+    """Each station's misfit (mm/yr) against the surface fitted to the other stations
+    (outside its site, if sites are given: neighbours share errors, such as ground moving
+    under both, that would hide each other).
+
+    The others fit `order` if they can, else the order their count allows; NaN when a
+    station is alone.
+    """
+    x, y, difference = (np.asarray(a, float) for a in (x, y, difference))
+    site = np.arange(len(x)) if site is None else site
+    out = np.full(len(x), np.nan)
+    for k in range(len(x)):
+        others = site != site[k]
+        if not others.any():
+            continue
+        kept = min(order, surface_order(int(others.sum())))
+        coefficients = fit_surface(x[others], y[others], difference[others], std[others], kept)
+        out[k] = difference[k] - evaluate_surface(coefficients, x[k : k + 1], y[k : k + 1])[0]
+    return out
+
+
+COEFFICIENTS = {0: 1, 1: 3, 2: 6}
+REJECT_FROM_STATIONS = 5
+REJECT_SIGMAS = 4.0
+
+
+def choose_surface(x: np.ndarray, y: np.ndarray, difference: np.ndarray, std: np.ndarray) -> dict:
+    """The surface order and the stations kept (see module docstring).
+
+    Returns order, kept (bool per station) and the leave-one-out misfits (mm/yr) of every
+    station against the surface of the kept others (`loso`).
+    """
+    x, y, difference, std = (np.asarray(a, float) for a in (x, y, difference, std))
+    kept = np.ones(len(x), dtype=bool)
+    # Rejection first, with the order the count allows: a bad station must not pick the order.
+    while kept.sum() >= max(REJECT_FROM_STATIONS, 0.75 * len(x)):
+        worst, score = _worst_station(x[kept], y[kept], difference[kept], std[kept])
+        if score <= REJECT_SIGMAS:
+            break
+        kept[np.flatnonzero(kept)[worst]] = False
+    order = _best_order(x[kept], y[kept], difference[kept], std[kept])
+    out = np.full(len(x), np.nan)
+    out[kept] = leave_one_out(x[kept], y[kept], difference[kept], std[kept], order)
+    if (~kept).any():
+        coefficients = fit_surface(x[kept], y[kept], difference[kept], std[kept], order)
+        rejected = ~kept
+        surface = evaluate_surface(coefficients, x[rejected], y[rejected])
+        out[rejected] = difference[rejected] - surface
+    return {"order": order, "kept": kept, "loso": out}
+
+
+def _worst_station(
+    x: np.ndarray, y: np.ndarray, difference: np.ndarray, std: np.ndarray
+) -> tuple[int, float]:
+    """The station least like the others and how unlike: its misfit against a plane fitted
+    to the stations outside its site, in units of that plane's prediction error there (the
+    others' scatter about it, never below the station's std, grown by the leverage of the
+    prediction). A bad station inflates every other station's misfit, not its own scale,
+    so it stands out where a spread of all misfits would not. A plane, not the surface's
+    own order: a quadratic extrapolated to a site left out at the edge is no judge."""
+    site = sites(x, y)
+    scores = np.zeros(len(x))
+    for k in range(len(x)):
+        others = site != site[k]
+        if others.sum() < 4:
+            continue
+        design = surface_design(x[others], y[others], 1)
+        coefficients = fit_surface(x[others], y[others], difference[others], std[others], 1)
+        residual = difference - evaluate_surface(coefficients, x, y)
+        scatter = np.sqrt(np.sum(residual[others] ** 2) / (int(others.sum()) - 3))
+        at = surface_design(x[k : k + 1], y[k : k + 1], 1)[0]
+        leverage = float(at @ np.linalg.pinv(design.T @ design) @ at)
+        scale = max(float(scatter), float(std[k])) * np.sqrt(1.0 + leverage)
+        scores[k] = abs(residual[k]) / scale
+    worst = int(np.argmax(scores))
+    return worst, float(scores[worst])
+
+
+def _best_order(x: np.ndarray, y: np.ndarray, difference: np.ndarray, std: np.ndarray) -> int:
+    """The allowed order whose leave-one-out misfits are smallest (weighted); the count's
+    order when the stations are too few to leave one out."""
+    allowed = surface_order(len(x))
+    if len(x) - 1 < COEFFICIENTS[allowed]:
+        return allowed
+    best, best_score = allowed, np.inf
+    site = sites(x, y)
+    for order in range(allowed + 1):
+        if len(x) - 1 < COEFFICIENTS[order]:
+            continue
+        misfit = leave_one_out(x, y, difference, std, order, site)
+        if not np.isfinite(misfit).all():
+            continue
+        score = float(np.mean((misfit / np.maximum(std, 0.05)) ** 2))
+        if score < best_score - 1e-12:
+            best, best_score = order, score
+    return best
+
+
+def pair_requirement(
+    x: np.ndarray,
+    y: np.ndarray,
+    misfit: np.ndarray,
+    requirement: float = 3.0,
+    distances_km: tuple[float, float] = (0.1, 50.0),
+) -> dict:
+    """OPERA Cal/Val's relative test on station pairs: for every pair 0.1-50 km apart, the
+    double difference (InSAR_i - InSAR_j) - (GNSS_i - GNSS_j) = misfit_i - misfit_j; the
+    share of pairs within `requirement` mm/yr (OPERA passes at 68.3 %)."""
+    finite = np.flatnonzero(np.isfinite(misfit))
+    i, j = np.triu_indices(len(finite), k=1)
+    i, j = finite[i], finite[j]
+    distance = np.hypot(x[i] - x[j], y[i] - y[j])
+    inside = (distance >= distances_km[0]) & (distance <= distances_km[1])
+    double = np.abs(misfit[i] - misfit[j])[inside]
+    share = float(np.mean(double <= requirement)) if len(double) else None
+    return {
+        "pairs": int(inside.sum()),
+        "requirement_mm_yr": requirement,
+        "distance_km": list(distances_km),
+        "share_within": share,
+        "passes": None if share is None else share >= 0.683,
+    }
 
 
 def evaluate_surface(coefficients: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -1,11 +1,20 @@
 """GNSS calibration: an L2a dataset tied to a GNSS network becomes a new L2b dataset.
 
-1. InSAR LOS velocity at each station: median of the points within STATION_RADIUS_M.
+1. InSAR LOS velocity at each station from the points within STATION_RADIUS_M, trimmed: a
+   plane through them read at the station where they show a gradient, else their mean, with
+   its std (kernels/calibration.tie_velocity).
 2. GNSS LOS velocity: the station's ENU velocity projected on those points' mean LOS vector.
-3. A long-wavelength surface fitted to InSAR minus GNSS (kernels/calibration.py picks the
-   order from the station count), evaluated at every point and removed from its velocity and
-   series (surface x years); the parameters are re-fitted.
-4. The report gives each station's misfit before and after.
+3. A long-wavelength surface fitted to InSAR minus GNSS (kernels/calibration.py bounds the
+   order by the station count, keeps a lower one when it predicts left-out stations better
+   and rejects a station moving on its own), evaluated at every point and removed from its
+   velocity and series (surface x years). The source's velocity column is kept, less the
+   surface: re-fitting it from the series would replace the provider's estimate with ours
+   (the same on EGMS files, noisier where the column is better). Its std grows by the
+   surface's own std.
+4. The report gives each station's misfit before and after, and the leave-one-station-out
+   validation: each station's InSAR minus GNSS LOS velocity against the surface fitted
+   without it, their RMSE and OPERA Cal/Val's pair test (share of station pairs 0.1-50 km
+   apart whose double difference is within 3 mm/yr).
 5. Tracks of one pass calibrated together are harmonised: the median velocity difference
    of each overlapping pair on common 100 m cells gives per-track offsets (least squares,
    station-weighted mean held at zero), removed like the surface; the report gives each
@@ -37,24 +46,32 @@ def station_ties(dataset: Dataset, network: GNSSNetwork) -> list[dict]:
     """Per station: InSAR and GNSS LOS velocities (mm/yr) where points surround it."""
     ties = []
     for station in network.stations.all():
-        count, insar, east, north, up = queries.points_around(
-            dataset, station.geom, STATION_RADIUS_M
-        )
-        if not count:
+        around = queries.velocities_around(dataset, station.geom, STATION_RADIUS_M)
+        if not len(around):
             continue
+        x, y = calibration.local_km(around[:, 5], around[:, 6], station.geom.x, station.geom.y)
+        insar, insar_std = calibration.tie_velocity(around[:, 0], around[:, 1], x, y)
+        east, north, up = around[:, 2:5].mean(axis=0)
         gnss = calibration.project_on_los(
             station.velocity_east, station.velocity_north, station.velocity_up, east, north, up
         )
-        std = np.hypot(station.velocity_up_std or 0.5, station.velocity_east_std or 0.5)
+        # The GNSS std along the LOS (each component 0.5 mm/yr when the network gives none).
+        gnss_std = np.sqrt(
+            ((station.velocity_east_std or 0.5) * east) ** 2
+            + ((station.velocity_north_std or 0.5) * north) ** 2
+            + ((station.velocity_up_std or 0.5) * up) ** 2
+        )
         ties.append(
             {
                 "code": station.code,
                 "lon": station.geom.x,
                 "lat": station.geom.y,
-                "points": count,
+                "points": len(around),
                 "insar": insar,
+                "insar_std": insar_std,
                 "gnss": float(gnss),
-                "std": float(std),
+                "gnss_std": float(gnss_std),
+                "std": float(np.hypot(gnss_std, insar_std)),
             }
         )
     return ties
@@ -70,18 +87,37 @@ def calibration_surface(dataset: Dataset, network: GNSSNetwork) -> tuple[np.ndar
         np.array([t["lon"] for t in ties]), np.array([t["lat"] for t in ties]), centre.x, centre.y
     )
     difference = np.array([t["insar"] - t["gnss"] for t in ties])
-    coefficients = calibration.fit_surface(x, y, difference, np.array([t["std"] for t in ties]))
+    std = np.array([t["std"] for t in ties])
+    chosen = calibration.choose_surface(x, y, difference, std)
+    kept, order = chosen["kept"], chosen["order"]
+    coefficients = calibration.fit_surface(x[kept], y[kept], difference[kept], std[kept], order)
     after = difference - calibration.evaluate_surface(coefficients, x, y)
-    for tie, before_value, after_value in zip(ties, difference, after, strict=True):
-        tie["misfit_before"], tie["misfit_after"] = float(before_value), float(after_value)
+    for k, tie in enumerate(ties):
+        tie["misfit_before"], tie["misfit_after"] = float(difference[k]), float(after[k])
+        tie["left_out_misfit"] = float(chosen["loso"][k])
+        tie["rejected"] = not bool(kept[k])
+    # A-posteriori variance factor of the kept stations, never below 1 (the stds' own).
+    spare = int(kept.sum()) - len(coefficients)
+    chi2 = float(np.sum((after[kept] / std[kept]) ** 2))
+    scale = max(1.0, chi2 / spare) if spare > 0 else 1.0
+    covariance = calibration.surface_covariance(x[kept], y[kept], std[kept], order, scale)
+    loso = chosen["loso"][kept]
     report = {
         "network": network.slug,
         "centre": [centre.x, centre.y],
-        "surface_order": calibration.surface_order(len(ties)),
+        "surface_order": order,
+        "surface_order_allowed": calibration.surface_order(int(kept.sum())),
         "coefficients": coefficients.tolist(),
+        "covariance": covariance.tolist(),
         "stations": ties,
+        "rejected": [t["code"] for t in ties if t["rejected"]],
         "rms_before": float(np.sqrt(np.mean(difference**2))),
-        "rms_after": float(np.sqrt(np.mean(after**2))),
+        "rms_after": float(np.sqrt(np.mean(after[kept] ** 2))),
+        "leave_one_out": {
+            "rmse": float(np.sqrt(np.nanmean(loso**2))) if np.isfinite(loso).any() else None,
+            "stations": int(np.isfinite(loso).sum()),
+            **calibration.pair_requirement(x, y, np.where(kept, chosen["loso"], np.nan)),
+        },
     }
     return coefficients, report
 
@@ -169,6 +205,7 @@ def _write_calibrated(
     output: Dataset,
     staged: partitions.StagedPoints,
     coefficients: np.ndarray,
+    covariance: np.ndarray,
     centre: list[float],
     offset: float,
     progress: ProgressCallback,
@@ -184,8 +221,13 @@ def _write_calibrated(
         correction = calibration.evaluate_surface(coefficients, x, y) + offset
         velocity.remove_velocity(chunk["series"], correction, years)
         attributes = {name: chunk[name] for name in copy_in.POINT_FLOAT_COLUMNS}
-        attributes.update(velocity.fit_series(chunk["series"], years, source.wavelength_m * 1e3))
-        ids = copy_in.reserve_point_ids(len(chunk["id"]))
+        attributes["velocity"] = attributes["velocity"] - correction
+        fitted = velocity.fit_series(chunk["series"], years, source.wavelength_m * 1e3)
+        for name, values in fitted.items():  # the fit only where the source has no value
+            attributes[name] = np.where(np.isfinite(attributes[name]), attributes[name], values)
+        surface = calibration.surface_std(covariance, x, y)
+        attributes["velocity_std"] = np.hypot(attributes["velocity_std"], surface)
+        ids = copy_in.reserve_point_ids(len(chunk["id"]), output.pk)
         pids = copy_out.read_pids(source, (int(chunk["id"][0]), int(chunk["id"][-1])))
         copy_in.copy_points(output, ids, pids, chunk["lon"], chunk["lat"], attributes, staged)
         copy_in.copy_series(ids, chunk["series"])
@@ -245,6 +287,7 @@ def calibrate_datasets(
                 output,
                 staged[number],
                 coefficients,
+                np.array(report["covariance"]),
                 report["centre"],
                 offset,
                 _share_of(progress, number, share),

@@ -41,6 +41,9 @@ class Geometry:
     series: np.ndarray
     days: np.ndarray
     north_velocity: np.ndarray | None = None  # GNSS north per point, mm/yr
+    # Velocity error shared by the geometry's points (mm/yr std per point): the GNSS
+    # calibration surface's. The series' scatter cannot show it, so it is propagated.
+    common_velocity_std: np.ndarray | None = None
 
 
 def common_days(geometries: list[Geometry], step_days: int = STEP_DAYS) -> np.ndarray:
@@ -94,6 +97,7 @@ def decompose_arrays(
         np.concatenate([g.los_up for g in geometries])[order],
         np.concatenate(prepared)[order],
     )
+    common = _common_velocity_std(geometries, groups)
     years = velocity.years_since_first(days)
     centre_e, centre_n = decomposition.cell_centres(groups["column"], groups["row"], cell_size)
     out: dict = {
@@ -105,12 +109,36 @@ def decompose_arrays(
     }
     for name in ("east", "up"):
         series = shift_to_model_origin(solved[name], years)
-        out[name] = {
-            "series": series,
-            "std": solved[f"{name}_std"],
-            "fit": velocity.fit_series(series, years),
-        }
+        fit = velocity.fit_series(series, years)
+        if common is not None:
+            fit["velocity_std"] = np.hypot(fit["velocity_std"], common[name]).astype(np.float32)
+        out[name] = {"series": series, "std": solved[f"{name}_std"], "fit": fit}
     return out
+
+
+def _common_velocity_std(geometries: list[Geometry], groups: dict) -> dict | None:
+    """Per cell, the std (mm/yr) of east and up due to each geometry's common error: the
+    same solve applied to that error, geometries independent of each other."""
+    if all(g.common_velocity_std is None for g in geometries):
+        return None
+    sizes = [len(g.easting) for g in geometries]
+    errors = np.zeros((sum(sizes), len(geometries)), dtype=np.float32)
+    start = 0
+    for k, (g, size) in enumerate(zip(geometries, sizes, strict=True)):
+        if g.common_velocity_std is not None:
+            errors[start : start + size, k] = g.common_velocity_std
+        start += size
+    order = groups["order"]
+    solved = decomposition.solve_cells(
+        groups["starts"],
+        np.concatenate([g.los_east for g in geometries])[order],
+        np.concatenate([g.los_up for g in geometries])[order],
+        errors[order],
+    )
+    return {
+        name: np.sqrt(np.sum(solved[name].astype(np.float64) ** 2, axis=1))
+        for name in ("east", "up")
+    }
 
 
 GEOMETRY_COLUMNS = {
@@ -180,7 +208,13 @@ def band_envelope(datasets: list[Dataset], northing_m: tuple[float, float]) -> t
 
 
 def north_velocity(data: dict, dataset: Dataset, network: GNSSNetwork | None):
-    """GNSS north velocity (mm/yr) at each point by inverse-distance weighting, or None."""
+    """GNSS north velocity (mm/yr) at each point, or None without a network: the network's
+    long-wavelength north, a surface fitted to the stations' north velocities as the
+    calibration fits its own (kernels/calibration.choose_surface: order bounded by the
+    count, stations moving on their own rejected; a mean below 5 stations). Interpolating
+    the stations one by one (IDW) spread a station's local motion, a subsidence bowl's
+    inward pull, over its whole neighbourhood: L3 up 0.41 instead of 0.37 mm/yr on
+    bench/validation.py's "eight"."""
     if network is None:
         return None
     stations = list(network.stations.all())
@@ -193,9 +227,16 @@ def north_velocity(data: dict, dataset: Dataset, network: GNSSNetwork | None):
         centre.x,
         centre.y,
     )
+    values = np.array([s.velocity_north for s in stations], dtype=float)
+    std = np.array([s.velocity_north_std or 0.5 for s in stations], dtype=float)
+    chosen = calibration.choose_surface(sx, sy, values, std)
+    kept = chosen["kept"]
+    # Too few stations to check a plane against left-out ones: their weighted mean (a plane
+    # through 3 noisy stations tilts the whole region; bench/validation.py "three").
+    order = chosen["order"] if len(stations) >= calibration.REJECT_FROM_STATIONS else 0
+    coefficients = calibration.fit_surface(sx[kept], sy[kept], values[kept], std[kept], order)
     x, y = calibration.local_km(data["lon"], data["lat"], centre.x, centre.y)
-    values = np.array([s.velocity_north for s in stations])
-    return calibration.interpolate_stations(sx, sy, values, x, y)
+    return calibration.evaluate_surface(coefficients, x, y)
 
 
 def read_geometry(
@@ -216,7 +257,18 @@ def read_geometry(
         data["series"],
         dataset_days(dataset),
         north_velocity(data, dataset, network),
+        calibration_std(data, dataset),
     )
+
+
+def calibration_std(data: dict, dataset: Dataset) -> np.ndarray | None:
+    """The std (mm/yr) of an L2b's GNSS calibration surface at each point, from the
+    covariance its calibration stored; None for datasets calibrated elsewhere."""
+    report = (dataset.provenance or {}).get("calibration") or {}
+    if "covariance" not in report:
+        return None
+    x, y = calibration.local_km(data["lon"], data["lat"], *report["centre"])
+    return calibration.surface_std(np.array(report["covariance"]), x, y)
 
 
 def _create_outputs(
@@ -248,7 +300,7 @@ def _write_cells(
     pids = decomposition.cell_pids(result["column"], result["row"])
     for name, output in outputs.items():
         part = result[name]
-        ids = copy_in.reserve_point_ids(len(pids))
+        ids = copy_in.reserve_point_ids(len(pids), output.pk)
         fit = dict(part["fit"])
         copy_in.copy_points(output, ids, pids, np.asarray(lon), np.asarray(lat), fit, tables[name])
         copy_in.copy_series(ids, part["series"])

@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.db.models import F
 
+from groundmotion import static_tile_jobs
 from groundmotion.models import Dataset, Status, Visibility
 from groundmotion.storage import partitions
 
@@ -86,6 +87,8 @@ def change_state(dataset: Dataset, field: str, old: str, new: str) -> None:
     )
     if changed != 1:
         raise CommandError(f"{dataset.slug}: {field} is not '{old}'; nothing changed")
+    if field in ("status", "visibility"):
+        static_tile_jobs.rebuild_archives([dataset.pk])
 
 
 def set_groups(dataset: Dataset, names: list[str]) -> None:

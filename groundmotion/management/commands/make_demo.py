@@ -92,7 +92,7 @@ def load_track(
         },
     )
     for chunk in demo_region.generate_track(track, points, dates, seed):
-        ids = copy_in.reserve_point_ids(len(chunk["pid"]))
+        ids = copy_in.reserve_point_ids(len(chunk["pid"]), dataset.pk)
         copy_in.copy_points(
             dataset, ids, chunk["pid"], chunk["lon"], chunk["lat"], chunk["attributes"], staged
         )
