@@ -19,7 +19,7 @@ export PG_VERSION PG_PORT REDIS_PORT DATABASE_URL CELERY_BROKER_URL
 # production), including the demo server, `manage.py migrate` in setup, the tests and bench.
 export DEBUG := true
 
-.PHONY: setup demo demo-products test bench lint stop
+.PHONY: setup demo demo-products test bench lint stop backup restore
 .DEFAULT_GOAL := demo
 
 setup: $(VENV)/.installed
@@ -78,3 +78,11 @@ lint: $(VENV)/.installed
 
 stop:
 	scripts/cluster.sh stop
+
+# pg_dump -Fc of DATABASE_URL to var/backups/<UTC time>.dump (or BACKUP_FILE); `make restore
+# BACKUP_FILE=…` restores one into DATABASE_URL's database, new or empty (scripts/backup.sh).
+backup:
+	scripts/backup.sh backup $(BACKUP_FILE)
+
+restore:
+	scripts/backup.sh restore $(BACKUP_FILE)

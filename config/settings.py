@@ -92,9 +92,14 @@ INSTALLED_APPS = [
     "accounts",
     "downloads",
     "ogc",
+    "operations",
 ]
 
 MIDDLEWARE = [
+    # Request id, metrics and the request log line around everything below; then /healthz,
+    # /readyz and /metrics answered before the host and HTTPS checks (operations/middleware.py).
+    "operations.middleware.ObserveRequests",
+    "operations.middleware.AnswerOperationsEndpoints",
     "django.middleware.security.SecurityMiddleware",
     # A NUL in the path, a parameter, a header, a cookie or a form field is a 400:
     # PostgreSQL text cannot hold one, and it would otherwise surface as a 500.
@@ -148,6 +153,30 @@ DATABASES = {
 DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 0
 if DATABASES["default"]["ENGINE"] != "django.contrib.gis.db.backends.postgis":
     raise ImproperlyConfigured("DATABASE_URL must use the postgis:// scheme")
+
+# Read replicas (config/replicas.py): streaming hot standbys of DATABASE_URL, comma-separated
+# postgis:// URLs, aliases replica_0, replica_1, ... The viewer's reads go to one that answers
+# and replays within REPLICA_MAX_LAG_SECONDS (each process asks every REPLICA_PROBE_SECONDS);
+# a client's reads stay on the primary for REPLICA_STICKY_SECONDS after it writes. None: the
+# primary serves everything, and neither the router nor the middleware is installed.
+DATABASE_REPLICA_URLS = envlist("DATABASE_REPLICA_URLS", "")
+REPLICA_MAX_LAG_SECONDS = envint("REPLICA_MAX_LAG_SECONDS", "2")
+REPLICA_PROBE_SECONDS = envint("REPLICA_PROBE_SECONDS", "2")
+REPLICA_STICKY_SECONDS = envint("REPLICA_STICKY_SECONDS", "10")
+for _index, _url in enumerate(DATABASE_REPLICA_URLS):
+    _replica = dj_database_url.parse(_url, conn_max_age=DATABASES["default"]["CONN_MAX_AGE"])
+    if _replica["ENGINE"] != DATABASES["default"]["ENGINE"]:
+        raise ImproperlyConfigured("DATABASE_REPLICA_URLS must use the postgis:// scheme")
+    # A replica that does not answer is skipped, not waited for.
+    _replica.setdefault("OPTIONS", {}).update(prepare_threshold=0, connect_timeout=2)
+    _replica["TEST"] = {"MIRROR": "default"}
+    DATABASES[f"replica_{_index}"] = _replica
+DATABASE_ROUTERS = ["config.replicas.ReplicaRouter"] if DATABASE_REPLICA_URLS else []
+if DATABASE_REPLICA_URLS:
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("config.middleware.RejectNulCharacters") + 1,
+        "config.replicas.ReplicaReads",
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -289,6 +318,12 @@ GROUNDMOTION = {
     # after which the reaper fails it as lost (the longest a dead job can show `running`).
     "JOB_HEARTBEAT_S": envint("GROUNDMOTION_JOB_HEARTBEAT_S", "10"),
     "JOB_LOST_AFTER_S": envint("GROUNDMOTION_JOB_LOST_AFTER_S", "120"),
+    # Fanned-out jobs (processing/fanout.py): fit, reference and CSV exports of at least
+    # JOB_FANOUT_POINTS points (0: never) run as chunks of JOB_CHUNK_POINTS on any worker; a
+    # chunk whose worker is lost runs again, up to JOB_CHUNK_ATTEMPTS times.
+    "JOB_FANOUT_POINTS": envint("GROUNDMOTION_JOB_FANOUT_POINTS", "1000000"),
+    "JOB_CHUNK_POINTS": envint("GROUNDMOTION_JOB_CHUNK_POINTS", "200000"),
+    "JOB_CHUNK_ATTEMPTS": envint("GROUNDMOTION_JOB_CHUNK_ATTEMPTS", "3"),
     # Sign-in lock-out: failures of one user name from one client address within the window.
     "LOGIN_FAILURE_LIMIT": envint("GROUNDMOTION_LOGIN_FAILURE_LIMIT", "5"),
     "LOGIN_FAILURE_WINDOW_S": envint("GROUNDMOTION_LOGIN_FAILURE_WINDOW_S", "900"),
@@ -296,6 +331,11 @@ GROUNDMOTION = {
     # header (a client can write anything there) and uses the connection's address.
     "TRUSTED_PROXY_COUNT": envint("GROUNDMOTION_TRUSTED_PROXY_COUNT", "0"),
 }
+
+# Static public tiles (docs/static-tiles.md): where publishing or a mask change rebuilds
+# <slug>.pmtiles (empty: never), and the base URL the viewer reads them from (empty: /tiles/).
+GROUNDMOTION_PMTILES_DIR = os.environ.get("GROUNDMOTION_PMTILES_DIR", "")
+GROUNDMOTION_PMTILES_URL = os.environ.get("GROUNDMOTION_PMTILES_URL", "")
 
 LEAFLET_CONFIG = {
     "DEFAULT_CENTER": (43.71, -1.05),
@@ -315,6 +355,7 @@ LEAFLET_CONFIG = {
         "viewer": {
             "js": [
                 "vendor/pbf-3.3.0/pbf.js",
+                "vendor/pmtiles-4.5.0/pmtiles.js",
                 "js/point-tiles.js",
                 "js/legend.js",
                 "js/series-chart.js",
@@ -351,10 +392,39 @@ if envbool("SECURE_PROXY_SSL_HEADER_ENABLED", "false"):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "groundmotion@localhost")
 
+# Operations (operations/): /metrics is open to loopback clients, or with METRICS_TOKEN set to
+# clients sending `Authorization: Bearer <token>` only; /readyz runs its checks at most once
+# per READYZ_CACHE_SECONDS per process.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+READYZ_CACHE_SECONDS = float(envint("READYZ_CACHE_SECONDS", "1"))
+# LOG_FORMAT=json: one JSON object a line (operations/jsonlog.py), with a line per request.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "text").strip().lower()
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be text or json, not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "operations.jsonlog.RequestIdFilter"}},
+    "formatters": {
+        "text": {"format": "%(message)s"},
+        "json": {"()": "operations.jsonlog.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
+    "loggers": {
+        "operations.requests": {"level": "INFO" if LOG_FORMAT == "json" else "WARNING"},
+        # In JSON, Django's own records (request errors, runserver's lines) go out through the
+        # same handler, not also through the plain-text one Django adds under DEBUG.
+        **{
+            name: {"handlers": ["console"], "level": "INFO", "propagate": False}
+            for name in (("django", "django.server") if LOG_FORMAT == "json" else ())
+        },
+    },
 }
 SILENCED_SYSTEM_CHECKS = ["gis.W001"]  # Debian 12 ships GDAL 3.6; no newer GDAL here.

@@ -23,7 +23,8 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.db import connection
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, FilteredRelation, OuterRef, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.http import Http404
 
 from groundmotion import cells
@@ -35,6 +36,7 @@ from groundmotion.models import (
     Status,
     Visibility,
 )
+from groundmotion.storage import point_ids
 from groundmotion.storage.compiled import STORE_LIMIT, CompiledLookup, remembered, store
 
 AnyUser = User | AnonymousUser
@@ -74,6 +76,15 @@ def active_masks(dataset: Dataset | OuterRef) -> QuerySet[MaskedArea]:
     return MaskedArea.objects.filter(active=True).filter(
         Q(datasets__isnull=True) | Q(datasets=dataset)
     )
+
+
+def sees_station_ties(user: AnyUser, dataset: Dataset) -> bool:
+    """Whether the user sees a calibration's per-station InSAR values (the points around
+    each station, masked ones included when it ran): only who sees the points, and through
+    masks if the dataset has any."""
+    if not sees_points(user, dataset):
+        return False
+    return sees_masked_points(user) or not active_masks(dataset).exists()
 
 
 def visible_points(user: AnyUser, dataset: Dataset) -> QuerySet[MeasurementPoint]:
@@ -138,17 +149,22 @@ POINT_PLACEHOLDER = -(2**62)
 point_lookups: dict[tuple, CompiledLookup] = store("point lookups")
 
 
-def point_lookup(user: AnyUser, with_series: bool) -> CompiledLookup:
-    """point_for_user's one query: the point with its dataset (and series), found only if the
-    user may see both. Compiled once per process and kind of user.
+def point_lookup(user: AnyUser, with_series: bool, dataset_id: int) -> CompiledLookup:
+    """point_for_user's one query for points of one dataset: the point with its dataset (and
+    series), found only if the user may see both. Compiled once per process, dataset and kind
+    of user.
 
     Optimization: one statement, no queryset built per request, prepared once per connection
-    (compiled.py): on 10 M points planning it took 0.9 ms and running it 0.1 ms. The SQL
-    depends on the user only through is_curator, is_authenticated, their id and
-    sees_masked_points (groups and masks are subqueries answered at each request), so those
-    are the key.
+    (compiled.py): on 10 M points planning it took 0.9 ms and running it 0.1 ms. The dataset
+    (it follows from the id, storage/point_ids.py) and its series' id range are constants of
+    the statement, so even its generic plan holds one partition of points and one of series:
+    with the dataset a parameter, the generic plan would lock and prune every partition at
+    each run (10 ms at 500 datasets, bench/README.md "partitions"). The SQL depends on the
+    user only through is_curator, is_authenticated, their id and sees_masked_points (groups
+    and masks are subqueries answered at each request), so those are the rest of the key.
     """
     key = (
+        dataset_id,
         with_series,
         is_curator(user),
         bool(user.is_authenticated),
@@ -157,10 +173,17 @@ def point_lookup(user: AnyUser, with_series: bool) -> CompiledLookup:
     )
 
     def build() -> CompiledLookup:
-        related = ("dataset", "series") if with_series else ("dataset",)
-        points = MeasurementPoint.objects.select_related(*related).defer(*POINT_DATASET_DEFERRED)
-        points = points.filter(
-            pk=POINT_PLACEHOLDER, dataset__in=datasets_with_visible_points(user).values("pk")
+        points = MeasurementPoint.objects.defer(*POINT_DATASET_DEFERRED)
+        related = ["dataset"]
+        if with_series:
+            low, high = (literal(bound) for bound in point_ids.id_range(dataset_id))
+            in_range = Q(series__point_id__gte=low, series__point_id__lt=high)
+            points = points.annotate(dataset_series=FilteredRelation("series", condition=in_range))
+            related.append("dataset_series")
+        points = points.select_related(*related).filter(
+            pk=POINT_PLACEHOLDER,
+            dataset_id=literal(dataset_id),
+            dataset__in=datasets_with_visible_points(user).values("pk"),
         )
         if not sees_masked_points(user):
             masked = active_masks(OuterRef("dataset_id")).filter(geom__intersects=OuterRef("geom"))
@@ -170,6 +193,12 @@ def point_lookup(user: AnyUser, with_series: bool) -> CompiledLookup:
     return remembered(point_lookups, key, build)
 
 
+def literal(number: int) -> RawSQL:
+    """An integer written into the SQL, not bound: a prepared statement's generic plan prunes
+    partitions on constants only."""
+    return RawSQL(str(int(number)), ())
+
+
 def point_for_user(
     user: AnyUser, point_id: int, with_series: bool = False
 ) -> tuple[MeasurementPoint, Dataset]:
@@ -177,9 +206,15 @@ def point_for_user(
 
     with_series also fetches the point's PointSeries row (point.series) in the same query.
     """
-    point = point_lookup(user, with_series).first(point_id)
+    dataset_id = point_ids.dataset_of(point_id) if 0 < point_id < 2**63 else 0
+    if not 0 < dataset_id <= point_ids.MAX_DATASET_ID:  # in no dataset's range
+        raise Http404("No such point")
+    point = point_lookup(user, with_series, dataset_id).first(point_id)
     if point is None:
         raise Http404("No such point")
+    series = getattr(point, "dataset_series", None)  # absent when the point has no series
+    if series is not None:
+        point.series = series  # else point.series raises DoesNotExist
     return point, point.dataset
 
 

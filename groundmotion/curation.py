@@ -15,14 +15,18 @@ from django.db import transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
+from groundmotion import static_tile_jobs
 from groundmotion.models import Dataset, MaskedArea, Status, Visibility
 
 
 def set_status(datasets: QuerySet[Dataset], status: str) -> int:
-    """Publish or unpublish; returns how many datasets changed."""
-    return datasets.exclude(status=status).update(
+    """Publish or unpublish; returns how many datasets changed (their static tiles follow)."""
+    changing = list(datasets.exclude(status=status).values_list("pk", flat=True))
+    changed = Dataset.objects.filter(pk__in=changing).update(
         status=status, version=F("version") + 1, updated_at=timezone.now()
     )
+    static_tile_jobs.rebuild_archives(changing)
+    return changed
 
 
 def restrict_to_groups(datasets: QuerySet[Dataset], groups: Iterable[Group]) -> int:
@@ -36,6 +40,7 @@ def restrict_to_groups(datasets: QuerySet[Dataset], groups: Iterable[Group]) -> 
         Dataset.objects.filter(pk__in=ids).update(
             visibility=Visibility.RESTRICTED, version=F("version") + 1, updated_at=timezone.now()
         )
+    static_tile_jobs.rebuild_archives(ids)  # Removes archives that were public.
     return len(ids)
 
 

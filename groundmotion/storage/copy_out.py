@@ -23,7 +23,7 @@ from django.db import connection
 from django.db.models import QuerySet
 
 from groundmotion.models import EXTRA_DTYPE, Dataset, MeasurementPoint
-from groundmotion.storage import binary, series_codec
+from groundmotion.storage import binary, partitions, series_codec
 from groundmotion.storage.binary import COPY_HEADER_BYTES
 from groundmotion.storage.tables import EXTRA_TABLE, POINT_FLOAT_COLUMNS, POINT_TABLE, SERIES_TABLE
 
@@ -102,12 +102,15 @@ def _chunk_dtype(columns: list[str], dates: int) -> np.dtype:
 
 
 def _chunk_query(
-    columns: dict[str, str], where: str = "p.dataset_id = %s AND p.id BETWEEN %s AND %s"
+    columns: dict[str, str],
+    dataset_id: int,
+    where: str = "p.dataset_id = %s AND p.id BETWEEN %s AND %s",
 ) -> str:
     selected = "".join(f", COALESCE({sql}, 'NaN')::float8" for sql in columns.values())
+    series = partitions.dataset_rows(SERIES_TABLE, dataset_id)
     return (
         f"SELECT p.id{selected}, s.displacements FROM {POINT_TABLE} p"
-        f" JOIN {SERIES_TABLE} s ON s.point_id = p.id WHERE {where} ORDER BY p.id"
+        f" JOIN {series} s ON s.point_id = p.id WHERE {where} ORDER BY p.id"
     )
 
 
@@ -126,7 +129,9 @@ def read_band(
         "p.dataset_id = %s AND p.geom && ST_MakeEnvelope(%s, %s, %s, %s, 4326)"
         " AND ST_Y(ST_Transform(p.geom, 3035)) >= %s AND ST_Y(ST_Transform(p.geom, 3035)) < %s"
     )
-    buffer = copy_bytes(_chunk_query(columns, where), [dataset.pk, *envelope, *northing_m])
+    buffer = copy_bytes(
+        _chunk_query(columns, dataset.pk, where), [dataset.pk, *envelope, *northing_m]
+    )
     return _parse_chunk(buffer, list(columns), len(dataset.acquisition_dates))
 
 
@@ -204,7 +209,9 @@ def _read_part(
     if part.exclusive and not columns:
         buffer = copy_bytes(_series_query(), [part.first, part.last], raw)
     else:
-        buffer = copy_bytes(_chunk_query(columns), [dataset_id, part.first, part.last], raw)
+        buffer = copy_bytes(
+            _chunk_query(columns, dataset_id), [dataset_id, part.first, part.last], raw
+        )
     return _parse_chunk(buffer, list(columns), dates)
 
 
@@ -217,7 +224,7 @@ def _concatenate(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
 def read_within(dataset: Dataset, area_wkt: str) -> dict[str, np.ndarray]:
     """Points of the dataset within a WGS84 area (WKT): id and series (GiST index, COPY)."""
     where = "p.dataset_id = %s AND ST_Within(p.geom, ST_GeomFromText(%s, 4326))"
-    buffer = copy_bytes(_chunk_query({}, where), [dataset.pk, area_wkt])
+    buffer = copy_bytes(_chunk_query({}, dataset.pk, where), [dataset.pk, area_wkt])
     return _parse_chunk(buffer, [], len(dataset.acquisition_dates))
 
 
@@ -231,7 +238,8 @@ def read_extras(dataset: Dataset, ids: np.ndarray) -> np.ndarray:
     if not width or not len(ids):
         return out
     query = (
-        f"SELECT e.point_id, e.values FROM {EXTRA_TABLE} e JOIN {POINT_TABLE} p"
+        f"SELECT e.point_id, e.values FROM {partitions.dataset_rows(EXTRA_TABLE, dataset.pk)} e"
+        f" JOIN {POINT_TABLE} p"
         " ON p.id = e.point_id WHERE p.dataset_id = %s AND p.id BETWEEN %s AND %s"
         " ORDER BY e.point_id"
     )
@@ -365,10 +373,12 @@ def export_sql(
     join = ""
     if date_count is not None:
         columns += ", " + _float32_series_sql(date_count)
-        join = f" LEFT JOIN {SERIES_TABLE} s ON s.point_id = p.id"
+        join = f" LEFT JOIN {partitions.dataset_rows(SERIES_TABLE, dataset_id)} s"
+        join += " ON s.point_id = p.id"
     if extra_count:
         columns += ", " + _extras_sql(extra_count)
-        join += f" LEFT JOIN {EXTRA_TABLE} e ON e.point_id = p.id"
+        join += f" LEFT JOIN {partitions.dataset_rows(EXTRA_TABLE, dataset_id)} e"
+        join += " ON e.point_id = p.id"
     query = (
         f"WITH chosen AS MATERIALIZED ({selection}) SELECT {columns}"
         f" FROM chosen c JOIN {POINT_TABLE} p ON p.id = c.id AND p.dataset_id = {int(dataset_id)}"

@@ -153,6 +153,21 @@ def api_datasets(client: Client, world: World, user: str, case: str) -> None:
         check_extent(item["extent"], case)
 
 
+def api_dataset(client: Client, world: World, user: str, case: str) -> None:
+    """One dataset's detail: what the list says of it, or exactly a missing slug's answer."""
+    slug = world.datasets[case].slug
+    response = client.get(f"/api/datasets/{slug}/")
+    if not visible(case, user):
+        missing = client.get(f"/api/datasets/{MISSING_SLUG}/")
+        assert_like_missing(response, missing, slug, MISSING_SLUG)
+        return
+    assert response.status_code == 200
+    item = response.json()
+    assert item["slug"] == slug and item["sees_points"] == sees_points(case, user)
+    assert item["point_count"] == len(visible_velocities(case))
+    check_extent(item["extent"], case)
+
+
 def check_extent(extent: list[float], case: str) -> None:
     """The extent holds every visible point and, in the masked case, not the masked one."""
     west, south, east, north = extent
@@ -497,6 +512,7 @@ ENDPOINTS: dict[str, Callable] = {
     "tile-cells": tile_row(CELL_ZOOM),
     "tile-points": tile_row(settings.GROUNDMOTION["POINT_ZOOM"]),
     "api-datasets": api_datasets,
+    "api-dataset": api_dataset,
     "api-points": api_points,
     "api-point": point_row("", check_detail),
     "api-point-plot-png": point_row("plot.png", check_png, allowed_limit=1),
@@ -544,6 +560,7 @@ TOKEN_ENDPOINTS = [
     "tilejson",
     "tile-style",
     "api-datasets",
+    "api-dataset",
     "api-points",
     "api-point",
     "api-point-plot-png",
@@ -586,6 +603,7 @@ def data_request(world: World, endpoint: str, case: str) -> tuple[str, str, dict
         "tilejson": ("get", f"/tiles/{slug}.json", {}),
         "tile-style": ("get", f"/tiles/{slug}/style.json", {}),
         "api-datasets": ("get", "/api/datasets/", {}),
+        "api-dataset": ("get", f"/api/datasets/{slug}/", {}),
         "api-points": ("get", f"/api/datasets/{slug}/points/", {}),
         "api-point": ("get", f"/api/points/{point}/", {}),
         "api-point-plot-png": ("get", f"/api/points/{point}/plot.png", {}),

@@ -1,4 +1,4 @@
-"""docs/architecture.md's layout block names every module of the five apps, and nothing else.
+"""docs/architecture.md's layout block names every module of the apps, and nothing else.
 
 The block is the first fenced block after the marker line; each non-blank line starts with a
 path relative to the repository root (folders end with "/"), then its description. A module
@@ -13,7 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "architecture.md"
 MARKER = "<!-- layout: checked by tests/project/test_docs.py -->"
-APPS = ("groundmotion", "processing", "downloads", "accounts", "config")
+APPS = ("groundmotion", "processing", "downloads", "accounts", "config", "ogc", "operations")
 
 
 def layout_paths() -> list[str]:
