@@ -10,6 +10,7 @@ URL, a host or a password; the full error goes to the log.
 from __future__ import annotations
 
 import contextvars
+import functools
 import logging
 import threading
 import time
@@ -19,9 +20,8 @@ from typing import Any, TypedDict
 
 import psycopg
 import redis
+from celery import Celery
 from django.conf import settings
-
-from config.celery import app as celery_app
 
 logger = logging.getLogger(__name__)
 
@@ -90,15 +90,21 @@ def check_broker() -> None:
         finally:
             client.close()
         return
-    with celery_app.connection_for_write(url=url, connect_timeout=BROKER_TIMEOUT_S) as broker:
+    with probe_app(url).connection_for_write(connect_timeout=BROKER_TIMEOUT_S) as broker:
         broker.ensure_connection(max_retries=1)
 
 
+@functools.lru_cache(maxsize=4)
+def probe_app(url: str) -> Celery:
+    """A Celery app of the broker the settings name now: the control mailbox publishes
+    through its app's own producer pool, which the project app fixes at its first use."""
+    return Celery("readiness", broker=url, set_as_current=False)
+
+
 def check_worker() -> CheckResult:
-    with celery_app.connection_for_write(
-        url=settings.CELERY_BROKER_URL, connect_timeout=BROKER_TIMEOUT_S
-    ) as broker:
-        replies = celery_app.control.ping(timeout=WORKER_TIMEOUT_S, connection=broker)
+    app = probe_app(settings.CELERY_BROKER_URL)
+    with app.connection_for_write(connect_timeout=BROKER_TIMEOUT_S) as broker:
+        replies = app.control.ping(timeout=WORKER_TIMEOUT_S, connection=broker)
     if not replies:
         return {"status": "failed", "reason": "no worker answered"}
     return {"status": "ok", "workers": len(replies)}

@@ -688,8 +688,8 @@ def test_download_dialog_extent_leaves_the_masked_point_out(world: World, user: 
 
 def test_matrix_size() -> None:
     """Rows x user classes x cases, so that a row or a case dropped by mistake shows."""
-    assert len(ENDPOINTS) * len(USERS) * len(CASES) == 30 * 5 * 8
-    assert set(TOKEN_ENDPOINTS) <= set(ENDPOINTS) and len(TOKEN_ENDPOINTS) == 18
+    assert len(ENDPOINTS) * len(USERS) * len(CASES) == 31 * 5 * 8
+    assert set(TOKEN_ENDPOINTS) <= set(ENDPOINTS) and len(TOKEN_ENDPOINTS) == 19
 
 
 def test_the_outcome_tables_cover_every_case_with_known_users_only() -> None:
