@@ -49,6 +49,8 @@ COMPUTE_SHARE = 0.8
 CHUNKED_PATHS = {
     ProcessingJob.Kind.FIT: "processing.chunked.FIT",
     ProcessingJob.Kind.REFERENCE: "processing.chunked.REFERENCE",
+    ProcessingJob.Kind.CALIBRATE: "processing.chunked_products.CALIBRATE",
+    ProcessingJob.Kind.DECOMPOSE: "processing.chunked_products.DECOMPOSE",
     ProcessingJob.Kind.EXPORT: "downloads.jobs.CHUNKED_EXPORT",
 }
 
@@ -77,6 +79,7 @@ class Chunked:
     compute: Callable[[ProcessingJob, FanOut, JobChunk], bytes]
     finish: Callable[[ProcessingJob, FanOut, Iterator[bytes], runs.Progress], Finished]
     failed: Callable[[ProcessingJob], None] = lambda job: None  # clean up after a failure
+    unit: str = "ids"  # what a chunk's first and last count (cell rows for decompose)
 
 
 def chunked(kind: str) -> Chunked | None:
@@ -113,10 +116,12 @@ def unpack(data: bytes) -> dict[str, np.ndarray]:
         return {name: archive[name] for name in archive.files}
 
 
-def read_chunk(dataset_id: int, chunk: JobChunk, dates: int) -> dict[str, np.ndarray]:
-    """A chunk's ids and series (binary COPY, as the single-process fit reads them)."""
+def read_chunk(
+    dataset_id: int, chunk: JobChunk, dates: int, columns: dict[str, str] | None = None
+) -> dict[str, np.ndarray]:
+    """A chunk's ids, columns and series (binary COPY, as the single-process jobs read them)."""
     part = copy_out.Part(chunk.first_id, chunk.last_id, chunk.exclusive)
-    return copy_out._read_part(copy_out._django_raw(), dataset_id, part, {}, dates)
+    return copy_out.read_range(dataset_id, part, columns or {}, dates)
 
 
 def _send_chunks(chunk_ids: list[int]) -> None:
@@ -167,7 +172,9 @@ def create_chunks(job: ProcessingJob, plan: Plan) -> tuple[FanOut, list[JobChunk
 
 def describe(chunk: JobChunk) -> str:
     count = JobChunk.objects.filter(fanout_id=chunk.fanout_id).count()
-    return f"chunk {chunk.number + 1} of {count} (ids {chunk.first_id}-{chunk.last_id})"
+    kind = chunked(ProcessingJob.objects.values_list("kind", flat=True).get(fanout=chunk.fanout_id))
+    unit = kind.unit if kind else "ids"
+    return f"chunk {chunk.number + 1} of {count} ({unit} {chunk.first_id}-{chunk.last_id})"
 
 
 def fail_job(job_id: int, message: str) -> bool:

@@ -27,7 +27,7 @@ def dataset_by_slug(slug: object) -> Dataset:
         raise ValueError(f"no dataset {slug!r}") from None
 
 
-def _network(slug: object) -> GNSSNetwork:
+def network_by_slug(slug: object) -> GNSSNetwork:
     try:
         return GNSSNetwork.objects.get(slug=str(slug))
     except GNSSNetwork.DoesNotExist:
@@ -52,23 +52,23 @@ def run_reference(parameters: dict, progress: ProgressCallback) -> Dataset:
     return dataset
 
 
-def _names(value: object) -> list[str]:
+def names(value: object) -> list[str]:
     """One slug or a list of slugs."""
     return [str(item) for item in value] if isinstance(value, list) else [str(value)]
 
 
 def run_calibrate(parameters: dict, progress: ProgressCallback) -> Dataset:
     """dataset and output: one slug each, or lists (tracks of one pass, harmonised)."""
-    sources = [dataset_by_slug(slug) for slug in _names(parameters.get("dataset"))]
-    network = _network(parameters.get("gnss"))
+    sources = [dataset_by_slug(slug) for slug in names(parameters.get("dataset"))]
+    network = network_by_slug(parameters.get("gnss"))
     outputs, _ = calibrate.calibrate_datasets(
-        sources, network, _names(parameters["output"]), progress
+        sources, network, names(parameters["output"]), progress
     )
     return outputs[0]
 
 
 def run_decompose(parameters: dict, progress: ProgressCallback) -> Dataset:
-    network = _network(parameters["gnss"]) if parameters.get("gnss") else None
+    network = network_by_slug(parameters["gnss"]) if parameters.get("gnss") else None
     up, _ = decompose.decompose_datasets(
         dataset_by_slug(parameters.get("ascending")),
         dataset_by_slug(parameters.get("descending")),
@@ -106,7 +106,7 @@ def draft_notice(datasets: list[Dataset]) -> str:
 def output_slugs(kind: str, parameters: dict) -> list[str]:
     """The slugs of the datasets a job of this kind creates (none for fit, reference...)."""
     if kind == ProcessingJob.Kind.CALIBRATE:
-        return _names(parameters.get("output"))
+        return names(parameters.get("output"))
     if kind == ProcessingJob.Kind.DECOMPOSE:
         return [str(parameters.get("up")), str(parameters.get("east"))]
     return []

@@ -215,6 +215,13 @@ def _read_part(
     return _parse_chunk(buffer, list(columns), dates)
 
 
+def read_range(
+    dataset_id: int, part: Part, columns: dict[str, str], dates: int
+) -> dict[str, np.ndarray]:
+    """One id range of a dataset on the request's connection: id, columns, series."""
+    return _read_part(_django_raw(), dataset_id, part, columns, dates)
+
+
 def _concatenate(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     if len(parts) == 1:
         return parts[0]

@@ -22,7 +22,8 @@ def points_around(dataset: Dataset, place: GEOSGeometry, radius_m: float) -> tup
             "SELECT count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY velocity),"
             " avg(los_east), avg(los_north), avg(los_up)"
             f" FROM {POINT_TABLE} WHERE dataset_id = %s AND velocity IS NOT NULL"
-            " AND ST_DWithin(geom::geography, ST_GeomFromEWKT(%s)::geography, %s)",
+            " AND ST_DWithin(geom::geography, ST_GeomFromEWKT(%s)::geography, %s)"
+            " ORDER BY id",  # the fit's sums in one order, so a rerun gives the same bits
             [dataset.pk, place.ewkt, radius_m],
         )
         return cursor.fetchone()
@@ -37,7 +38,8 @@ def velocities_around(dataset: Dataset, place: GEOSGeometry, radius_m: float) ->
             "SELECT velocity, COALESCE(velocity_std, 'NaN'), los_east, los_north, los_up,"
             " ST_X(geom), ST_Y(geom)"
             f" FROM {POINT_TABLE} WHERE dataset_id = %s AND velocity IS NOT NULL"
-            " AND ST_DWithin(geom::geography, ST_GeomFromEWKT(%s)::geography, %s)",
+            " AND ST_DWithin(geom::geography, ST_GeomFromEWKT(%s)::geography, %s)"
+            " ORDER BY id",  # the fit's sums in one order, so a rerun gives the same bits
             [dataset.pk, place.ewkt, radius_m],
         )
         return np.array(cursor.fetchall(), dtype=np.float64).reshape(-1, 7)

@@ -169,7 +169,10 @@ def surface_std(covariance: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndar
     """Standard deviation (mm/yr) of the fitted surface at points (km)."""
     order = {1: 0, 3: 1, 6: 2}[len(covariance)]
     design = surface_design(np.asarray(x, float), np.asarray(y, float), order)
-    return np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", design, covariance, design), 0.0))
+    variance = np.zeros(len(design))
+    for j, k in np.ndindex(covariance.shape):  # term by term: see evaluate_surface
+        variance += design[:, j] * covariance[j, k] * design[:, k]
+    return np.sqrt(np.maximum(variance, 0.0))
 
 
 SITE_KM = 2.0
@@ -316,7 +319,14 @@ def pair_requirement(
 def evaluate_surface(coefficients: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """The fitted surface (mm/yr) at points (km)."""
     order = {1: 0, 3: 1, 6: 2}[len(coefficients)]
-    return surface_design(np.asarray(x, float), np.asarray(y, float), order) @ coefficients
+    design = surface_design(np.asarray(x, float), np.asarray(y, float), order)
+    # Term by term rather than design @ coefficients: a BLAS product may round a row
+    # differently by its place in the batch, and a fanned-out job must give each point the
+    # bits of the single-process run whatever the chunks.
+    surface = np.zeros(len(design))
+    for j, coefficient in enumerate(coefficients):
+        surface += design[:, j] * coefficient
+    return surface
 
 
 def _components(count: int, pairs: np.ndarray) -> np.ndarray:

@@ -45,7 +45,7 @@ SURFACES_SHARE = 0.05  # of the progress bar: station ties, surfaces and harmoni
 def station_ties(dataset: Dataset, network: GNSSNetwork) -> list[dict]:
     """Per station: InSAR and GNSS LOS velocities (mm/yr) where points surround it."""
     ties = []
-    for station in network.stations.all():
+    for station in network.stations.order_by("code"):  # a fixed order: the same bits each run
         around = queries.velocities_around(dataset, station.geom, STATION_RADIUS_M)
         if not len(around):
             continue
@@ -200,42 +200,119 @@ def harmonisation(sources: list[Dataset], surfaces: list[tuple[np.ndarray, dict]
     return {"offsets": named, "overlaps": overlaps, "cell_m": OVERLAP_CELL_M}
 
 
+CALIBRATED_COLUMNS = {**copy_out.GEOMETRY_COLUMNS, **copy_out.ATTRIBUTE_COLUMNS}
+
+
+def calibrated_chunk(
+    source: Dataset, chunk: dict[str, np.ndarray], surface: dict, years: np.ndarray
+) -> dict[str, np.ndarray]:
+    """A chunk of the source (id, CALIBRATED_COLUMNS, series) less (surface + offset) x
+    years, re-fitted; the series in place. Each point's result is its own, whatever else is
+    in the chunk. surface: coefficients, covariance, centre and offset."""
+    x, y = calibration.local_km(chunk["lon"], chunk["lat"], *surface["centre"])
+    correction = calibration.evaluate_surface(np.asarray(surface["coefficients"]), x, y)
+    correction = correction + surface["offset"]
+    velocity.remove_velocity(chunk["series"], correction, years)
+    attributes = {name: chunk[name] for name in copy_in.POINT_FLOAT_COLUMNS}
+    attributes["velocity"] = attributes["velocity"] - correction
+    fitted = velocity.fit_series(chunk["series"], years, source.wavelength_m * 1e3)
+    for name, values in fitted.items():  # the fit only where the source has no value
+        attributes[name] = np.where(np.isfinite(attributes[name]), attributes[name], values)
+    std = calibration.surface_std(np.asarray(surface["covariance"]), x, y)
+    attributes["velocity_std"] = np.hypot(attributes["velocity_std"], std)
+    return attributes
+
+
+def write_calibrated_chunk(
+    source: Dataset,
+    output: Dataset,
+    staged: partitions.StagedPoints,
+    chunk: dict[str, np.ndarray],
+    attributes: dict[str, np.ndarray],
+) -> None:
+    """COPY a calibrated chunk (source ids, lon, lat, series) into the output's staging."""
+    ids = copy_in.reserve_point_ids(len(chunk["id"]), output.pk)
+    pids = copy_out.read_pids(source, (int(chunk["id"][0]), int(chunk["id"][-1])))
+    copy_in.copy_points(output, ids, pids, chunk["lon"], chunk["lat"], attributes, staged)
+    copy_in.copy_series(ids, chunk["series"])
+    if source.extra_columns:
+        copy_in.copy_extras(ids, copy_out.read_extras(source, chunk["id"]))
+
+
+def surface_of(report: dict, offset: float) -> dict:
+    """What calibrated_chunk needs of a track's calibration (JSON, for fanned-out chunks)."""
+    return {
+        "coefficients": report["coefficients"],
+        "covariance": report["covariance"],
+        "centre": report["centre"],
+        "offset": offset,
+    }
+
+
 def _write_calibrated(
     source: Dataset,
     output: Dataset,
     staged: partitions.StagedPoints,
-    coefficients: np.ndarray,
-    covariance: np.ndarray,
-    centre: list[float],
-    offset: float,
+    surface: dict,
     progress: ProgressCallback,
 ) -> None:
-    """Copy the source's points into output less (surface + offset) x years, re-fitted."""
     years = dataset_years(source)
-    columns = {**copy_out.GEOMETRY_COLUMNS, **copy_out.ATTRIBUTE_COLUMNS}
     done = 0
     for fraction, chunk in copy_out.iterate_chunks(
-        source, columns, step_points(source.point_count)
+        source, CALIBRATED_COLUMNS, step_points(source.point_count)
     ):
-        x, y = calibration.local_km(chunk["lon"], chunk["lat"], *centre)
-        correction = calibration.evaluate_surface(coefficients, x, y) + offset
-        velocity.remove_velocity(chunk["series"], correction, years)
-        attributes = {name: chunk[name] for name in copy_in.POINT_FLOAT_COLUMNS}
-        attributes["velocity"] = attributes["velocity"] - correction
-        fitted = velocity.fit_series(chunk["series"], years, source.wavelength_m * 1e3)
-        for name, values in fitted.items():  # the fit only where the source has no value
-            attributes[name] = np.where(np.isfinite(attributes[name]), attributes[name], values)
-        surface = calibration.surface_std(covariance, x, y)
-        attributes["velocity_std"] = np.hypot(attributes["velocity_std"], surface)
-        ids = copy_in.reserve_point_ids(len(chunk["id"]), output.pk)
-        pids = copy_out.read_pids(source, (int(chunk["id"][0]), int(chunk["id"][-1])))
-        copy_in.copy_points(output, ids, pids, chunk["lon"], chunk["lat"], attributes, staged)
-        copy_in.copy_series(ids, chunk["series"])
-        if source.extra_columns:
-            copy_in.copy_extras(ids, copy_out.read_extras(source, chunk["id"]))
+        attributes = calibrated_chunk(source, chunk, surface, years)
+        write_calibrated_chunk(source, output, staged, chunk, attributes)
         done += len(chunk["id"])
         progress(fraction, f"calibrated {done:,} of {source.point_count:,} points of {source.slug}")
     copy_in.finish_load(output, staged)
+
+
+def check_calibration(sources: list[Dataset], output_slugs: list[str]) -> None:
+    """What a calibration's inputs must be, checked before any work."""
+    if len(sources) != len(output_slugs) or not sources:
+        raise ValueError("give one output slug per input dataset")
+    if len({source.pass_direction for source in sources}) > 1:
+        raise ValueError("tracks calibrated together must share one pass direction")
+    for source in sources:
+        dataset_years(source)
+
+
+def calibration_surfaces(
+    sources: list[Dataset], network: GNSSNetwork
+) -> tuple[list[tuple[np.ndarray, dict]], dict | None]:
+    """Each track's surface and report, and the tracks' harmonisation (None for one)."""
+    surfaces = [calibration_surface(source, network) for source in sources]
+    harmonised = harmonisation(sources, surfaces) if len(sources) > 1 else None
+    return surfaces, harmonised
+
+
+def output_provenance(
+    source: Dataset, sources: list[Dataset], network: GNSSNetwork, report: dict, harmonised
+) -> dict:
+    parameters = {
+        "source": source.slug,
+        "network": network.slug,
+        "calibrated_with": [s.slug for s in sources],
+    }
+    return software_provenance("calibrate", parameters) | {
+        "calibration": report,
+        "harmonisation": harmonised,
+    }
+
+
+def create_calibrated(
+    source: Dataset,
+    sources: list[Dataset],
+    network: GNSSNetwork,
+    slug: str,
+    report: dict,
+    harmonised: dict | None,
+) -> Dataset:
+    provenance = output_provenance(source, sources, network, report, harmonised)
+    return create_output(
+        source, slug, Level.L2B, provenance, extra_columns=list(source.extra_columns)
+    )
 
 
 def calibrate_datasets(
@@ -249,51 +326,37 @@ def calibrate_datasets(
     Each track gets its own GNSS surface; tracks that overlap are then harmonised (see
     `harmonisation`). Returns the outputs and the report (per track, and the harmonisation).
     """
-    if len(sources) != len(output_slugs) or not sources:
-        raise ValueError("give one output slug per input dataset")
-    if len({source.pass_direction for source in sources}) > 1:
-        raise ValueError("tracks calibrated together must share one pass direction")
-    for source in sources:
-        dataset_years(source)
+    check_calibration(sources, output_slugs)
     # Staged points tables are dropped after a rollback, so they wrap the transaction.
     with contextlib.ExitStack() as stack, transaction.atomic():
         staged = [stack.enter_context(partitions.StagedPoints()) for _ in sources]
-        surfaces = [calibration_surface(source, network) for source in sources]
-        harmonised = harmonisation(sources, surfaces) if len(sources) > 1 else None
-        misfits = ", ".join(
-            f"{s.slug} {r['rms_before']:.2f} -> {r['rms_after']:.2f}"
-            for s, (_, r) in zip(sources, surfaces, strict=True)
+        surfaces, harmonised = calibration_surfaces(sources, network)
+        progress(
+            SURFACES_SHARE,
+            f"GNSS surfaces fitted (RMS misfit, mm/yr: {misfits(sources, surfaces)})",
         )
-        progress(SURFACES_SHARE, f"GNSS surfaces fitted (RMS misfit, mm/yr: {misfits})")
         outputs, share = [], (1.0 - SURFACES_SHARE) / len(sources)
-        for number, (source, slug, (coefficients, report)) in enumerate(
+        for number, (source, slug, (_, report)) in enumerate(
             zip(sources, output_slugs, surfaces, strict=True)
         ):
             offset = harmonised["offsets"][source.slug] if harmonised else 0.0
-            parameters = {
-                "source": source.slug,
-                "network": network.slug,
-                "calibrated_with": [s.slug for s in sources],
-            }
-            provenance = software_provenance("calibrate", parameters) | {
-                "calibration": report,
-                "harmonisation": harmonised,
-            }
-            output = create_output(
-                source, slug, Level.L2B, provenance, extra_columns=list(source.extra_columns)
-            )
+            output = create_calibrated(source, sources, network, slug, report, harmonised)
             _write_calibrated(
                 source,
                 output,
                 staged[number],
-                coefficients,
-                np.array(report["covariance"]),
-                report["centre"],
-                offset,
+                surface_of(report, offset),
                 _share_of(progress, number, share),
             )
             outputs.append(output)
     return outputs, {"tracks": [report for _, report in surfaces], "harmonisation": harmonised}
+
+
+def misfits(sources: list[Dataset], surfaces: list[tuple[np.ndarray, dict]]) -> str:
+    return ", ".join(
+        f"{s.slug} {r['rms_before']:.2f} -> {r['rms_after']:.2f}"
+        for s, (_, r) in zip(sources, surfaces, strict=True)
+    )
 
 
 def _share_of(progress: ProgressCallback, number: int, share: float) -> ProgressCallback:

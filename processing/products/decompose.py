@@ -167,27 +167,30 @@ def common_grid(datasets: list[Dataset], step_days: int = STEP_DAYS) -> np.ndarr
     return decomposition.regular_days(first, last, step_days)
 
 
-def plan_bands(datasets: list[Dataset], cell_size: float) -> list[tuple[int, int]]:
-    """Runs of whole cell rows (first, last) holding at most about BAND_POINTS points, and
-    about a PROGRESS_STEPS-th of all points (at least MIN_STEP_POINTS), so that progress
-    moves in steps.
+def plan_bands(
+    datasets: list[Dataset], cell_size: float, budget: int | None = None
+) -> tuple[list[tuple[int, int]], list[int]]:
+    """Runs of whole cell rows (first, last) holding at most about `budget` points, and the
+    points of each. The default budget: BAND_POINTS, or about a PROGRESS_STEPS-th of all
+    points (at least MIN_STEP_POINTS), so that progress moves in steps.
 
     Memory stays bounded by the band, whatever the datasets' size: a cell lies in one
     row, so each band is decomposed on its own.
     """
     rows = queries.points_per_cell_row(datasets, cell_size)
-    all_points = sum(count for _, count in rows)
-    budget = min(BAND_POINTS, max(MIN_STEP_POINTS, -(-all_points // PROGRESS_STEPS)))
+    if budget is None:
+        all_points = sum(count for _, count in rows)
+        budget = min(BAND_POINTS, max(MIN_STEP_POINTS, -(-all_points // PROGRESS_STEPS)))
     bands: list[tuple[int, int]] = []
-    total = 0
+    points: list[int] = []
     for row, count in rows:
-        if bands and total + count <= budget:
+        if bands and points[-1] + count <= budget:
             bands[-1] = (bands[-1][0], row)
-            total += count
+            points[-1] += count
         else:
             bands.append((row, row))
-            total = count
-    return bands
+            points.append(count)
+    return bands, points
 
 
 def band_envelope(datasets: list[Dataset], northing_m: tuple[float, float]) -> tuple:
@@ -217,7 +220,7 @@ def north_velocity(data: dict, dataset: Dataset, network: GNSSNetwork | None):
     bench/validation.py's "eight"."""
     if network is None:
         return None
-    stations = list(network.stations.all())
+    stations = list(network.stations.order_by("code"))
     if not stations:
         raise ValueError(f"GNSS network {network.slug} has no stations")
     centre = dataset.extent.centroid
@@ -292,7 +295,7 @@ def _create_outputs(
     }
 
 
-def _write_cells(
+def write_cells(
     outputs: dict[str, Dataset], tables: dict[str, partitions.StagedPoints], result: dict
 ) -> None:
     """COPY one band's cells into both outputs' staged tables (EGMS pids, WGS84 centres)."""
@@ -304,6 +307,56 @@ def _write_cells(
         fit = dict(part["fit"])
         copy_in.copy_points(output, ids, pids, np.asarray(lon), np.asarray(lat), fit, tables[name])
         copy_in.copy_series(ids, part["series"])
+
+
+def check_inputs(inputs: list[Dataset]) -> np.ndarray:
+    """The common date grid of the inputs, or a ValueError saying why there is none."""
+    if any(dataset.extent is None for dataset in inputs):
+        raise ValueError("both inputs need points")
+    return common_grid(inputs)
+
+
+def solve_band(
+    inputs: list[Dataset],
+    network: GNSSNetwork | None,
+    days: np.ndarray,
+    cell_size: int,
+    rows: tuple[int, int],
+) -> dict | None:
+    """decompose_arrays on the cells of rows (first, last); None where a geometry has none."""
+    northing = (rows[0] * cell_size, (rows[1] + 1) * cell_size)
+    envelope = band_envelope(inputs, northing)
+    geometries = [read_geometry(d, network, envelope, northing) for d in inputs]
+    if any(g is None for g in geometries):
+        return None
+    return decompose_arrays(geometries, float(cell_size), days)
+
+
+def create_outputs(
+    ascending: Dataset,
+    descending: Dataset,
+    slugs: dict[str, str],
+    days: np.ndarray,
+    cell_size: int,
+    network: GNSSNetwork | None,
+) -> dict[str, Dataset]:
+    parameters = {
+        "ascending": ascending.slug,
+        "descending": descending.slug,
+        "grid_m": cell_size,
+        "network": network.slug if network else None,
+    }
+    provenance = software_provenance("decompose", parameters)
+    return _create_outputs(ascending, slugs, days, provenance, cell_size)
+
+
+def finish_outputs(
+    outputs: dict[str, Dataset], tables: dict[str, partitions.StagedPoints], cells: int
+) -> None:
+    if not cells:
+        raise ValueError("no grid cell holds points of both geometries")
+    for name, output in outputs.items():
+        copy_in.finish_load(output, tables[name])
 
 
 def decompose_datasets(
@@ -321,37 +374,21 @@ def decompose_datasets(
     Streams bands of cell rows (plan_bands): memory is bounded by one band.
     """
     inputs = [ascending, descending]
-    if any(dataset.extent is None for dataset in inputs):
-        raise ValueError("both inputs need points")
-    days = common_grid(inputs)
-    parameters = {
-        "ascending": ascending.slug,
-        "descending": descending.slug,
-        "grid_m": cell_size,
-        "network": network.slug if network else None,
-    }
-    provenance = software_provenance("decompose", parameters)
+    days = check_inputs(inputs)
+    slugs = {"up": up_slug, "east": east_slug}
     # Staged points tables are dropped after a rollback, so they wrap the transaction.
     with contextlib.ExitStack() as stack, transaction.atomic():
-        tables = {name: stack.enter_context(partitions.StagedPoints()) for name in ("up", "east")}
-        outputs = _create_outputs(
-            ascending, {"up": up_slug, "east": east_slug}, days, provenance, cell_size
-        )
-        bands = plan_bands(inputs, cell_size)
+        tables = {name: stack.enter_context(partitions.StagedPoints()) for name in slugs}
+        outputs = create_outputs(ascending, descending, slugs, days, cell_size, network)
+        bands, _ = plan_bands(inputs, cell_size)
         cells = 0
-        for number, (first, last) in enumerate(bands):
-            northing = (first * cell_size, (last + 1) * cell_size)
-            envelope = band_envelope(inputs, northing)
-            geometries = [read_geometry(d, network, envelope, northing) for d in inputs]
-            if all(g is not None for g in geometries):
-                result = decompose_arrays(geometries, float(cell_size), days)
-                _write_cells(outputs, tables, result)
+        for number, rows in enumerate(bands):
+            result = solve_band(inputs, network, days, cell_size, rows)
+            if result is not None:
+                write_cells(outputs, tables, result)
                 cells += len(result["column"])
             message = f"solved band {number + 1} of {len(bands)} ({cells:,} cells so far)"
             progress(BANDS_SHARE * (number + 1) / len(bands), message)
-        if not cells:
-            raise ValueError("no grid cell holds points of both geometries")
         progress(BANDS_SHARE, f"{cells:,} cells solved: indexing both outputs")
-        for name, output in outputs.items():
-            copy_in.finish_load(output, tables[name])
+        finish_outputs(outputs, tables, cells)
     return outputs["up"], outputs["east"]

@@ -34,7 +34,7 @@ POINTS = [
     "processing.products.fit:record_provenance",
     "groundmotion.storage.copy_in:copy_series",
     "groundmotion.storage.copy_in:finish_load",
-    "processing.products.decompose:_write_cells",
+    "processing.products.decompose:write_cells",
     "groundmotion.exports.writers:csv_rows",
     "groundmotion.storage.copy_out:take_rows",
     "downloads.service:record_download",

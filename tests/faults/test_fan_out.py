@@ -23,6 +23,7 @@ from processing.models import JobChunk
 from tests.faults.conftest import ROOT, environment, under_plan, wait_for_job
 from tests.processing.test_fan_out import (
     ASCENDING,
+    DESCENDING,
     assert_identical,
     export_job,
     forget_fit,
@@ -225,3 +226,41 @@ def test_a_fanned_out_export_on_two_workers_is_the_same_file(
     runs = [(chunk.number, chunk.attempts, chunk.worker, chunk.lost) for chunk in chunks]
     assert not diff, (len(got), len(want), len(diff), diff[:2], runs)
     assert jobs.result_path(job).read_bytes() == jobs.result_path(single).read_bytes()
+
+
+PRODUCT_JOBS = {
+    "calibrate": ({"dataset": ASCENDING, "gnss": "demo-gnss"}, {"output": "l2b"}),
+    "decompose": (
+        {"ascending": ASCENDING, "descending": DESCENDING, "grid": 500},
+        {"up": "up", "east": "east"},
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", ["calibrate", "decompose"])
+def test_a_product_job_on_two_workers_with_a_chunk_killed_equals_the_single_process_one(
+    kind, plan, start_workers, send_to_worker
+) -> None:
+    """Calibrate (id ranges) and decompose (cell-row bands) fanned out over w1 and w2, the
+    pool process of one chunk SIGKILLed: the drafts equal the single-process run's."""
+    make_demo()
+    common, outputs = PRODUCT_JOBS[kind]
+    single = run(kind, common | {name: f"one-{slug}" for name, slug in outputs.items()})
+    assert single.state == State.SUCCEEDED, single.message  # in this process: no fan-out
+    plan.arm("processing.fanout:compute_chunk", "kill", after=3)
+    start_workers()
+    job = queue(kind, common | {name: f"many-{slug}" for name, slug in outputs.items()})
+    job = wait_for_job(job.pk, seconds=180)
+    assert job.state == State.SUCCEEDED, job.message
+    assert read_plan(plan)["fired"] and job.progress == 1.0
+    chunks = chunks_of(job)
+    assert len(chunks) >= 5 and {chunk.worker for chunk in chunks} == {
+        f"w1@{HOST}",
+        f"w2@{HOST}",
+    }
+    [again] = [chunk for chunk in chunks if chunk.attempts > 1]
+    assert "SIGKILL" in again.lost, again.lost
+    for slug in outputs.values():
+        expected, result = snapshot(f"one-{slug}"), snapshot(f"many-{slug}")
+        assert len(result["velocity"]) > 100
+        assert_identical(result, expected)

@@ -67,7 +67,7 @@ CHUNK_POINT = {
     "fit": "groundmotion.storage.copy_in:update_parameters",
     "reference": "groundmotion.storage.copy_in:update_parameters",
     "calibrate": "groundmotion.storage.copy_in:copy_series",
-    "decompose": "processing.products.decompose:_write_cells",
+    "decompose": "processing.products.decompose:write_cells",
 }
 OUTPUTS = {"calibrate": ["fault-l2b"], "decompose": ["fault-up", "fault-east"]}
 

@@ -103,6 +103,54 @@ def test_a_fanned_out_reference_equals_the_single_process_one(settings) -> None:
     assert Dataset.objects.get(slug=ASCENDING).reference_area is not None
 
 
+DESCENDING = demo_region.TRACKS[1].slug
+
+
+def test_a_fanned_out_calibration_equals_the_single_process_one(settings) -> None:
+    make_demo()
+    single = run("calibrate", {"dataset": ASCENDING, "gnss": "demo-gnss", "output": "l2b-one"})
+    assert single.state == State.SUCCEEDED, single.message
+    fan_out(settings)
+    job = run("calibrate", {"dataset": ASCENDING, "gnss": "demo-gnss", "output": "l2b-many"})
+    assert job.state == State.SUCCEEDED, job.message
+    assert job.output.slug == "l2b-many" and job.progress == 1.0
+    assert "draft" in job.message and "l2b-many" in job.message
+    assert JobChunk.objects.filter(fanout__job=job).count() == 5
+    expected, result = snapshot("l2b-one"), snapshot("l2b-many")
+    assert len(result["velocity"]) == 3000 and np.isfinite(result["velocity"]).all()
+    assert not np.array_equal(result["velocity"], snapshot(ASCENDING)["velocity"])  # corrected
+    assert_identical(result, expected)
+    one, many = (Dataset.objects.get(slug=slug) for slug in ("l2b-one", "l2b-many"))
+    assert many.provenance["calibration"] == one.provenance["calibration"]
+    assert many.level == one.level == "l2b" and many.status == "draft"
+
+
+def test_a_fanned_out_decomposition_equals_the_single_process_one(settings) -> None:
+    make_demo()
+    parameters = {"ascending": ASCENDING, "descending": DESCENDING, "grid": 500}
+    single = run("decompose", parameters | {"up": "one-up", "east": "one-east"})
+    assert single.state == State.SUCCEEDED, single.message
+    fan_out(settings)
+    job = run("decompose", parameters | {"up": "many-up", "east": "many-east"})
+    assert job.state == State.SUCCEEDED, job.message
+    chunks = JobChunk.objects.filter(fanout__job=job)
+    assert chunks.count() >= 5 and sum(chunks.values_list("points", flat=True)) == 6000
+    assert job.output.slug == "many-up" and job.progress == 1.0
+    for component in ("up", "east"):
+        expected, result = snapshot(f"one-{component}"), snapshot(f"many-{component}")
+        assert len(result["velocity"]) > 100
+        assert_identical(result, expected)
+
+
+def test_a_fanned_out_job_refuses_a_taken_output_slug_before_any_chunk(settings) -> None:
+    make_demo()
+    fan_out(settings)
+    parameters = {"ascending": ASCENDING, "descending": DESCENDING, "grid": 500}
+    job = run("decompose", parameters | {"up": ASCENDING, "east": "new-east"})
+    assert job.state == State.FAILED and f"a dataset '{ASCENDING}' already exists" in job.message
+    assert not FanOut.objects.exists() and not Dataset.objects.filter(slug="new-east").exists()
+
+
 def test_a_small_job_stays_in_one_process(settings) -> None:
     make_demo()
     fan_out(settings, threshold=3001)

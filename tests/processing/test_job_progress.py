@@ -28,7 +28,7 @@ JOBS = {
     ),
     "decompose": (
         {"ascending": ASCENDING, "descending": DESCENDING, "up": "s-up", "east": "s-east"},
-        "processing.products.decompose:_write_cells",
+        "processing.products.decompose:write_cells",
         "solved band 1 of",
     ),
 }
