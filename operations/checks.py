@@ -96,8 +96,9 @@ def check_broker() -> None:
 
 @functools.lru_cache(maxsize=4)
 def probe_app(url: str) -> Celery:
-    """A Celery app of the broker the settings name now: the control mailbox publishes
-    through its app's own producer pool, which the project app fixes at its first use."""
+    """A Celery app of this broker: the control mailbox publishes through its app's own
+    producer pool, which the project app fixes at its first use. (Celery prefers the
+    CELERY_BROKER_URL environment variable to `broker`; settings read it too.)"""
     return Celery("readiness", broker=url, set_as_current=False)
 
 

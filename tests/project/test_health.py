@@ -37,6 +37,13 @@ def readyz(client: Client) -> tuple[int, dict]:
     return response.status_code, response.json()
 
 
+def use_broker(monkeypatch, settings, url: str) -> None:
+    """Point the readiness checks at this broker: the setting, and the environment variable
+    Celery reads before its own settings (the Makefile exports it for the test run)."""
+    settings.CELERY_BROKER_URL = url
+    monkeypatch.setenv("CELERY_BROKER_URL", url)
+
+
 def test_healthz_answers_without_the_database_a_host_or_https(settings) -> None:
     # No `db` fixture: pytest-django fails any query this test would make.
     settings.ALLOWED_HOSTS = ["maps.example.org"]
@@ -55,7 +62,7 @@ def test_readyz_names_a_replica_that_is_down_and_hides_its_address(monkeypatch, 
     port = free_port()
     replica = {**django_settings.DATABASES["default"], "PORT": port, "PASSWORD": PASSWORD}
     monkeypatch.setitem(django_settings.DATABASES, "replica_0", replica)
-    settings.CELERY_BROKER_URL = f"redis://:{PASSWORD}@127.0.0.1:{free_port()}/0"
+    use_broker(monkeypatch, settings, f"redis://:{PASSWORD}@127.0.0.1:{free_port()}/0")
     status, body = readyz(Client())
     assert status == 503
     assert body["status"] == "unavailable"
@@ -75,7 +82,7 @@ def test_readyz_gives_up_on_a_replica_that_never_answers(monkeypatch, settings) 
         port = silent.getsockname()[1]
         replica = {**django_settings.DATABASES["default"], "PORT": port}
         monkeypatch.setitem(django_settings.DATABASES, "replica_0", replica)
-        settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{free_port()}/0"
+        use_broker(monkeypatch, settings, f"redis://127.0.0.1:{free_port()}/0")
         started = time.monotonic()
         status, body = readyz(Client())
         assert time.monotonic() - started < 10
@@ -85,15 +92,15 @@ def test_readyz_gives_up_on_a_replica_that_never_answers(monkeypatch, settings) 
 
 
 @pytest.mark.django_db
-def test_readyz_without_replicas_has_no_replica_check(settings) -> None:
-    settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{free_port()}/0"
+def test_readyz_without_replicas_has_no_replica_check(monkeypatch, settings) -> None:
+    use_broker(monkeypatch, settings, f"redis://127.0.0.1:{free_port()}/0")
     _, body = readyz(Client())
     assert set(body["checks"]) == {"database", "redis", "worker"}
 
 
 @pytest.mark.django_db
-def test_readyz_names_the_broker_when_redis_is_down(settings) -> None:
-    settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{free_port()}/0"
+def test_readyz_names_the_broker_when_redis_is_down(monkeypatch, settings) -> None:
+    use_broker(monkeypatch, settings, f"redis://127.0.0.1:{free_port()}/0")
     status, body = readyz(Client())
     assert status == 503
     assert body["checks"]["database"]["status"] == "ok"
@@ -104,8 +111,8 @@ def test_readyz_names_the_broker_when_redis_is_down(settings) -> None:
 
 @pytest.mark.worker
 @pytest.mark.django_db
-def test_readyz_names_the_worker_when_none_answers(redis_url, settings) -> None:
-    settings.CELERY_BROKER_URL = redis_url
+def test_readyz_names_the_worker_when_none_answers(monkeypatch, redis_url, settings) -> None:
+    use_broker(monkeypatch, settings, redis_url)
     status, body = readyz(Client())
     assert status == 503
     assert body["checks"]["redis"]["status"] == "ok"
@@ -135,8 +142,8 @@ def worker(redis_url, tmp_path):
 
 @pytest.mark.worker
 @pytest.mark.django_db
-def test_readyz_is_ok_with_the_database_redis_and_a_worker(worker, settings) -> None:
-    settings.CELERY_BROKER_URL = worker
+def test_readyz_is_ok_with_the_database_redis_and_a_worker(monkeypatch, worker, settings) -> None:
+    use_broker(monkeypatch, settings, worker)
     # A worker that logged "ready" may still take longer than the 1 s ping on a loaded
     # machine: a readiness probe asks again, and so does this test, for up to 15 s.
     deadline = time.monotonic() + 15
@@ -155,10 +162,10 @@ def test_readyz_is_ok_with_the_database_redis_and_a_worker(worker, settings) -> 
 
 
 @pytest.mark.django_db
-def test_readyz_keeps_its_results_for_the_cache_seconds(settings) -> None:
-    settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{free_port()}/0"
+def test_readyz_keeps_its_results_for_the_cache_seconds(monkeypatch, settings) -> None:
+    use_broker(monkeypatch, settings, f"redis://127.0.0.1:{free_port()}/0")
     settings.READYZ_CACHE_SECONDS = 60
     client = Client()
     first = client.get("/readyz").json()
-    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
+    use_broker(monkeypatch, settings, "redis://127.0.0.1:1/0")
     assert client.get("/readyz").json() == first
