@@ -63,19 +63,15 @@ def plan_calibrate(job: ProcessingJob) -> fanout.Plan | None:
     return fanout.Plan(parts, points, shared)
 
 
-def _surface(shared: dict, number: int, source: Dataset) -> dict:
-    harmonised = shared["harmonisation"]
-    offset = harmonised["offsets"][source.slug] if harmonised else 0.0
-    return calibrate.surface_of(shared["reports"][number], offset)
-
-
 def compute_calibrate(job: ProcessingJob, plan: FanOut, chunk: JobChunk) -> bytes:
     number = plan.shared["source_of"][chunk.number]
     source = Dataset.objects.get(pk=plan.shared["sources"][number])
     read = fanout.read_chunk(
         source.pk, chunk, len(source.acquisition_dates), calibrate.CALIBRATED_COLUMNS
     )
-    surface = _surface(plan.shared, number, source)
+    surface = calibrate.track_surface(
+        source.slug, plan.shared["reports"][number], plan.shared["harmonisation"]
+    )
     attributes = calibrate.calibrated_chunk(source, read, surface, dataset_years(source))
     kept = {name: read[name] for name in ("id", "lon", "lat", "series")}
     return fanout.pack(kept | {SURFACE + name: values for name, values in attributes.items()})

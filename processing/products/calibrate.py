@@ -239,8 +239,10 @@ def write_calibrated_chunk(
         copy_in.copy_extras(ids, copy_out.read_extras(source, chunk["id"]))
 
 
-def surface_of(report: dict, offset: float) -> dict:
-    """What calibrated_chunk needs of a track's calibration (JSON, for fanned-out chunks)."""
+def track_surface(slug: str, report: dict, harmonised: dict | None) -> dict:
+    """What calibrated_chunk needs of a track's calibration: its surface (from the report,
+    JSON, so fanned-out chunks share it) and its harmonisation offset."""
+    offset = harmonised["offsets"][slug] if harmonised else 0.0
     return {
         "coefficients": report["coefficients"],
         "covariance": report["covariance"],
@@ -287,20 +289,6 @@ def calibration_surfaces(
     return surfaces, harmonised
 
 
-def output_provenance(
-    source: Dataset, sources: list[Dataset], network: GNSSNetwork, report: dict, harmonised
-) -> dict:
-    parameters = {
-        "source": source.slug,
-        "network": network.slug,
-        "calibrated_with": [s.slug for s in sources],
-    }
-    return software_provenance("calibrate", parameters) | {
-        "calibration": report,
-        "harmonisation": harmonised,
-    }
-
-
 def create_calibrated(
     source: Dataset,
     sources: list[Dataset],
@@ -309,7 +297,16 @@ def create_calibrated(
     report: dict,
     harmonised: dict | None,
 ) -> Dataset:
-    provenance = output_provenance(source, sources, network, report, harmonised)
+    """The L2b draft of one track, its calibration report in the provenance."""
+    parameters = {
+        "source": source.slug,
+        "network": network.slug,
+        "calibrated_with": [s.slug for s in sources],
+    }
+    provenance = software_provenance("calibrate", parameters) | {
+        "calibration": report,
+        "harmonisation": harmonised,
+    }
     return create_output(
         source, slug, Level.L2B, provenance, extra_columns=list(source.extra_columns)
     )
@@ -339,13 +336,12 @@ def calibrate_datasets(
         for number, (source, slug, (_, report)) in enumerate(
             zip(sources, output_slugs, surfaces, strict=True)
         ):
-            offset = harmonised["offsets"][source.slug] if harmonised else 0.0
             output = create_calibrated(source, sources, network, slug, report, harmonised)
             _write_calibrated(
                 source,
                 output,
                 staged[number],
-                surface_of(report, offset),
+                track_surface(source.slug, report, harmonised),
                 _share_of(progress, number, share),
             )
             outputs.append(output)
