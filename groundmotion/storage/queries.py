@@ -14,21 +14,6 @@ from groundmotion.models import Dataset, MeasurementPoint
 from groundmotion.storage.tables import POINT_TABLE, SERIES_TABLE
 
 
-def points_around(dataset: Dataset, place: GEOSGeometry, radius_m: float) -> tuple:
-    """(count, median velocity, mean los_east, los_north, los_up) of the dataset's points with
-    a velocity within radius_m metres of a place (on the ellipsoid)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY velocity),"
-            " avg(los_east), avg(los_north), avg(los_up)"
-            f" FROM {POINT_TABLE} WHERE dataset_id = %s AND velocity IS NOT NULL"
-            " AND ST_DWithin(geom::geography, ST_GeomFromEWKT(%s)::geography, %s)"
-            " ORDER BY id",  # the fit's sums in one order, so a rerun gives the same bits
-            [dataset.pk, place.ewkt, radius_m],
-        )
-        return cursor.fetchone()
-
-
 def velocities_around(dataset: Dataset, place: GEOSGeometry, radius_m: float) -> np.ndarray:
     """(velocity, velocity_std, los_east, los_north, los_up, lon, lat) of each of the
     dataset's points with a velocity within radius_m metres of a place (on the ellipsoid):
